@@ -1,0 +1,90 @@
+// Error classes that callers are meant to catch, and the exit codes they map to.
+// Everything else that escapes a command is an unexpected failure (exit 2).
+
+/** Exit codes from SPEC: done, done with warnings, failed. */
+export const EXIT = { ok: 0, warnings: 1, failed: 2 } as const;
+
+/**
+ * A setting with a bad value: names the setting (flag or variable) and the value.
+ *
+ * @example
+ * ```ts
+ * throw new ConfigError("--source", "/nope", "no such folder");
+ * // message: Cannot use --source "/nope": no such folder
+ * ```
+ */
+export class ConfigError extends Error {
+  /** The flag or environment variable that carried the value. */
+  readonly setting: string;
+  /** The value as given. */
+  readonly value: string;
+
+  constructor(setting: string, value: string, detail: string, options?: ErrorOptions) {
+    super(`Cannot use ${setting} "${value}": ${detail}`, options);
+    this.name = "ConfigError";
+    this.setting = setting;
+    this.value = value;
+  }
+}
+
+/**
+ * The command line itself is wrong (unknown flag or command, missing argument).
+ *
+ * @example
+ * ```ts
+ * throw new UsageError("Cannot parse arguments: unknown option '--frobnicate'");
+ * ```
+ */
+export class UsageError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Another process holds the lock on DEST.
+ *
+ * @example
+ * ```ts
+ * throw new LockHeldError("/backup/.backupd/lock", "pid 42");
+ * ```
+ */
+export class LockHeldError extends Error {
+  /** Who holds the lock, as written in the lock file. */
+  readonly holder: string;
+
+  constructor(path: string, holder: string, options?: ErrorOptions) {
+    super(`Cannot take the lock "${path}": held by ${holder}`, options);
+    this.name = "LockHeldError";
+    this.holder = holder;
+  }
+}
+
+/**
+ * A backup run failed; the message says which step and why.
+ *
+ * @example
+ * ```ts
+ * throw new RunError("Cannot read \"data/x\": permission denied");
+ * ```
+ */
+export class RunError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RunError";
+  }
+}
+
+/**
+ * Describes any thrown value in one line, for logs and the last stderr line.
+ *
+ * @example
+ * ```ts
+ * describeError(new Error("boom")); // "boom"
+ * ```
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
+  return String(err);
+}

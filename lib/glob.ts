@@ -1,0 +1,80 @@
+// Exclude globs: `*`, `?`, `[...]` within one path segment, `**` across segments.
+// A glob without `/` matches a name at any depth, as tar's --exclude does.
+
+function segmentClass(glob: string, start: number): [string, number] | undefined {
+  let i = start + 1;
+  let negate = false;
+  if (glob[i] === "!" || glob[i] === "^") {
+    negate = true;
+    i++;
+  }
+  let body = "";
+  if (glob[i] === "]") {
+    body += "\\]";
+    i++;
+  }
+  for (; i < glob.length && glob[i] !== "]"; i++) {
+    const c = glob[i] as string;
+    body += c === "\\" || c === "^" ? `\\${c}` : c;
+  }
+  if (i >= glob.length) return undefined;
+  return [negate ? `[^/${body}]` : `[${body}]`, i];
+}
+
+/**
+ * Turns a glob into an anchored regular expression over `/`-separated paths.
+ *
+ * @example
+ * ```ts
+ * globToRegExp("pg_wal/**").test("pg_wal/000001"); // true
+ * globToRegExp("*.tmp").test("a/b.tmp"); // false: `*` stays in one segment
+ * ```
+ */
+export function globToRegExp(glob: string): RegExp {
+  let out = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === "*") {
+      if (glob[i + 1] === "*") {
+        const slashAfter = glob[i + 2] === "/";
+        out += slashAfter ? "(?:.*/)?" : ".*";
+        i += slashAfter ? 2 : 1;
+      } else {
+        out += "[^/]*";
+      }
+    } else if (c === "?") {
+      out += "[^/]";
+    } else if (c === "[") {
+      const cls = segmentClass(glob, i);
+      if (cls) {
+        out += cls[0];
+        i = cls[1];
+      } else {
+        out += "\\[";
+      }
+    } else {
+      out += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
+    }
+  }
+  return new RegExp(`^${out}$`, "u");
+}
+
+/**
+ * Builds a test for relative paths from exclude globs.
+ *
+ * @example
+ * ```ts
+ * const excluded = excludeMatcher(["*.tmp", "pg_wal"]);
+ * excluded("base/1/x.tmp"); // true
+ * excluded("pg_wal"); // true
+ * ```
+ */
+export function excludeMatcher(globs: readonly string[]): (relPath: string) => boolean {
+  const tests = globs.map((raw) => {
+    const glob = raw.replace(/^\.\//, "").replace(/\/+$/, "");
+    const re = globToRegExp(glob);
+    if (glob.includes("/")) return (rel: string) => re.test(rel);
+    return (rel: string) => re.test(rel.slice(rel.lastIndexOf("/") + 1));
+  });
+  return (relPath) => tests.some((t) => t(relPath));
+}

@@ -1,0 +1,103 @@
+// One line per event on stderr, as text or JSON, with the clock and the sink injected
+// so tests can read exactly what an operator would see.
+
+/** Field values a log line can carry. */
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/** Log levels, lowest first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** The output formats of `--log-format`. */
+export type LogFormat = "text" | "json";
+
+/** Writes one event per line. */
+export interface Logger {
+  /** Something happened as planned. */
+  info(message: string, fields?: LogFields): void;
+  /** Something the operator should look at; the run goes on. */
+  warn(message: string, fields?: LogFields): void;
+  /** Something failed. */
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Options of {@linkcode createLogger}. */
+export interface LoggerOptions {
+  /** Output format. @default {"text"} */
+  format?: LogFormat;
+  /** Clock for the time stamp. @default {() => new Date()} */
+  now?: () => Date;
+  /** Called with each line, newline included. @default {writing to stderr} */
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Writes all of `text` to stderr, synchronously so lines never interleave.
+ *
+ * @example
+ * ```ts
+ * writeStderr("hello\n");
+ * ```
+ */
+export function writeStderr(text: string): void {
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+}
+
+function quote(value: string): string {
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+/**
+ * Formats one event as a line (without the newline).
+ *
+ * @example
+ * ```ts
+ * formatLine("text", new Date(0), "warn", "file grew", { path: "data/a b" });
+ * // 1970-01-01T00:00:00.000Z WARN file grew path="data/a b"
+ * ```
+ */
+export function formatLine(
+  format: LogFormat,
+  time: Date,
+  level: LogLevel,
+  message: string,
+  fields: LogFields = {},
+): string {
+  const defined = Object.entries(fields).filter(([, v]) => v !== undefined);
+  if (format === "json") {
+    return JSON.stringify({
+      level,
+      time: time.toISOString(),
+      message,
+      ...Object.fromEntries(defined),
+    });
+  }
+  const parts = [time.toISOString(), level.toUpperCase(), message];
+  for (const [key, value] of defined) parts.push(`${key}=${quote(String(value))}`);
+  return parts.join(" ");
+}
+
+/**
+ * Creates a logger writing to stderr (or to `write`).
+ *
+ * @example
+ * ```ts
+ * const log = createLogger({ format: "json" });
+ * log.info("backup started", { source: "/data" });
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const format = options.format ?? "text";
+  const now = options.now ?? (() => new Date());
+  const write = options.write ?? writeStderr;
+  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
+    write(formatLine(format, now(), level, message, fields) + "\n");
+  };
+  return {
+    info: (message, fields) => emit("info", message, fields),
+    warn: (message, fields) => emit("warn", message, fields),
+    error: (message, fields) => emit("error", message, fields),
+  };
+}

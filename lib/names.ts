@@ -1,0 +1,166 @@
+// Names of the files backupd writes under DEST: archives, sidecars and partial files.
+// Pure functions of a time and a zone, so tests can drive any day in any zone.
+
+/** Compression kinds and the file endings they give. */
+export const EXTENSIONS = { gzip: ".tar.gz", zstd: ".tar.zst" } as const;
+
+/** A compression kind of `--compression`. */
+export type Compression = keyof typeof EXTENSIONS;
+
+/** Local date and time of an archive, as its name spells them. */
+export interface Stamp {
+  /** `YYYY-MM-DD`: the date folder. */
+  day: string;
+  /** `HH-MM-SS`: the start of the file name. */
+  time: string;
+}
+
+/** An archive name read back. */
+export interface ArchiveName extends Stamp {
+  /** 0 for the first archive of a second, then 1, 2, ... from the `-N` suffix. */
+  seq: number;
+  /** Which compression the ending says. */
+  compression: Compression;
+  /** The path relative to DEST, `YYYY-MM-DD/HH-MM-SS[-N].tar.gz`. */
+  path: string;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/**
+ * The local date and time of an instant in a zone, as archive names spell them.
+ *
+ * @example
+ * ```ts
+ * stampOf(Date.UTC(2027, 0, 2, 0, 30, 5), "Europe/Berlin");
+ * // { day: "2027-01-02", time: "01-30-05" }
+ * ```
+ */
+export function stampOf(instantMs: number, timeZone: string): Stamp {
+  const parts: Record<string, string> = {};
+  for (const part of formatterFor(timeZone).formatToParts(new Date(instantMs))) {
+    parts[part.type] = part.value;
+  }
+  const year = (parts.year ?? "").padStart(4, "0");
+  return {
+    day: `${year}-${parts.month}-${parts.day}`,
+    time: `${parts.hour}-${parts.minute}-${parts.second}`,
+  };
+}
+
+/**
+ * The file name of an archive inside its date folder.
+ *
+ * @example
+ * ```ts
+ * archiveFileName("01-00-00", 0, "gzip"); // "01-00-00.tar.gz"
+ * archiveFileName("01-00-00", 2, "gzip"); // "01-00-00-2.tar.gz"
+ * ```
+ */
+export function archiveFileName(time: string, seq: number, compression: Compression): string {
+  return `${time}${seq > 0 ? `-${seq}` : ""}${EXTENSIONS[compression]}`;
+}
+
+/**
+ * The name an archive has while it is written.
+ *
+ * @example
+ * ```ts
+ * partialName("01-00-00.tar.gz"); // ".01-00-00.tar.gz.partial"
+ * ```
+ */
+export function partialName(fileName: string): string {
+  return `.${fileName}.partial`;
+}
+
+/**
+ * The name of an archive's checksum file.
+ *
+ * @example
+ * ```ts
+ * sidecarName("01-00-00.tar.gz"); // "01-00-00.tar.gz.sha256"
+ * ```
+ */
+export function sidecarName(fileName: string): string {
+  return `${fileName}.sha256`;
+}
+
+/**
+ * The content of a sidecar, in the format `sha256sum -c` reads.
+ *
+ * @example
+ * ```ts
+ * sidecarText("ab12", "01-00-00.tar.gz"); // "ab12  01-00-00.tar.gz\n"
+ * ```
+ */
+export function sidecarText(hex: string, fileName: string): string {
+  return `${hex}  ${fileName}\n`;
+}
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const FILE = /^(\d{2})-(\d{2})-(\d{2})(?:-([1-9]\d*))?\.tar\.(gz|zst)$/;
+const PARTIAL = /^\.\d{2}-\d{2}-\d{2}(?:-[1-9]\d*)?\.tar\.(?:gz|zst)(?:\.sha256)?\.partial$/;
+
+/**
+ * Whether a folder name under DEST is a date folder that backupd writes.
+ *
+ * @example
+ * ```ts
+ * isDayFolder("2027-01-02"); // true
+ * isDayFolder("photos"); // false
+ * ```
+ */
+export function isDayFolder(name: string): boolean {
+  return DAY.test(name);
+}
+
+/**
+ * Whether a file name is a partial archive that backupd writes.
+ *
+ * @example
+ * ```ts
+ * isPartialName(".01-00-00.tar.gz.partial"); // true
+ * ```
+ */
+export function isPartialName(name: string): boolean {
+  return PARTIAL.test(name);
+}
+
+/**
+ * Reads an archive name back; `undefined` for any file backupd did not write.
+ *
+ * @example
+ * ```ts
+ * parseArchiveName("2027-01-02", "01-00-00-1.tar.gz");
+ * // { day: "2027-01-02", time: "01-00-00", seq: 1, compression: "gzip", path: "2027-01-02/01-00-00-1.tar.gz" }
+ * ```
+ */
+export function parseArchiveName(day: string, fileName: string): ArchiveName | undefined {
+  const file = FILE.exec(fileName);
+  if (!DAY.test(day) || !file) return undefined;
+  return {
+    day,
+    time: `${file[1]}-${file[2]}-${file[3]}`,
+    seq: file[4] ? Number(file[4]) : 0,
+    compression: file[5] === "zst" ? "zstd" : "gzip",
+    path: `${day}/${fileName}`,
+  };
+}

@@ -1,0 +1,241 @@
+// Settings from flags, then the environment, then defaults, checked without touching the disk.
+// Every bad value becomes a ConfigError naming the flag or variable that carried it.
+
+import { Cron } from "croner";
+import { ConfigError } from "./errors.ts";
+import { type Compression, EXTENSIONS } from "./names.ts";
+import type { LogFormat } from "./log.ts";
+
+/** Flag values as the command line gave them (commander's option names). */
+export interface Flags {
+  source?: string;
+  dest?: string;
+  defaultSource?: string;
+  defaultDest?: string;
+  schedule?: string;
+  tz?: string;
+  catchUp?: boolean;
+  runOnStart?: boolean;
+  exclude?: string[];
+  keepLast?: string;
+  keepDaily?: string;
+  keepWeekly?: string;
+  keepMonthly?: string;
+  compression?: string;
+  logFormat?: string;
+}
+
+/** The environment, as a plain map (tests pass their own). */
+export type Env = Record<string, string | undefined>;
+
+/** Retention rules; an absent rule is not applied. */
+export interface KeepPolicy {
+  last?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+}
+
+/** Everything a command needs to know, resolved and checked. */
+export interface Settings {
+  /** Folder to back up. */
+  source: string;
+  /** Folder the archives go to. */
+  dest: string;
+  /** Cron expression, 5 or 6 fields. */
+  schedule: string;
+  /** IANA zone for the schedule and the archive names. */
+  tz: string;
+  /** Run once at start when a slot passed since the newest archive. */
+  catchUp: boolean;
+  /** Run once at start. */
+  runOnStart: boolean;
+  /** Globs of paths relative to the source to leave out. */
+  excludes: string[];
+  /** Retention rules. */
+  keep: KeepPolicy;
+  /** Archive compression. */
+  compression: Compression;
+  /** Log line format. */
+  logFormat: LogFormat;
+}
+
+/** Facts about the system that defaults depend on. */
+export interface System {
+  /** The zone the system runs in. */
+  timeZone: string;
+}
+
+/** The defaults of SPEC's settings table. */
+export const DEFAULTS = {
+  source: "/data",
+  dest: "/backup",
+  schedule: "0 1 * * *",
+} as const;
+
+interface Picked {
+  value: string;
+  /** The flag or variable it came from, for error messages. */
+  from: string;
+}
+
+function pick(
+  flag: string | undefined,
+  flagName: string,
+  env: Env,
+  envName: string,
+): Picked | undefined {
+  if (flag !== undefined) return { value: flag, from: flagName };
+  const fromEnv = env[envName];
+  if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, from: envName };
+  return undefined;
+}
+
+const TRUE = new Set(["1", "true", "yes", "on"]);
+const FALSE = new Set(["0", "false", "no", "off"]);
+
+function bool(flag: boolean | undefined, env: Env, envName: string, fallback: boolean): boolean {
+  if (flag !== undefined) return flag;
+  const raw = env[envName];
+  if (raw === undefined || raw === "") return fallback;
+  const lower = raw.trim().toLowerCase();
+  if (TRUE.has(lower)) return true;
+  if (FALSE.has(lower)) return false;
+  throw new ConfigError(envName, raw, "expected true or false");
+}
+
+function wholeNumber(picked: Picked | undefined): number | undefined {
+  if (!picked) return undefined;
+  const n = Number(picked.value);
+  if (!/^\s*\d+\s*$/.test(picked.value) || !Number.isSafeInteger(n)) {
+    throw new ConfigError(picked.from, picked.value, "expected a whole number");
+  }
+  return n;
+}
+
+/**
+ * Checks an IANA zone name; returns it without the leading `:` that TZ may carry.
+ *
+ * @example
+ * ```ts
+ * checkTimeZone("Europe/Berlin", "--tz"); // "Europe/Berlin"
+ * ```
+ */
+export function checkTimeZone(zone: string, from: string): string {
+  const name = zone.startsWith(":") ? zone.slice(1) : zone;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+  } catch (err) {
+    throw new ConfigError(from, zone, "unknown time zone", { cause: err });
+  }
+  return name;
+}
+
+/**
+ * Checks a cron expression of 5 fields, or 6 with seconds first.
+ *
+ * @example
+ * ```ts
+ * checkSchedule("0 1 * * *", "--schedule", "UTC"); // "0 1 * * *"
+ * ```
+ */
+export function checkSchedule(pattern: string, from: string, timeZone: string): string {
+  const fields = pattern.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) {
+    throw new ConfigError(from, pattern, `expected 5 or 6 cron fields, got ${fields.length}`);
+  }
+  try {
+    new Cron(pattern, { timezone: timeZone, paused: true });
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(from, pattern, `not a valid cron expression (${detail})`, { cause: err });
+  }
+  return fields.join(" ");
+}
+
+/**
+ * Resolves every setting: a flag wins over the environment, which wins over the default.
+ *
+ * @example
+ * ```ts
+ * const settings = resolveSettings({ dest: "/tmp/b" }, { BACKUP_SOURCE: "/srv" }, { timeZone: "UTC" });
+ * settings.source; // "/srv"
+ * ```
+ */
+export function resolveSettings(flags: Flags, env: Env, system: System): Settings {
+  const source = pick(flags.source, "--source", env, "BACKUP_SOURCE")?.value ??
+    flags.defaultSource ?? DEFAULTS.source;
+  const dest = pick(flags.dest, "--dest", env, "BACKUP_DEST")?.value ?? flags.defaultDest ??
+    DEFAULTS.dest;
+
+  const tzPicked = pick(flags.tz, "--tz", env, "TZ");
+  const tz = tzPicked ? checkTimeZone(tzPicked.value, tzPicked.from) : system.timeZone;
+
+  const schedulePicked = pick(flags.schedule, "--schedule", env, "BACKUP_SCHEDULE");
+  const schedule = checkSchedule(
+    schedulePicked?.value ?? DEFAULTS.schedule,
+    schedulePicked?.from ?? "--schedule",
+    tz,
+  );
+
+  const excludes = flags.exclude && flags.exclude.length > 0
+    ? flags.exclude
+    : (env.BACKUP_EXCLUDE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const glob of excludes) {
+    if (glob.startsWith("/")) {
+      throw new ConfigError(
+        flags.exclude?.length ? "--exclude" : "BACKUP_EXCLUDE",
+        glob,
+        "expected a path relative to the source",
+      );
+    }
+  }
+
+  const keep: KeepPolicy = {};
+  const rules = [
+    ["last", flags.keepLast, "--keep-last", "BACKUP_KEEP_LAST"],
+    ["daily", flags.keepDaily, "--keep-daily", "BACKUP_KEEP_DAILY"],
+    ["weekly", flags.keepWeekly, "--keep-weekly", "BACKUP_KEEP_WEEKLY"],
+    ["monthly", flags.keepMonthly, "--keep-monthly", "BACKUP_KEEP_MONTHLY"],
+  ] as const;
+  for (const [rule, flag, flagName, envName] of rules) {
+    const n = wholeNumber(pick(flag, flagName, env, envName));
+    if (n !== undefined) keep[rule] = n;
+  }
+
+  const compressionPicked = pick(flags.compression, "--compression", env, "BACKUP_COMPRESSION");
+  const compression = compressionPicked?.value ?? "gzip";
+  if (!Object.hasOwn(EXTENSIONS, compression)) {
+    throw new ConfigError(
+      compressionPicked?.from ?? "--compression",
+      compression,
+      "expected gzip or zstd",
+    );
+  }
+  if (compression === "zstd") {
+    throw new ConfigError(
+      compressionPicked?.from ?? "--compression",
+      compression,
+      "zstd is not supported yet",
+    );
+  }
+
+  const logPicked = pick(flags.logFormat, "--log-format", env, "BACKUP_LOG_FORMAT");
+  const logFormat = logPicked?.value ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError(logPicked?.from ?? "--log-format", logFormat, "expected text or json");
+  }
+
+  return {
+    source,
+    dest,
+    schedule,
+    tz,
+    catchUp: bool(flags.catchUp, env, "BACKUP_CATCH_UP", true),
+    runOnStart: bool(flags.runOnStart, env, "BACKUP_RUN_ON_START", false),
+    excludes,
+    keep,
+    compression: compression as Compression,
+    logFormat,
+  };
+}

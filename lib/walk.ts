@@ -1,0 +1,91 @@
+// Walks a tree with lstat in a stable order (sorted names, folders before their contents),
+// never following links, leaving out excluded paths and the destination folder.
+
+import { RunError } from "./errors.ts";
+
+/** One thing found in the tree. */
+export interface WalkEntry {
+  /** Path relative to the root, `/`-separated; `""` for the root itself. */
+  rel: string;
+  /** Path on disk. */
+  path: string;
+  /** Its lstat. */
+  info: Deno.FileInfo;
+}
+
+/** A folder identity, to leave out a folder wherever it is reached from. */
+export interface FolderId {
+  dev: number;
+  ino: number | null;
+}
+
+/** Options of {@linkcode walkTree}. */
+export interface WalkOptions {
+  /** True for relative paths to leave out (with everything below them). @default {none} */
+  exclude?: (rel: string) => boolean;
+  /** Folders to leave out, such as DEST inside SOURCE. @default {[]} */
+  skipFolders?: readonly FolderId[];
+  /** Told of a path that vanished between its folder's listing and its lstat. */
+  onVanished?: (rel: string) => void;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound;
+}
+
+function sameFolder(info: Deno.FileInfo, ids: readonly FolderId[]): boolean {
+  return ids.some((id) => id.dev === info.dev && id.ino === info.ino);
+}
+
+/**
+ * Yields the root and everything below it, depth first, names in code-unit order.
+ *
+ * @example
+ * ```ts
+ * for await (const entry of walkTree("/data")) console.log(entry.rel);
+ * ```
+ */
+export async function* walkTree(
+  root: string,
+  options: WalkOptions = {},
+): AsyncGenerator<WalkEntry> {
+  const info = await Deno.lstat(root);
+  yield { rel: "", path: root, info };
+  if (info.isDirectory) yield* walkFolder(root, "", options);
+}
+
+async function* walkFolder(
+  dir: string,
+  rel: string,
+  options: WalkOptions,
+): AsyncGenerator<WalkEntry> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  } catch (err) {
+    if (isNotFound(err)) {
+      options.onVanished?.(rel);
+      return;
+    }
+    throw new RunError(`Cannot list folder "${dir}": ${(err as Error).message}`, { cause: err });
+  }
+  names.sort();
+  for (const name of names) {
+    const childRel = rel === "" ? name : `${rel}/${name}`;
+    if (options.exclude?.(childRel)) continue;
+    const path = `${dir}/${name}`;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (err) {
+      if (isNotFound(err)) {
+        options.onVanished?.(childRel);
+        continue;
+      }
+      throw new RunError(`Cannot stat "${path}": ${(err as Error).message}`, { cause: err });
+    }
+    if (info.isDirectory && sameFolder(info, options.skipFolders ?? [])) continue;
+    yield { rel: childRel, path, info };
+    if (info.isDirectory) yield* walkFolder(path, childRel, options);
+  }
+}
