@@ -1,0 +1,76 @@
+// `backupd now` on the interop tree, read back by GNU tar, bsdtar and Python's tarfile:
+// each must extract a tree equal to the source in every attribute.
+
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { backupd, isRoot, listFiles, onlyArchive, run, tempDir } from "../helpers.ts";
+import { makeInteropTree, NAME_LENGTHS, snapshot } from "../tree.ts";
+
+const PYTHON_EXTRACT = `
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as archive:
+    archive.extractall(sys.argv[2], filter="fully_trusted")
+`;
+
+const PYTHON_NAMES = `
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as archive:
+    for member in archive.getmembers():
+        print(member.name)
+`;
+
+const EXTRACTORS: Record<string, (archive: string, out: string) => [string, string[]]> = {
+  // The tree holds a 2100 mtime on purpose; GNU tar's "time stamp in the future" note is
+  // about that value, not the format, so it alone is turned off. Every other warning shows.
+  "GNU tar": (archive, out) => ["tar", ["--warning=no-timestamp", "-xzf", archive, "-C", out]],
+  bsdtar: (archive, out) => ["bsdtar", ["-xpf", archive, "-C", out]],
+  "Python tarfile": (archive, out) => ["python3", ["-c", PYTHON_EXTRACT, archive, out]],
+};
+
+Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract to the source tree", async (t) => {
+  await using tmpDir = await tempDir();
+  const tmp = tmpDir.path;
+  const source = `${tmp}/data`;
+  await Deno.mkdir(source);
+  const owners = isRoot();
+  await makeInteropTree(source, { owners });
+  const expected = await snapshot(source, { owners });
+
+  const result = await backupd(["now", "--source", source, "--dest", `${tmp}/backup`, "--tz", "UTC"]);
+  strictEqual(result.stderr.includes("WARN"), false, result.stderr);
+  strictEqual(result.code, 0, result.stderr);
+  const archive = await onlyArchive(`${tmp}/backup`);
+
+  await t.step("sha256sum -c passes on the sidecar", async () => {
+    const dir = archive.slice(0, archive.lastIndexOf("/"));
+    const name = archive.slice(dir.length + 1);
+    const check = await run("sha256sum", ["-c", `${name}.sha256`], { cwd: dir });
+    strictEqual(check.code, 0, check.stdout + check.stderr);
+    strictEqual(check.stdout.trim(), `${name}: OK`);
+  });
+
+  await t.step("entry names of every length are read back whole", async () => {
+    const listed = await run("python3", ["-c", PYTHON_NAMES, archive]);
+    strictEqual(listed.code, 0, listed.stderr);
+    const lengths = new Set(
+      listed.stdout.split("\n").filter((n) => n.includes("/len")).map((n) =>
+        new TextEncoder().encode(n).length
+      ),
+    );
+    for (const length of NAME_LENGTHS) strictEqual(lengths.has(length), true, `no name of ${length} bytes`);
+  });
+
+  for (const [reader, command] of Object.entries(EXTRACTORS)) {
+    await t.step(`${reader} extracts a tree equal to the source`, async () => {
+      await using outDir = await tempDir();
+      const out = outDir.path;
+      const [cmd, args] = command(archive, out);
+      const extracted = await run(cmd, args);
+      strictEqual(extracted.code, 0, extracted.stderr);
+      strictEqual(extracted.stderr, "", `${reader} printed warnings`);
+      deepStrictEqual(await listFiles(out), ["data/", ...(await listFiles(source)).map((f) => `data/${f}`)]);
+      const actual = await snapshot(`${out}/data`, { owners });
+      for (const [rel, attrs] of expected) deepStrictEqual(actual.get(rel), attrs, `"${rel}" differs`);
+      strictEqual(actual.size, expected.size);
+    });
+  }
+});

@@ -1,0 +1,143 @@
+// Shared test helpers: run backupd as users do (through `deno task backupd`, so with the
+// production permission set), run other programs, make and compare trees.
+
+import { createHash } from "node:crypto";
+
+/** The repository root. */
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** What a finished process left. */
+export interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const decoder = new TextDecoder();
+
+/** Environment for child processes: the caller's PATH and HOME, nothing of BACKUP_*. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "DENO_DIR", "LANG", "LC_ALL"]) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Runs a program to its end.
+ */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; stdin?: string } = {},
+): Promise<Finished> {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? baseEnv(),
+    clearEnv: true,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** The arguments that start backupd as `deno task backupd` does. */
+export const BACKUPD = ["task", "-q", "backupd"];
+
+/**
+ * Runs `deno task backupd ARGS` from the repository root.
+ */
+export function backupd(args: string[], env: Record<string, string> = {}): Promise<Finished> {
+  return run(Deno.execPath(), [...BACKUPD, ...args], { env: baseEnv(env) });
+}
+
+/**
+ * Starts `deno task backupd ARGS` without waiting for it.
+ */
+export function spawnBackupd(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [...BACKUPD, ...args],
+    cwd: ROOT,
+    env: baseEnv(env),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
+ * Polls `check` every 20 ms until it returns a value other than undefined, or fails
+ * after `seconds`.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  seconds = 60,
+): Promise<T> {
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`Timed out after ${seconds} s waiting for ${what}`);
+}
+
+/** A fresh temporary folder. */
+export interface TempDir extends AsyncDisposable {
+  path: string;
+}
+
+/** A fresh temporary folder, removed when disposed (`await using`). */
+export async function tempDir(prefix = "backupd-test-"): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      // Tests may leave read-only mounts or odd modes behind; a leftover temp folder is harmless.
+      await Deno.remove(path, { recursive: true }).catch(() => undefined);
+    },
+  };
+}
+
+/** Files under a folder, relative, recursively (for assertions on what DEST holds). */
+export async function listFiles(dir: string, rel = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(rel ? `${dir}/${rel}` : dir)) {
+    const path = rel ? `${rel}/${entry.name}` : entry.name;
+    if (entry.isDirectory) out.push(`${path}/`, ...await listFiles(dir, path));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+/** sha256 of a file, hex. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path);
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/** The one archive under DEST (fails when there is not exactly one). */
+export async function onlyArchive(dest: string): Promise<string> {
+  const archives = (await listFiles(dest)).filter((f) => /\.tar\.(gz|zst)$/.test(f));
+  if (archives.length !== 1) throw new Error(`Expected one archive in ${dest}, found ${archives}`);
+  return `${dest}/${archives[0]}`;
+}
+
+/** Whether this process runs as root. */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
