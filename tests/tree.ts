@@ -85,7 +85,10 @@ export interface Attrs {
 }
 
 /** Every path below `root` (and `""` for root itself) with its attributes. */
-export async function snapshot(root: string, options: { owners: boolean }): Promise<Map<string, Attrs>> {
+export async function snapshot(
+  root: string,
+  options: { owners: boolean },
+): Promise<Map<string, Attrs>> {
   const out = new Map<string, Attrs>();
   const inodes = new Map<number, string[]>();
   const visit = async (rel: string) => {

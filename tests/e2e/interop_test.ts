@@ -35,7 +35,15 @@ Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract
   await makeInteropTree(source, { owners });
   const expected = await snapshot(source, { owners });
 
-  const result = await backupd(["now", "--source", source, "--dest", `${tmp}/backup`, "--tz", "UTC"]);
+  const result = await backupd([
+    "now",
+    "--source",
+    source,
+    "--dest",
+    `${tmp}/backup`,
+    "--tz",
+    "UTC",
+  ]);
   strictEqual(result.stderr.includes("WARN"), false, result.stderr);
   strictEqual(result.code, 0, result.stderr);
   const archive = await onlyArchive(`${tmp}/backup`);
@@ -56,7 +64,9 @@ Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract
         new TextEncoder().encode(n).length
       ),
     );
-    for (const length of NAME_LENGTHS) strictEqual(lengths.has(length), true, `no name of ${length} bytes`);
+    for (const length of NAME_LENGTHS) {
+      strictEqual(lengths.has(length), true, `no name of ${length} bytes`);
+    }
   });
 
   for (const [reader, command] of Object.entries(EXTRACTORS)) {
@@ -67,9 +77,14 @@ Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract
       const extracted = await run(cmd, args);
       strictEqual(extracted.code, 0, extracted.stderr);
       strictEqual(extracted.stderr, "", `${reader} printed warnings`);
-      deepStrictEqual(await listFiles(out), ["data/", ...(await listFiles(source)).map((f) => `data/${f}`)]);
+      deepStrictEqual(await listFiles(out), [
+        "data/",
+        ...(await listFiles(source)).map((f) => `data/${f}`),
+      ]);
       const actual = await snapshot(`${out}/data`, { owners });
-      for (const [rel, attrs] of expected) deepStrictEqual(actual.get(rel), attrs, `"${rel}" differs`);
+      for (const [rel, attrs] of expected) {
+        deepStrictEqual(actual.get(rel), attrs, `"${rel}" differs`);
+      }
       strictEqual(actual.size, expected.size);
     });
   }
