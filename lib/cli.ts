@@ -2,7 +2,7 @@
 // runs and its result or error becomes an exit code. Only main.ts exits.
 
 import { Command, CommanderError, Option } from "commander";
-import { runBackup } from "./backup.ts";
+import { runBackup } from "./run.ts";
 import { ConfigError, describeError, EXIT, LockHeldError, RunError, UsageError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { startProgress } from "./progress.ts";

@@ -1,5 +1,5 @@
 import { deepStrictEqual, match, rejects, strictEqual } from "node:assert/strict";
-import { runBackup } from "../lib/backup.ts";
+import { runBackup } from "../lib/run.ts";
 import { LockHeldError } from "../lib/errors.ts";
 import { acquireLock } from "../lib/lock.ts";
 import { createLogger } from "../lib/log.ts";

@@ -1,0 +1,99 @@
+// The archive step: SOURCE -> tar -> gzip -> sha256 -> an atomic file and its sidecar.
+// Nothing appears under a final name until both are complete and fsync'ed.
+
+import { basename } from "node:path";
+import { syncFolder, writePartial } from "./atomic_file.ts";
+import { excludeMatcher } from "./glob.ts";
+import { gzip } from "./gzip.ts";
+import { sidecarName, sidecarText } from "./names.ts";
+import { loadOwnerNames } from "./owners.ts";
+import type { Folders } from "./preflight.ts";
+import type { ProgressBar } from "./progress.ts";
+import { packTree, type PackWarning } from "./tar_pack.ts";
+import { walkTree } from "./walk.ts";
+
+/** Options of {@linkcode writeArchive}. */
+export interface ArchiveOptions {
+  /** Exclude globs, relative to SOURCE. */
+  excludes: readonly string[];
+  /** Told of each path that could not be stored as it was. */
+  onWarning: (warning: PackWarning) => void;
+  /** Starts a progress bar for a total byte count; none when absent. */
+  progress?: (totalBytes: number) => ProgressBar;
+  /** Abandons the archive; its partial file is removed. */
+  signal?: AbortSignal;
+}
+
+/** A written archive. */
+export interface ArchiveResult {
+  /** Regular files stored. */
+  files: number;
+  /** Bytes of file content read. */
+  bytesIn: number;
+  /** Bytes of the archive. */
+  bytesOut: number;
+  /** sha256 of the archive, hex. */
+  sha256: string;
+}
+
+async function sumFileBytes(folders: Folders, exclude: (rel: string) => boolean): Promise<number> {
+  let total = 0;
+  for await (const entry of walkTree(folders.source, { exclude, skipFolders: folders.skip })) {
+    if (entry.info.isFile) total += entry.info.size;
+  }
+  return total;
+}
+
+/**
+ * Archives `folders.source` as `dayDir/name` with its `.sha256` sidecar.
+ *
+ * @example
+ * ```ts
+ * const result = await writeArchive(folders, "/backup/2027-01-02", "01-00-00.tar.gz", {
+ *   excludes: [],
+ *   onWarning: (w) => console.warn(w.detail),
+ * });
+ * ```
+ */
+export async function writeArchive(
+  folders: Folders,
+  dayDir: string,
+  name: string,
+  options: ArchiveOptions,
+): Promise<ArchiveResult> {
+  const exclude = excludeMatcher(options.excludes);
+  const bar = options.progress?.(await sumFileBytes(folders, exclude));
+  const pack = packTree(folders.source, basename(folders.source) || "root", {
+    exclude,
+    skipFolders: folders.skip,
+    owners: await loadOwnerNames(),
+    onWarning: options.onWarning,
+    ...(bar ? { onBytes: (n: number) => bar.add(n) } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  // The stream carries the same error; this keeps the promise from rejecting unobserved.
+  pack.done.catch(() => undefined);
+  try {
+    const archive = await writePartial(dayDir, name, gzip(pack.readable));
+    try {
+      const stats = await pack.done;
+      const text = new TextEncoder().encode(sidecarText(archive.sha256, name));
+      const sidecar = await writePartial(dayDir, sidecarName(name), ReadableStream.from([text]));
+      await archive.commit();
+      await sidecar.commit();
+      await syncFolder(dayDir);
+      await syncFolder(folders.dest);
+      return {
+        files: stats.files,
+        bytesIn: stats.bytes,
+        bytesOut: archive.bytes,
+        sha256: archive.sha256,
+      };
+    } finally {
+      // After a commit there is nothing left to remove; after a failure, the partial goes.
+      await archive.discard();
+    }
+  } finally {
+    bar?.stop();
+  }
+}
