@@ -264,6 +264,7 @@ Deno.test("daemonLoop skips with a warning each slot that comes while a run is g
   deepStrictEqual(runs.map((r) => new Date(r.at).toISOString().slice(11, 19)), [
     "00:01:00",
     "00:04:00",
+    "00:07:00",
   ]);
   deepStrictEqual(warnings.map((w) => w.replace(/^\S+ /, "")), [
     "WARN slot skipped: a run was going slot=2027-01-10T00:02:00.000Z",
