@@ -19,6 +19,10 @@ if (import.meta.main) {
     now: () => Date.now(),
     timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     pid: Deno.pid,
+    onSignal: (signal, handler) => {
+      Deno.addSignalListener(signal, handler);
+      return () => Deno.removeSignalListener(signal, handler);
+    },
   });
   Deno.exit(code);
 }

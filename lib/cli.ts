@@ -1,21 +1,31 @@
 // The command line: commander parses it (a pure step tests can call), then the command
 // runs and its result or error becomes an exit code. Only main.ts exits.
 
+import { resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { runBackup } from "./run.ts";
-import { ConfigError, describeError, EXIT, LockHeldError, RunError, UsageError } from "./errors.ts";
+import { type DaemonSignal, runDaemon, systemClock } from "./daemon.ts";
+import { ConfigError, describeError, EXIT, LockHeldError, UsageError } from "./errors.ts";
+import { assessHealth } from "./health.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { startProgress } from "./progress.ts";
-import { type Env, type Flags, resolveSettings } from "./settings.ts";
+import { instantOf } from "./names.ts";
+import { type ProgressBar, startProgress } from "./progress.ts";
+import { runBackup } from "./run.ts";
+import { cronSlots } from "./schedule.ts";
+import { type Env, type Flags, resolveSettings, type Settings } from "./settings.ts";
+import { readDaemonState, readLastRun } from "./status.ts";
+import { listArchives } from "./store.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
+/** The subcommands. */
+export type CommandName = "now" | "run" | "health";
+
 /** What the command line asked for. */
 export interface Invocation {
   /** The subcommand. */
-  command: "now";
+  command: CommandName;
   /** Its flags. */
   flags: Flags;
   /** Its operands. */
@@ -42,13 +52,15 @@ export interface Io {
   timeZone: string;
   /** This process's id. */
   pid: number;
+  /** Registers a signal handler; returns its remover. */
+  onSignal: (signal: DaemonSignal, handler: () => void) => () => void;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function settingsOptions(cmd: Command): Command {
+function pathOptions(cmd: Command): Command {
   return cmd
     .option("--source <dir>", "folder to back up (BACKUP_SOURCE, default /data)")
     .option("--dest <dir>", "where archives go (BACKUP_DEST, default /backup)")
@@ -58,6 +70,11 @@ function settingsOptions(cmd: Command): Command {
       "--tz <zone>",
       "IANA zone for archive names and the schedule (TZ, default the system's)",
     )
+    .option("--log-format <format>", "text or json (BACKUP_LOG_FORMAT, default text)");
+}
+
+function archiveOptions(cmd: Command): Command {
+  return cmd
     .option(
       "--exclude <glob>",
       "leave out paths relative to the source; repeatable (BACKUP_EXCLUDE)",
@@ -68,7 +85,17 @@ function settingsOptions(cmd: Command): Command {
     .option("--keep-weekly <n>", "retention: newest of each of N ISO weeks (BACKUP_KEEP_WEEKLY)")
     .option("--keep-monthly <n>", "retention: newest of each of N months (BACKUP_KEEP_MONTHLY)")
     .option("--compression <kind>", "gzip (BACKUP_COMPRESSION, default gzip)")
-    .option("--log-format <format>", "text or json (BACKUP_LOG_FORMAT, default text)");
+    .option(
+      "--ping-url <url>",
+      "healthchecks-style pings: URL/start, URL, URL/fail (BACKUP_PING_URL)",
+    );
+}
+
+function scheduleOptions(cmd: Command): Command {
+  return cmd.option(
+    "--schedule <cron>",
+    "5 fields, or 6 with seconds first (BACKUP_SCHEDULE, default 0 1 * * *)",
+  );
 }
 
 /**
@@ -93,13 +120,34 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
       writeErr: (text) => output += text,
       outputError: () => undefined,
     });
-  settingsOptions(
-    program.command("now")
-      .description("make one backup now (then apply retention when a rule is set)")
-      .exitOverride(),
-  ).action((flags: Flags, cmd: Command) => {
-    invocation = { command: "now", flags, operands: cmd.args };
-  });
+  const define = (name: CommandName, description: string, isDefault = false) =>
+    program.command(name, { isDefault }).description(description).exitOverride()
+      .configureOutput({ writeOut: (text) => output += text, writeErr: (text) => output += text });
+  const record = (command: CommandName) => (flags: Flags, cmd: Command) => {
+    invocation = { command, flags, operands: cmd.args };
+  };
+
+  archiveOptions(
+    pathOptions(define("now", "make one backup now (then apply retention when a rule is set)")),
+  )
+    .action(record("now"));
+  scheduleOptions(
+    archiveOptions(pathOptions(define("run", "the daemon: back up at each scheduled slot", true))),
+  )
+    .option(
+      "--catch-up",
+      "at start, run once if a slot passed since the newest archive (BACKUP_CATCH_UP, default on)",
+    )
+    .option("--no-catch-up", "do not catch up at start")
+    .option("--run-on-start", "back up once at start (BACKUP_RUN_ON_START)")
+    .action(record("run"));
+  scheduleOptions(
+    pathOptions(
+      define("health", "exit 0 when backups are current, else 1, with one line saying why"),
+    ),
+  )
+    .action(record("health"));
+
   try {
     program.parse([...args], { from: "user" });
   } catch (err) {
@@ -114,50 +162,79 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     }
     throw err;
   }
-  if (!invocation) {
-    return { output: program.helpInformation() };
-  }
-  return invocation;
+  return invocation ?? { output: program.helpInformation() };
 }
 
-async function commandNow(invocation: Invocation, env: Env, io: Io, log: Logger): Promise<number> {
-  const { flags } = invocation;
-  const settings = resolveSettings(flags, env, { timeZone: io.timeZone });
-  const origins = {
-    source: flags.source !== undefined
-      ? "--source"
-      : env.BACKUP_SOURCE
-      ? "BACKUP_SOURCE"
-      : "source",
-    dest: flags.dest !== undefined ? "--dest" : env.BACKUP_DEST ? "BACKUP_DEST" : "dest",
+function originsOf(flags: Flags, env: Env) {
+  return {
+    source: flags.source === undefined && env.BACKUP_SOURCE ? "BACKUP_SOURCE" : "--source",
+    dest: flags.dest === undefined && env.BACKUP_DEST ? "BACKUP_DEST" : "--dest",
   };
-  const runLog = createLogger({ format: settings.logFormat, write: io.stderr });
-  let bar: ReturnType<typeof startProgress> | undefined;
-  const barredLog: Logger = {
-    info: (m, f) => (bar?.clear(), runLog.info(m, f), bar?.redraw()),
-    warn: (m, f) => (bar?.clear(), runLog.warn(m, f), bar?.redraw()),
-    error: (m, f) => (bar?.clear(), runLog.error(m, f), bar?.redraw()),
+}
+
+/** Wraps a logger so that log lines and the progress bar do not overwrite each other. */
+function aroundBar(log: Logger, bar: () => ProgressBar | undefined): Logger {
+  const wrap = (write: Logger["info"]): Logger["info"] => (message, fields) => {
+    bar()?.clear();
+    write(message, fields);
+    bar()?.redraw();
   };
-  try {
-    const outcome = await runBackup(settings, origins, {
-      now: io.now,
-      log: barredLog,
-      holder: `pid ${io.pid}`,
-      ...(io.stderrIsTerminal
-        ? {
-          progress: (total: number) =>
-            bar = startProgress(total, io.stderr, () => performance.now()),
-        }
-        : {}),
-    });
-    return outcome.warnings.length > 0 ? EXIT.warnings : EXIT.ok;
-  } catch (err) {
-    bar?.stop();
-    bar = undefined;
-    if (err instanceof ConfigError) throw err;
+  return { info: wrap(log.info), warn: wrap(log.warn), error: wrap(log.error) };
+}
+
+async function commandNow(
+  flags: Flags,
+  settings: Settings,
+  env: Env,
+  io: Io,
+  log: Logger,
+): Promise<number> {
+  let bar: ProgressBar | undefined;
+  const report = await runBackup(settings, originsOf(flags, env), {
+    now: io.now,
+    log: aroundBar(log, () => bar),
+    holder: `pid ${io.pid} (backupd now)`,
+    ...(io.stderrIsTerminal
+      ? {
+        progress: (total: number) => bar = startProgress(total, io.stderr, () => performance.now()),
+      }
+      : {}),
+  });
+  if (report.result === "failed") {
+    const err = report.error;
+    if (err instanceof ConfigError || err instanceof LockHeldError) throw err;
     log.error("backup failed", { error: describeError(err) });
     return EXIT.failed;
   }
+  return report.result === "warning" ? EXIT.warnings : EXIT.ok;
+}
+
+async function commandHealth(settings: Settings, io: Io): Promise<number> {
+  const stateDir = `${resolve(settings.dest)}/.backupd`;
+  let newest: number | undefined;
+  try {
+    const latest = (await listArchives(resolve(settings.dest))).at(-1);
+    newest = latest ? instantOf(latest, settings.tz) : undefined;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    // No DEST yet: no archive, judged like any other start.
+  }
+  const daemon = await readDaemonState(stateDir).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  });
+  const health = assessHealth({
+    now: io.now(),
+    slots: cronSlots(settings.schedule, settings.tz),
+    lastRun: await readLastRun(stateDir).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }),
+    newestArchive: newest,
+    daemonStarted: daemon ? Date.parse(daemon.started) : undefined,
+  });
+  io.stdout(`${health.healthy ? "healthy" : "unhealthy"}: ${health.reason}\n`);
+  return health.healthy ? EXIT.ok : 1;
 }
 
 /**
@@ -176,16 +253,24 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
       io.stdout(parsed.output);
       return EXIT.ok;
     }
-    const format = env.BACKUP_LOG_FORMAT === "json" || parsed.flags.logFormat === "json"
-      ? "json"
-      : "text";
-    const log = createLogger({ format, write: io.stderr });
-    return await commandNow(parsed, env, io, log);
+    const { flags } = parsed;
+    const settings = resolveSettings(flags, env, { timeZone: io.timeZone });
+    const log = createLogger({ format: settings.logFormat, write: io.stderr });
+    switch (parsed.command) {
+      case "now":
+        return await commandNow(flags, settings, env, io, log);
+      case "run":
+        return await runDaemon(settings, originsOf(flags, env), {
+          clock: { now: io.now, sleep: systemClock.sleep },
+          log,
+          pid: io.pid,
+          onSignal: io.onSignal,
+        });
+      case "health":
+        return await commandHealth(settings, io);
+    }
   } catch (err) {
-    if (
-      err instanceof ConfigError || err instanceof UsageError || err instanceof LockHeldError ||
-      err instanceof RunError
-    ) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof LockHeldError) {
       plain(err.message);
     } else {
       plain(`unexpected error: ${describeError(err)}`);

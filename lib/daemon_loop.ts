@@ -120,7 +120,10 @@ export async function daemonLoop(deps: LoopDeps): Promise<void> {
       const due = slots.latest(now) ?? next;
       const missed = slotsBetween(slots, handled, due).length - 1;
       if (missed > 0) {
-        log.warn("missed slots while the host slept or the clock jumped; running once", { missed, slot: iso(due) });
+        log.warn("missed slots while the host slept or the clock jumped; running once", {
+          missed,
+          slot: iso(due),
+        });
       }
       handled = due;
       await runThenSkip("slot", due);

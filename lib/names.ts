@@ -164,3 +164,27 @@ export function parseArchiveName(day: string, fileName: string): ArchiveName | u
     path: `${day}/${fileName}`,
   };
 }
+
+/**
+ * The instant a local date and time in a zone stand for; in a fold, the earlier one.
+ *
+ * @example
+ * ```ts
+ * instantOf({ day: "2027-01-02", time: "01-30-05" }, "Europe/Berlin"); // Date.UTC(2027, 0, 2, 0, 30, 5)
+ * ```
+ */
+export function instantOf(stamp: Stamp, timeZone: string): number {
+  const [y, mo, d] = stamp.day.split("-").map(Number);
+  const [h, mi, s] = stamp.time.split("-").map(Number);
+  const wall = Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 1, h ?? 0, mi ?? 0, s ?? 0);
+  const offsetAt = (instant: number) => {
+    const local = stampOf(instant, timeZone);
+    const [ly, lmo, ld] = local.day.split("-").map(Number);
+    const [lh, lmi, ls] = local.time.split("-").map(Number);
+    return Date.UTC(ly ?? 0, (lmo ?? 1) - 1, ld ?? 1, lh ?? 0, lmi ?? 0, ls ?? 0) - instant;
+  };
+  // Two rounds settle on the offset in force; in a fold, try the earlier offset first.
+  const first = wall - offsetAt(wall - 86_400_000);
+  const second = wall - offsetAt(first);
+  return offsetAt(first) === wall - first ? first : second;
+}

@@ -1,6 +1,7 @@
-// One backup run, its steps in order: check folders, lock, clear stale partials, archive,
-// summary. Clean-ups are registered as the run goes and always run, even on failure.
+// One backup run, its steps in order: ping start, check folders, lock, clear stale
+// partials, archive, summary, record the result, ping the end. Clean-ups always run.
 
+import { resolve } from "node:path";
 import { type ArchiveResult, writeArchive } from "./archive.ts";
 import { acquireLock } from "./lock.ts";
 import type { Logger } from "./log.ts";
@@ -10,6 +11,9 @@ import type { ProgressBar } from "./progress.ts";
 import type { Settings } from "./settings.ts";
 import { freeArchiveName, removeStalePartials } from "./store.ts";
 import type { PackWarning } from "./tar_pack.ts";
+import { sendPing } from "./ping.ts";
+import { type RunResult, writeLastRun } from "./status.ts";
+import { describeError } from "./errors.ts";
 
 /** What a run needs from its surroundings. */
 export interface RunDeps {
@@ -23,6 +27,8 @@ export interface RunDeps {
   signal?: AbortSignal;
   /** Starts a progress bar for a total byte count; none when absent. */
   progress?: (totalBytes: number) => ProgressBar;
+  /** The fetch for pings. @default {globalThis.fetch} */
+  fetch?: typeof fetch;
 }
 
 /** A finished run. */
@@ -35,21 +41,53 @@ export interface RunOutcome extends ArchiveResult {
   warnings: PackWarning[];
 }
 
+/** How a run ended. */
+export interface RunReport {
+  result: RunResult;
+  /** The archive made, unless the run failed. */
+  outcome?: RunOutcome;
+  /** Why the run failed. */
+  error?: unknown;
+}
+
 type Cleanup = () => void | Promise<void>;
 
+async function ping(
+  settings: Settings,
+  deps: RunDeps,
+  event: "start" | "success" | "fail",
+  body: string,
+) {
+  if (settings.pingUrl === undefined) return;
+  try {
+    // An interrupted run must still exit within 2 seconds: its last ping waits 1 s at most.
+    const timeoutMs = deps.signal?.aborted ? 1_000 : 10_000;
+    await sendPing(settings.pingUrl, event, body, {
+      timeoutMs,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+  } catch (err) {
+    // A ping that cannot be delivered is worth a warning, never a failed backup.
+    deps.log.warn("ping failed", { event, error: describeError(err) });
+  }
+}
+
+function summaryLine(outcome: RunOutcome): string {
+  return `archive=${outcome.archive} files=${outcome.files} bytes_in=${outcome.bytesIn} bytes_out=${outcome.bytesOut} seconds=${
+    outcome.seconds.toFixed(3)
+  } sha256=${outcome.sha256} warnings=${outcome.warnings.length}`;
+}
+
 /**
- * Makes one backup of `settings.source` into `settings.dest` and logs its summary line.
+ * Makes one backup of `settings.source` into `settings.dest` and logs its summary line;
+ * throws when it fails.
  *
  * @example
  * ```ts
- * const outcome = await runBackup(settings, { source: "--source", dest: "--dest" }, {
- *   now: Date.now,
- *   log: createLogger(),
- *   holder: `pid ${Deno.pid}`,
- * });
+ * const outcome = await backUp(settings, origins, deps);
  * ```
  */
-export async function runBackup(
+async function backUp(
   settings: Settings,
   origins: FolderOrigins,
   deps: RunDeps,
@@ -94,5 +132,61 @@ export async function runBackup(
     return outcome;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
+  }
+}
+
+/**
+ * One run, start to end: pings, the backup, and the result recorded for `health`. Never
+ * throws for a failed backup: the report says how it ended (the caller logs a failure).
+ *
+ * @example
+ * ```ts
+ * const report = await runBackup(settings, { source: "--source", dest: "--dest" }, {
+ *   now: Date.now,
+ *   log: createLogger(),
+ *   holder: `pid ${Deno.pid}`,
+ * });
+ * ```
+ */
+export async function runBackup(
+  settings: Settings,
+  origins: FolderOrigins,
+  deps: RunDeps,
+): Promise<RunReport> {
+  const started = deps.now();
+  await ping(settings, deps, "start", "");
+  let report: RunReport;
+  try {
+    const outcome = await backUp(settings, origins, deps);
+    report = { result: outcome.warnings.length > 0 ? "warning" : "ok", outcome };
+  } catch (err) {
+    report = { result: "failed", error: err };
+  }
+  await recordResult(settings, started, deps, report);
+  if (report.outcome) await ping(settings, deps, "success", summaryLine(report.outcome));
+  else await ping(settings, deps, "fail", describeError(report.error));
+  return report;
+}
+
+async function recordResult(
+  settings: Settings,
+  started: number,
+  deps: RunDeps,
+  report: RunReport,
+) {
+  const stateDir = `${resolve(settings.dest)}/.backupd`;
+  try {
+    await writeLastRun(stateDir, {
+      started: new Date(started).toISOString(),
+      finished: new Date(deps.now()).toISOString(),
+      result: report.result,
+      ...(report.outcome ? { archive: report.outcome.archive } : {}),
+      ...(report.error !== undefined ? { error: describeError(report.error) } : {}),
+    });
+  } catch (err) {
+    // No state folder (DEST missing or not writable): the failure itself is reported already.
+    if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied)) {
+      throw err;
+    }
   }
 }

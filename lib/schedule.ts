@@ -44,7 +44,11 @@ export function cronSlots(pattern: string, timeZone: string): Slots {
  */
 export function slotsBetween(slots: Slots, fromMs: number, toMs: number, limit = 100): number[] {
   const out: number[] = [];
-  for (let s = slots.next(fromMs); s !== undefined && s <= toMs && out.length < limit; s = slots.next(s)) {
+  for (
+    let s = slots.next(fromMs);
+    s !== undefined && s <= toMs && out.length < limit;
+    s = slots.next(s)
+  ) {
     out.push(s);
   }
   return out;

@@ -23,6 +23,7 @@ export interface Flags {
   keepMonthly?: string;
   compression?: string;
   logFormat?: string;
+  pingUrl?: string;
 }
 
 /** The environment, as a plain map (tests pass their own). */
@@ -58,6 +59,8 @@ export interface Settings {
   compression: Compression;
   /** Log line format. */
   logFormat: LogFormat;
+  /** healthchecks-style ping address, if any. */
+  pingUrl?: string;
 }
 
 /** Facts about the system that defaults depend on. */
@@ -226,7 +229,17 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
     throw new ConfigError(logPicked?.from ?? "--log-format", logFormat, "expected text or json");
   }
 
+  const pingPicked = pick(flags.pingUrl, "--ping-url", env, "BACKUP_PING_URL");
+  if (pingPicked && !/^https?:$/.test(URL.parse(pingPicked.value)?.protocol ?? "")) {
+    throw new ConfigError(
+      pingPicked.from,
+      pingPicked.value,
+      "expected an http:// or https:// address",
+    );
+  }
+
   return {
+    ...(pingPicked ? { pingUrl: pingPicked.value } : {}),
     source,
     dest,
     schedule,

@@ -141,3 +141,9 @@ export async function onlyArchive(dest: string): Promise<string> {
 export function isRoot(): boolean {
   return Deno.uid() === 0;
 }
+
+/** Sends a signal to one process; refuses anything but a real pid (0 would hit the whole group). */
+export function signalProcess(pid: number, signal: Deno.Signal): void {
+  if (!Number.isSafeInteger(pid) || pid <= 1) throw new RangeError(`Cannot signal pid "${pid}"`);
+  Deno.kill(pid, signal);
+}

@@ -1,4 +1,4 @@
-import { deepStrictEqual, match, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { runBackup } from "../lib/run.ts";
 import { LockHeldError } from "../lib/errors.ts";
 import { acquireLock } from "../lib/lock.ts";
@@ -30,8 +30,8 @@ Deno.test("runBackup names a second archive of the same second with -1 and never
   await Deno.writeTextFile(`${dir.path}/data/f`, "two\n");
   const second = await runBackup(settings, ORIGINS, deps);
   // 05:06:07 UTC is 01:06:07 in Santiago on 2027-04-04 (UTC-4 after the April change).
-  strictEqual(first.archive, "2027-04-04/01-06-07.tar.gz");
-  strictEqual(second.archive, "2027-04-04/01-06-07-1.tar.gz");
+  strictEqual(first.outcome?.archive, "2027-04-04/01-06-07.tar.gz");
+  strictEqual(second.outcome?.archive, "2027-04-04/01-06-07-1.tar.gz");
   deepStrictEqual(
     (await listFiles(`${dir.path}/backup`)).filter((f) => !f.startsWith(".backupd")),
     [
@@ -42,31 +42,34 @@ Deno.test("runBackup names a second archive of the same second with -1 and never
       "2027-04-04/01-06-07.tar.gz.sha256",
     ],
   );
-  const content = await run("tar", ["-xzOf", `${dir.path}/backup/${first.archive}`, "data/f"]);
+  const content = await run("tar", [
+    "-xzOf",
+    `${dir.path}/backup/${first.outcome?.archive}`,
+    "data/f",
+  ]);
   strictEqual(content.stdout, "one\n");
 });
 
-Deno.test("runBackup fails with LockHeldError naming the holder when another run holds the lock", async () => {
+Deno.test("runBackup reports a LockHeldError naming the holder when another run holds the lock", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
   await Deno.mkdir(`${dir.path}/backup/.backupd`, { recursive: true });
   const { settings, deps } = setup(`${dir.path}/data`, `${dir.path}/backup`);
   const held = await acquireLock(`${dir.path}/backup/.backupd`, "pid 99 (backupd run)");
   try {
-    await rejects(runBackup(settings, ORIGINS, deps), (err) => {
-      strictEqual(err instanceof LockHeldError, true);
-      match(
-        (err as Error).message,
-        /^Cannot take the lock ".*\/backup\/\.backupd\/lock": held by pid 99 \(backupd run\)$/,
-      );
-      return true;
-    });
+    const report = await runBackup(settings, ORIGINS, deps);
+    strictEqual(report.result, "failed");
+    strictEqual(report.error instanceof LockHeldError, true);
+    match(
+      (report.error as Error).message,
+      /^Cannot take the lock ".*\/backup\/\.backupd\/lock": held by pid 99 \(backupd run\)$/,
+    );
   } finally {
     held.release();
   }
   strictEqual((await listFiles(`${dir.path}/backup`)).some((f) => f.includes(".tar.gz")), false);
   // Released: the next run goes through.
-  strictEqual((await runBackup(settings, ORIGINS, deps)).files, 0);
+  strictEqual((await runBackup(settings, ORIGINS, deps)).outcome?.files, 0);
 });
 
 Deno.test("runBackup ends its summary line with the archive, counts, rate, hash and warnings", async () => {
@@ -74,17 +77,17 @@ Deno.test("runBackup ends its summary line with the archive, counts, rate, hash 
   await Deno.mkdir(`${dir.path}/data`);
   await Deno.writeTextFile(`${dir.path}/data/f`, "x".repeat(1000));
   const { lines, settings, deps } = setup(`${dir.path}/data`, `${dir.path}/backup`);
-  const outcome = await runBackup(settings, ORIGINS, deps);
+  const outcome = (await runBackup(settings, ORIGINS, deps)).outcome;
   const last = lines.at(-1) ?? "";
   match(
     last,
     new RegExp(
-      `^1970-01-01T00:00:00.000Z INFO backup done archive=2027-04-04/01-06-07.tar.gz files=1 bytes_in=1000 bytes_out=${outcome.bytesOut} seconds=0 mb_per_s=[\\d.]+ sha256=${outcome.sha256} warnings=0\n$`,
+      `^1970-01-01T00:00:00.000Z INFO backup done archive=2027-04-04/01-06-07.tar.gz files=1 bytes_in=1000 bytes_out=${outcome?.bytesOut} seconds=0 mb_per_s=[\\d.]+ sha256=${outcome?.sha256} warnings=0\n$`,
     ),
   );
 });
 
-Deno.test("runBackup removes its partial file when the run is aborted", async () => {
+Deno.test("runBackup removes its partial file and reports failure when the run is aborted", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
   await Deno.writeFile(`${dir.path}/data/big`, new Uint8Array(20_000_000));
@@ -100,7 +103,9 @@ Deno.test("runBackup removes its partial file when the run is aborted", async ()
       stop() {},
     }),
   });
-  await rejects(started, /stop/);
+  const report = await started;
+  strictEqual(report.result, "failed");
+  strictEqual((report.error as Error).message, "stop");
   deepStrictEqual(
     (await listFiles(`${dir.path}/backup`)).filter((f) => !f.startsWith(".backupd")),
     ["2027-04-04/"],

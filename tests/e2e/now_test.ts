@@ -11,6 +11,7 @@ import {
   onlyArchive,
   ROOT,
   run,
+  signalProcess,
   spawnBackupd,
   tempDir,
   waitFor,
@@ -111,8 +112,8 @@ Deno.test("backupd now killed mid-write leaves no final name, and the next run r
   );
   // `deno task` runs backupd as its child: the lock file names the process to kill.
   const holder = await Deno.readTextFile(`${dest}/.backupd/lock`);
-  const pid = Number(/^pid (\d+)$/m.exec(holder)?.[1]);
-  Deno.kill(pid, "SIGKILL");
+  const pid = Number(/^pid (\d+)/.exec(holder)?.[1]);
+  signalProcess(pid, "SIGKILL");
   const killed = await child.output();
   strictEqual(killed.code, 137, new TextDecoder().decode(killed.stderr));
   const left = (await listFiles(dest)).filter((f) =>
@@ -121,6 +122,8 @@ Deno.test("backupd now killed mid-write leaves no final name, and the next run r
   strictEqual(left.length, 1, `expected only the partial, found ${left}`);
   match(left[0] ?? "", /^\d{4}-\d{2}-\d{2}\/\.\d{2}-\d{2}-\d{2}\.tar\.gz\.partial$/);
 
+  // The lock file still names the killed process; its flock died with it and must not block.
+  match(await Deno.readTextFile(`${dest}/.backupd/lock`), new RegExp(`^pid ${pid} `));
   await Deno.truncate(`${source}/big`, 1 * MB);
   const next = await backupd(["now", "--source", source, "--dest", dest]);
   strictEqual(next.code, 0, next.stderr);

@@ -1,0 +1,312 @@
+// `backupd run` as a real process: signals during a run and when idle, SIGUSR1, the lock
+// against `backupd now`, health, JSON logs and pings against a real HTTP server.
+
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import {
+  backupd,
+  listFiles,
+  onlyArchive,
+  run,
+  signalProcess,
+  spawnBackupd,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
+
+const MB = 1_000_000;
+const NEVER = "0 0 1 1 *"; // once a year: the tests' own runs come from signals
+const decoder = new TextDecoder();
+
+async function randomFiles(dir: string, count: number, megabytes: number): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const dd = await run("dd", [
+      "if=/dev/urandom",
+      `of=${dir}/f${i}`,
+      "bs=1000000",
+      `count=${megabytes}`,
+      "status=none",
+    ]);
+    strictEqual(dd.code, 0, dd.stderr);
+  }
+}
+
+async function daemonPid(dest: string): Promise<number> {
+  return await waitFor("daemon.json", async () => {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`)).pid as number;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  });
+}
+
+async function partialSize(dest: string): Promise<number | undefined> {
+  for (const file of await listFiles(dest)) {
+    if (file.endsWith(".tar.gz.partial")) {
+      return await Deno.stat(`${dest}/${file}`).then((s) => s.size, () => undefined);
+    }
+  }
+  return undefined;
+}
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  Deno.test(`backupd run abandons a run on ${signal}, removes the partial and exits ${code}`, async () => {
+    await using dir = await tempDir();
+    const dest = `${dir.path}/backup`;
+    await randomFiles(`${dir.path}/data`, 7, 100);
+    const child = spawnBackupd([
+      "run",
+      "--source",
+      `${dir.path}/data`,
+      "--dest",
+      dest,
+      "--schedule",
+      NEVER,
+      "--run-on-start",
+    ]);
+    const started = performance.now();
+    const pid = await daemonPid(dest);
+    const written = await waitFor("20 MB of archive", async () => {
+      const size = await partialSize(dest);
+      return size !== undefined && size > 20 * MB ? size : undefined;
+    });
+    const running = (performance.now() - started) / 1000;
+    const signalled = performance.now();
+    signalProcess(pid, signal);
+    const result = await child.output();
+    const latency = (performance.now() - signalled) / 1000;
+    const stderr = decoder.decode(result.stderr);
+    strictEqual(result.code, code, stderr);
+    match(stderr, new RegExp(`INFO stopping: abandoning the run signal=${signal}`));
+    match(
+      stderr,
+      new RegExp(
+        `ERROR backup failed reason=start error="Cannot finish the run: interrupted by ${signal}"`,
+      ),
+    );
+    deepStrictEqual((await listFiles(dest)).filter((f) => !f.startsWith(".backupd")), [
+      (await listFiles(dest)).find((f) => /^\d{4}-\d{2}-\d{2}\/$/.test(f)),
+    ]);
+    // Finishing would have taken (700 MB - written) at the rate seen so far; it stopped far sooner.
+    const remaining = ((700 * MB - written) / written) * running;
+    console.log(
+      `${signal}: exited ${latency.toFixed(2)} s after the signal; finishing would take ~${
+        remaining.toFixed(1)
+      } s`,
+    );
+    strictEqual(
+      latency < remaining / 4,
+      true,
+      `exit took ${latency} s against ${remaining} s left`,
+    );
+  });
+}
+
+Deno.test("backupd run exits 0 at once on SIGTERM when idle", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  const dest = `${dir.path}/backup`;
+  const child = spawnBackupd([
+    "run",
+    "--source",
+    `${dir.path}/data`,
+    "--dest",
+    dest,
+    "--schedule",
+    NEVER,
+  ]);
+  signalProcess(await daemonPid(dest), "SIGTERM");
+  const result = await child.output();
+  const stderr = decoder.decode(result.stderr);
+  strictEqual(result.code, 0, stderr);
+  match(stderr, /INFO stopping signal=SIGTERM\n.*INFO daemon stopped code=0\n$/);
+});
+
+Deno.test("backupd run makes a backup on SIGUSR1, and backupd now meanwhile is refused naming the holder", async () => {
+  await using dir = await tempDir();
+  const dest = `${dir.path}/backup`;
+  await randomFiles(`${dir.path}/data`, 3, 100);
+  const child = spawnBackupd([
+    "run",
+    "--source",
+    `${dir.path}/data`,
+    "--dest",
+    dest,
+    "--schedule",
+    NEVER,
+  ]);
+  const pid = await daemonPid(dest);
+  signalProcess(pid, "SIGUSR1");
+  await waitFor("the run to start", async () => (await partialSize(dest)) ?? undefined);
+  const refused = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+  strictEqual(refused.code, 2, refused.stderr);
+  strictEqual(
+    refused.stderr,
+    `backupd: Cannot take the lock "${dest}/.backupd/lock": held by pid ${pid} (backupd run)\n`,
+  );
+  await waitFor(
+    "the archive",
+    async () => (await listFiles(dest)).find((f) => f.endsWith(".tar.gz.sha256")),
+    120,
+  );
+  signalProcess(pid, "SIGTERM");
+  const result = await child.output();
+  const stderr = decoder.decode(result.stderr);
+  strictEqual(result.code, 0, stderr);
+  match(stderr, /INFO run requested \(SIGUSR1\)/);
+  match(stderr, /INFO backup done archive=\S+ files=3 bytes_in=300000000 /);
+  strictEqual((await run("gzip", ["-t", await onlyArchive(dest)])).code, 0);
+});
+
+Deno.test("backupd health answers 0 before the first slot and after a success, 1 after a failure or a missed slot", async () => {
+  await using dir = await tempDir();
+  const data = `${dir.path}/data`;
+  const dest = `${dir.path}/backup`;
+  await Deno.mkdir(data);
+  const health = (schedule = "0 1 * * *") =>
+    backupd(["health", "--dest", dest, "--schedule", schedule, "--tz", "UTC"]);
+
+  const before = await health();
+  strictEqual(before.code, 0, before.stdout + before.stderr);
+  match(
+    before.stdout,
+    /^healthy: no archive yet; the first slot is \d{4}-\d\d-\d\dT01:00:00\.000Z\n$/,
+  );
+
+  strictEqual((await backupd(["now", "--source", data, "--dest", dest, "--tz", "UTC"])).code, 0);
+  const after = await health();
+  strictEqual(after.code, 0, after.stdout);
+  match(after.stdout, /^healthy: the newest archive is from /);
+
+  const failed = await backupd([
+    "now",
+    "--source",
+    `${dir.path}/missing`,
+    "--dest",
+    dest,
+    "--tz",
+    "UTC",
+  ]);
+  strictEqual(failed.code, 2);
+  const unhealthy = await health();
+  strictEqual(unhealthy.code, 1, unhealthy.stdout);
+  match(
+    unhealthy.stdout,
+    /^unhealthy: the last run failed at \S+: Cannot use --source "[^"]+\/missing": no such file or folder\n$/,
+  );
+
+  // A good run again, then a schedule whose slot passed two hours ago with no archive since.
+  strictEqual((await backupd(["now", "--source", data, "--dest", dest, "--tz", "UTC"])).code, 0);
+  const slot = new Date(Date.now() - 2 * 3_600_000);
+  const missed = await health(`${slot.getUTCMinutes()} ${slot.getUTCHours()} * * *`);
+  // The archive is from now, after that slot: healthy. Back-date it to before the slot.
+  strictEqual(missed.code, 0, missed.stdout);
+  for (const file of await listFiles(dest)) {
+    if (!/^\d{4}-\d\d-\d\d\/\d\d-\d\d-\d\d(-\d+)?\.tar\.gz$/.test(file)) continue;
+    const old = new Date(slot.getTime() - 3_600_000).toISOString();
+    const day = `${dest}/${old.slice(0, 10)}`;
+    await Deno.mkdir(day, { recursive: true });
+    await Deno.rename(`${dest}/${file}`, `${day}/${old.slice(11, 19).replaceAll(":", "-")}.tar.gz`);
+    await Deno.remove(`${dest}/${file}.sha256`);
+  }
+  const late = await health(`${slot.getUTCMinutes()} ${slot.getUTCHours()} * * *`);
+  strictEqual(late.code, 1, late.stdout);
+  match(late.stdout, /^unhealthy: no archive since the slot of \S+ \(newest: \S+\)\n$/);
+});
+
+Deno.test("backupd now logs JSON lines with level, time and message when asked", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  await Deno.writeTextFile(`${dir.path}/data/a`, "a");
+  const result = await backupd(["now", "--source", `${dir.path}/data`, "--dest", `${dir.path}/b`], {
+    BACKUP_LOG_FORMAT: "json",
+  });
+  strictEqual(result.code, 0, result.stderr);
+  const lines = result.stderr.trim().split("\n").map((l) => JSON.parse(l));
+  deepStrictEqual(lines.map((l) => [l.level, l.message]), [["info", "backup started"], [
+    "info",
+    "backup done",
+  ]]);
+  for (const line of lines) strictEqual(Number.isNaN(Date.parse(line.time)), false);
+  const done = lines[1];
+  deepStrictEqual(Object.keys(done).sort(), [
+    "archive",
+    "bytes_in",
+    "bytes_out",
+    "files",
+    "level",
+    "mb_per_s",
+    "message",
+    "seconds",
+    "sha256",
+    "time",
+    "warnings",
+  ]);
+  strictEqual(done.files, 1);
+  strictEqual(done.bytes_in, 1);
+});
+
+Deno.test("backupd now pings URL/start and URL with the summary, URL/fail with the error", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  const seen: [string, string, string][] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    seen.push([req.method, new URL(req.url).pathname, await req.text()]);
+    return new Response("OK");
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/ping/abc`;
+    const ok = await backupd([
+      "now",
+      "--source",
+      `${dir.path}/data`,
+      "--dest",
+      `${dir.path}/b`,
+      "--ping-url",
+      url,
+    ]);
+    strictEqual(ok.code, 0, ok.stderr);
+    const failed = await backupd(
+      ["now", "--source", `${dir.path}/nope`, "--dest", `${dir.path}/b`],
+      { BACKUP_PING_URL: url },
+    );
+    strictEqual(failed.code, 2);
+    deepStrictEqual(seen.map(([m, p]) => [m, p]), [
+      ["POST", "/ping/abc/start"],
+      ["POST", "/ping/abc"],
+      ["POST", "/ping/abc/start"],
+      ["POST", "/ping/abc/fail"],
+    ]);
+    match(
+      seen[1]?.[2] ?? "",
+      /^archive=\S+\.tar\.gz files=0 bytes_in=0 bytes_out=\d+ seconds=[\d.]+ sha256=[0-9a-f]{64} warnings=0$/,
+    );
+    match(seen[3]?.[2] ?? "", /^Cannot use --source "[^"]+\/nope": no such file or folder$/);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("backupd now logs a failed ping as a warning and still succeeds", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  // A port that was just free: nothing listens there.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const result = await backupd([
+    "now",
+    "--source",
+    `${dir.path}/data`,
+    "--dest",
+    `${dir.path}/b`,
+    "--ping-url",
+    `http://127.0.0.1:${port}/x`,
+  ]);
+  strictEqual(result.code, 0, result.stderr);
+  match(result.stderr, /WARN ping failed event=start error=/);
+  match(result.stderr, /WARN ping failed event=success error=/);
+  match(result.stderr, /INFO backup done /);
+});
