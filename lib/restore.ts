@@ -1,0 +1,227 @@
+// `backupd restore`: extracts an archive into an empty folder with its own extractor on
+// modern-tar's strict decoder, refusing every entry that would land outside that folder.
+
+import { lchown, lutimes } from "node:fs/promises";
+import { createTarDecoder, type TarHeader } from "modern-tar";
+import { RunError } from "./errors.ts";
+import { gunzip } from "./gunzip.ts";
+import { hashFile, readSidecar } from "./sidecar.ts";
+
+/** An entry that was not restored, and why. */
+export interface Refusal {
+  name: string;
+  reason: string;
+}
+
+/** Options of {@linkcode restoreArchive}. */
+export interface RestoreOptions {
+  /** Restore owners (uid/gid as stored). @default {false} */
+  owners?: boolean;
+  /** Told of each refused or skipped entry as it happens. */
+  onRefused?: (refusal: Refusal) => void;
+  /** Told when there is no sidecar to check. */
+  onNoSidecar?: () => void;
+}
+
+/** What a restore did. */
+export interface RestoreResult {
+  /** Entries restored. */
+  restored: number;
+  /** Entries refused because they would land outside DIR. */
+  refused: Refusal[];
+  /** Entries skipped because they cannot be restored here (devices, FIFOs). */
+  skipped: Refusal[];
+}
+
+interface Deferred {
+  path: string;
+  header: TarHeader;
+}
+
+/** The path below DIR an entry name stands for, or why it is refused. */
+function safeRelative(name: string): string | { refuse: string } {
+  if (name.startsWith("/")) return { refuse: "absolute name" };
+  if (name.includes("\0")) return { refuse: "NUL in name" };
+  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) return { refuse: '".." in name' };
+  // The first component is SOURCE's own folder (`data/`): its contents go into DIR.
+  return parts.slice(1).join("/");
+}
+
+async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+/** Refuses a path whose parent folders (inside DIR) are anything but real folders. */
+async function throughLink(dir: string, rel: string): Promise<string | undefined> {
+  const parts = rel.split("/");
+  let path = dir;
+  for (const part of parts.slice(0, -1)) {
+    path = `${path}/${part}`;
+    const info = await lstatOrUndefined(path);
+    if (info === undefined) return undefined;
+    if (info.isSymlink) return `would write through the symlink "${path.slice(dir.length + 1)}"`;
+    if (!info.isDirectory) return `"${path.slice(dir.length + 1)}" is not a folder`;
+  }
+  return undefined;
+}
+
+async function checkEmptyTarget(dir: string): Promise<void> {
+  const info = await lstatOrUndefined(dir);
+  if (info === undefined) {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    return;
+  }
+  if (!info.isDirectory) throw new RunError(`Cannot restore into "${dir}": not a folder`);
+  for await (const _ of Deno.readDir(dir)) {
+    throw new RunError(`Cannot restore into "${dir}": not empty`);
+  }
+}
+
+async function writeBody(path: string, body: ReadableStream<Uint8Array>): Promise<void> {
+  using file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  for await (const chunk of body) {
+    let rest = chunk;
+    while (rest.length > 0) rest = rest.subarray(await file.write(rest));
+  }
+}
+
+async function applyAttributes(path: string, header: TarHeader, owners: boolean): Promise<void> {
+  const mtime = header.mtime ?? new Date(0);
+  if (header.type === "symlink") {
+    if (owners) await lchown(path, header.uid ?? 0, header.gid ?? 0);
+    await lutimes(path, mtime, mtime);
+    return;
+  }
+  // chown before chmod: chown clears setuid and setgid bits.
+  if (owners) await Deno.chown(path, header.uid ?? 0, header.gid ?? 0);
+  await Deno.chmod(path, (header.mode ?? 0o644) & 0o7777);
+  await Deno.utime(path, mtime, mtime);
+}
+
+/**
+ * Checks an archive's sha256 against its sidecar, then extracts it into `dir` (which must
+ * not exist or be empty). Refused entries are named and skipped; the rest is restored.
+ *
+ * @example
+ * ```ts
+ * const result = await restoreArchive("/backup/2027-01-02/01-00-00.tar.gz", "/srv/restored");
+ * ```
+ */
+export async function restoreArchive(
+  archive: string,
+  dir: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  const sidecar = await readSidecar(archive);
+  if ("invalid" in sidecar) throw new RunError(`Cannot restore "${archive}": ${sidecar.invalid}`);
+  if ("missing" in sidecar) options.onNoSidecar?.();
+  else if (await hashFile(archive) !== sidecar.hex) {
+    throw new RunError(`Cannot restore "${archive}": the sha256 does not match the sidecar`);
+  }
+  await checkEmptyTarget(dir);
+
+  const owners = options.owners ?? false;
+  const result: RestoreResult = { restored: 0, refused: [], skipped: [] };
+  const folders: Deferred[] = [];
+  const refuse = (name: string, reason: string) => {
+    result.refused.push({ name, reason });
+    options.onRefused?.({ name, reason });
+  };
+
+  using file = await Deno.open(archive);
+  const entries = gunzip(file.readable).pipeThrough(createTarDecoder({ strict: true }));
+  for await (const entry of entries) {
+    const { header } = entry;
+    const rel = safeRelative(header.name);
+    if (typeof rel !== "string") {
+      refuse(header.name, rel.refuse);
+      await entry.body.cancel();
+      continue;
+    }
+    const path = rel === "" ? dir : `${dir}/${rel}`;
+    const linkReason = rel === "" ? undefined : await throughLink(dir, rel);
+    if (linkReason) {
+      refuse(header.name, linkReason);
+      await entry.body.cancel();
+      continue;
+    }
+    const existing = rel === "" ? undefined : await lstatOrUndefined(path);
+    // Archives without folder entries (made with excludes, by other tools) still restore.
+    if (rel.includes("/")) {
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+    }
+    if (existing?.isSymlink) {
+      refuse(header.name, "would write through a symlink");
+      await entry.body.cancel();
+      continue;
+    }
+    switch (header.type) {
+      case "directory":
+        if (existing === undefined && rel !== "") await Deno.mkdir(path, { mode: 0o700 });
+        else if (existing !== undefined && !existing.isDirectory) {
+          refuse(header.name, "a file of that name is already restored");
+          break;
+        }
+        folders.push({ path, header });
+        result.restored++;
+        break;
+      case "file":
+        if (existing !== undefined || rel === "") {
+          refuse(header.name, "already restored under that name");
+          break;
+        }
+        await writeBody(path, entry.body);
+        await applyAttributes(path, header, owners);
+        result.restored++;
+        break;
+      case "symlink":
+        if (existing !== undefined || rel === "") {
+          refuse(header.name, "already restored under that name");
+          break;
+        }
+        await Deno.symlink(header.linkname ?? "", path);
+        await applyAttributes(path, header, owners);
+        result.restored++;
+        break;
+      case "link": {
+        const target = safeRelative(header.linkname ?? "");
+        if (typeof target !== "string" || target === "") {
+          refuse(header.name, `hard link to a path outside the folder ("${header.linkname}")`);
+          break;
+        }
+        const targetInfo = await lstatOrUndefined(`${dir}/${target}`);
+        const targetReason = await throughLink(dir, target);
+        if (targetReason || !targetInfo?.isFile || existing !== undefined) {
+          refuse(
+            header.name,
+            `hard link to "${header.linkname}", which is not a file restored here`,
+          );
+          break;
+        }
+        await Deno.link(`${dir}/${target}`, path);
+        result.restored++;
+        break;
+      }
+      default: {
+        const skipped = {
+          name: header.name,
+          reason: `a ${header.type ?? "special"} entry is not restored`,
+        };
+        result.skipped.push(skipped);
+        options.onRefused?.(skipped);
+      }
+    }
+    // Bodies that were not read (refusals, links) must be drained for the next entry.
+    if (!entry.body.locked) await entry.body.cancel();
+  }
+  // Folders last, deepest first: their modes may forbid writing, and writing inside them
+  // changed their mtimes.
+  for (const folder of folders.reverse()) await applyAttributes(folder.path, folder.header, owners);
+  return result;
+}

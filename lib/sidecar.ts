@@ -1,0 +1,48 @@
+// Reading sidecars and hashing archives: what verify and restore share to check an
+// archive's sha256 against the `<hex>  <name>` line backupd wrote beside it.
+
+import { createHash } from "node:crypto";
+import { basename } from "node:path";
+
+/** What the sidecar says, or why it cannot be used. */
+export type SidecarHash = { hex: string } | { missing: true } | { invalid: string };
+
+/**
+ * Reads `ARCHIVE.sha256`.
+ *
+ * @example
+ * ```ts
+ * const sidecar = await readSidecar("/backup/2027-01-02/01-00-00.tar.gz");
+ * if ("hex" in sidecar) console.log(sidecar.hex);
+ * ```
+ */
+export async function readSidecar(archivePath: string): Promise<SidecarHash> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${archivePath}.sha256`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return { missing: true };
+    throw err;
+  }
+  const match = /^([0-9a-f]{64}) [ *](.+)\n?$/.exec(text);
+  if (!match) return { invalid: "the sidecar is not a sha256sum line" };
+  if (match[2] !== basename(archivePath)) {
+    return { invalid: `the sidecar names "${match[2]}", not "${basename(archivePath)}"` };
+  }
+  return { hex: match[1] as string };
+}
+
+/**
+ * sha256 of a whole file, hex.
+ *
+ * @example
+ * ```ts
+ * await hashFile("/backup/2027-01-02/01-00-00.tar.gz");
+ * ```
+ */
+export async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path);
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.digest("hex");
+}
