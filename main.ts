@@ -19,6 +19,7 @@ if (import.meta.main) {
     now: () => Date.now(),
     timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     pid: Deno.pid,
+    isRoot: Deno.uid() === 0,
     onSignal: (signal, handler) => {
       Deno.addSignalListener(signal, handler);
       return () => Deno.removeSignalListener(signal, handler);

@@ -5,12 +5,13 @@ import { basename } from "node:path";
 import { syncFolder, writePartial } from "./atomic_file.ts";
 import { excludeMatcher } from "./glob.ts";
 import { gzip } from "./gzip.ts";
+import { RunError } from "./errors.ts";
 import { sidecarName, sidecarText } from "./names.ts";
 import { loadOwnerNames } from "./owners.ts";
 import type { Folders } from "./preflight.ts";
 import type { ProgressBar } from "./progress.ts";
 import { packTree, type PackWarning } from "./tar_pack.ts";
-import { walkTree } from "./walk.ts";
+import { treeBytes } from "./walk.ts";
 
 /** Options of {@linkcode writeArchive}. */
 export interface ArchiveOptions {
@@ -36,14 +37,6 @@ export interface ArchiveResult {
   sha256: string;
 }
 
-async function sumFileBytes(folders: Folders, exclude: (rel: string) => boolean): Promise<number> {
-  let total = 0;
-  for await (const entry of walkTree(folders.source, { exclude, skipFolders: folders.skip })) {
-    if (entry.info.isFile) total += entry.info.size;
-  }
-  return total;
-}
-
 /**
  * Archives `folders.source` as `dayDir/name` with its `.sha256` sidecar.
  *
@@ -62,7 +55,9 @@ export async function writeArchive(
   options: ArchiveOptions,
 ): Promise<ArchiveResult> {
   const exclude = excludeMatcher(options.excludes);
-  const bar = options.progress?.(await sumFileBytes(folders, exclude));
+  const bar = options.progress?.(
+    await treeBytes(folders.source, { exclude, skipFolders: folders.skip }),
+  );
   const pack = packTree(folders.source, basename(folders.source) || "root", {
     exclude,
     skipFolders: folders.skip,
@@ -74,7 +69,17 @@ export async function writeArchive(
   // The stream carries the same error; this keeps the promise from rejecting unobserved.
   pack.done.catch(() => undefined);
   try {
-    const archive = await writePartial(dayDir, name, gzip(pack.readable));
+    const archive = await writePartial(dayDir, name, gzip(pack.readable)).catch((err) => {
+      if (err instanceof Error && "code" in err && err.code === "ENOSPC") {
+        throw new RunError(
+          `Cannot write "${dayDir}/${name}": no space left on device (the partial file was removed)`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    });
     try {
       const stats = await pack.done;
       const text = new TextEncoder().encode(sidecarText(archive.sha256, name));

@@ -1,26 +1,27 @@
 // The command line: commander parses it (a pure step tests can call), then the command
 // runs and its result or error becomes an exit code. Only main.ts exits.
 
-import { resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { type DaemonSignal, runDaemon, systemClock } from "./daemon.ts";
-import { ConfigError, describeError, EXIT, LockHeldError, UsageError } from "./errors.ts";
-import { assessHealth } from "./health.ts";
+import { ConfigError, describeError, EXIT, LockHeldError, RunError, UsageError } from "./errors.ts";
+import {
+  commandHealth,
+  commandList,
+  commandPrune,
+  commandRestore,
+  commandVerify,
+} from "./commands.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { instantOf } from "./names.ts";
 import { type ProgressBar, startProgress } from "./progress.ts";
 import { runBackup } from "./run.ts";
-import { cronSlots } from "./schedule.ts";
 import { type Env, type Flags, resolveSettings, type Settings } from "./settings.ts";
-import { readDaemonState, readLastRun } from "./status.ts";
-import { listArchives } from "./store.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
 /** The subcommands. */
-export type CommandName = "now" | "run" | "health";
+export type CommandName = "now" | "run" | "health" | "list" | "verify" | "restore" | "prune";
 
 /** What the command line asked for. */
 export interface Invocation {
@@ -52,6 +53,8 @@ export interface Io {
   timeZone: string;
   /** This process's id. */
   pid: number;
+  /** Whether this process runs as root. */
+  isRoot: boolean;
   /** Registers a signal handler; returns its remover. */
   onSignal: (signal: DaemonSignal, handler: () => void) => () => void;
 }
@@ -147,6 +150,28 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     ),
   )
     .action(record("health"));
+  pathOptions(define("list", "archives under DEST, newest first: name, size, age")).action(
+    record("list"),
+  );
+  pathOptions(define("verify", "check archives (the newest when none is named)"))
+    .argument("[archive...]", "archive paths, or names relative to DEST")
+    .option("--all", "check every archive under DEST")
+    .action((archives: string[], flags: Flags) => {
+      invocation = { command: "verify", flags, operands: archives };
+    });
+  pathOptions(
+    define("restore", "extract an archive safely into DIR, which must not exist or be empty"),
+  )
+    .argument("<archive>", "archive path, or name relative to DEST")
+    .requiredOption("--to <dir>", "folder to restore into")
+    .action((archive: string, flags: Flags) => {
+      invocation = { command: "restore", flags, operands: [archive] };
+    });
+  archiveOptions(
+    pathOptions(define("prune", "apply the retention policy, listing keep/remove with reasons")),
+  )
+    .option("--dry-run", "print the plan and change nothing")
+    .action(record("prune"));
 
   try {
     program.parse([...args], { from: "user" });
@@ -209,34 +234,6 @@ async function commandNow(
   return report.result === "warning" ? EXIT.warnings : EXIT.ok;
 }
 
-async function commandHealth(settings: Settings, io: Io): Promise<number> {
-  const stateDir = `${resolve(settings.dest)}/.backupd`;
-  let newest: number | undefined;
-  try {
-    const latest = (await listArchives(resolve(settings.dest))).at(-1);
-    newest = latest ? instantOf(latest, settings.tz) : undefined;
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    // No DEST yet: no archive, judged like any other start.
-  }
-  const daemon = await readDaemonState(stateDir).catch((err) => {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  });
-  const health = assessHealth({
-    now: io.now(),
-    slots: cronSlots(settings.schedule, settings.tz),
-    lastRun: await readLastRun(stateDir).catch((err) => {
-      if (err instanceof Deno.errors.NotFound) return undefined;
-      throw err;
-    }),
-    newestArchive: newest,
-    daemonStarted: daemon ? Date.parse(daemon.started) : undefined,
-  });
-  io.stdout(`${health.healthy ? "healthy" : "unhealthy"}: ${health.reason}\n`);
-  return health.healthy ? EXIT.ok : 1;
-}
-
 /**
  * Runs the command line and returns the exit code; never throws.
  *
@@ -256,6 +253,7 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
     const { flags } = parsed;
     const settings = resolveSettings(flags, env, { timeZone: io.timeZone });
     const log = createLogger({ format: settings.logFormat, write: io.stderr });
+    const commandIo = { stdout: io.stdout, now: io.now, log, isRoot: io.isRoot, pid: io.pid };
     switch (parsed.command) {
       case "now":
         return await commandNow(flags, settings, env, io, log);
@@ -267,10 +265,21 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
           onSignal: io.onSignal,
         });
       case "health":
-        return await commandHealth(settings, io);
+        return await commandHealth(settings, commandIo);
+      case "list":
+        return await commandList(settings, commandIo);
+      case "verify":
+        return await commandVerify(settings, parsed.operands, flags.all === true, commandIo);
+      case "restore":
+        return await commandRestore(settings, parsed.operands[0] ?? "", flags.to ?? "", commandIo);
+      case "prune":
+        return await commandPrune(settings, flags.dryRun === true, commandIo);
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof LockHeldError) {
+    if (
+      err instanceof ConfigError || err instanceof UsageError || err instanceof LockHeldError ||
+      err instanceof RunError
+    ) {
       plain(err.message);
     } else {
       plain(`unexpected error: ${describeError(err)}`);

@@ -1,19 +1,24 @@
 // One backup run, its steps in order: ping start, check folders, lock, clear stale
 // partials, archive, summary, record the result, ping the end. Clean-ups always run.
 
+import { statfs } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type ArchiveResult, writeArchive } from "./archive.ts";
 import { acquireLock } from "./lock.ts";
 import type { Logger } from "./log.ts";
 import { stampOf } from "./names.ts";
-import { checkFolders, type FolderOrigins } from "./preflight.ts";
+import { checkFolders, type FolderOrigins, type Folders } from "./preflight.ts";
+import { formatBytes } from "./progress.ts";
+import { excludeMatcher } from "./glob.ts";
+import { hasRules, prune } from "./prune.ts";
+import { treeBytes } from "./walk.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Settings } from "./settings.ts";
-import { freeArchiveName, removeStalePartials } from "./store.ts";
+import { freeArchiveName, listArchives, removeStalePartials } from "./store.ts";
 import type { PackWarning } from "./tar_pack.ts";
 import { sendPing } from "./ping.ts";
 import { type RunResult, writeLastRun } from "./status.ts";
-import { describeError } from "./errors.ts";
+import { describeError, RunError } from "./errors.ts";
 
 /** What a run needs from its surroundings. */
 export interface RunDeps {
@@ -51,6 +56,35 @@ export interface RunReport {
 }
 
 type Cleanup = () => void | Promise<void>;
+
+/** Free space a run needs, as a multiple of the newest archive (or of SOURCE without one). */
+export const SPACE_FACTOR = 1.5;
+
+async function checkFreeSpace(folders: Folders, excludes: readonly string[]): Promise<void> {
+  const newest = (await listArchives(folders.dest)).at(-1);
+  const basis = newest
+    ? {
+      bytes: (await Deno.stat(`${folders.dest}/${newest.path}`)).size,
+      what: "the newest archive",
+    }
+    : {
+      bytes: await treeBytes(folders.source, {
+        skipFolders: folders.skip,
+        exclude: excludeMatcher(excludes),
+      }),
+      what: "the source (no archive yet)",
+    };
+  const fs = await statfs(folders.dest);
+  const free = fs.bavail * fs.bsize;
+  const needed = Math.ceil(basis.bytes * SPACE_FACTOR);
+  if (free < needed) {
+    throw new RunError(
+      `Cannot start the backup: "${folders.dest}" has ${
+        formatBytes(free)
+      } free, and ${SPACE_FACTOR} x ${basis.what} is ${formatBytes(needed)}`,
+    );
+  }
+}
 
 async function ping(
   settings: Settings,
@@ -100,6 +134,7 @@ async function backUp(
     for (const stale of await removeStalePartials(folders.dest)) {
       deps.log.info("removed a partial file left by an interrupted run", { path: stale });
     }
+    await checkFreeSpace(folders, settings.excludes);
 
     const started = deps.now();
     const stamp = stampOf(started, settings.tz);
@@ -129,6 +164,12 @@ async function backUp(
       sha256: outcome.sha256,
       warnings: warnings.length,
     });
+    if (hasRules(settings.keep)) {
+      const plan = await prune(folders.dest, settings.keep, { dryRun: false });
+      for (const path of plan.remove) {
+        deps.log.info("removed by retention", { archive: path, kept: plan.keep.length });
+      }
+    }
     return outcome;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();

@@ -24,6 +24,10 @@ export interface Flags {
   compression?: string;
   logFormat?: string;
   pingUrl?: string;
+  /** Command-specific flags (verify --all, restore --to, prune --dry-run). */
+  all?: boolean;
+  to?: string;
+  dryRun?: boolean;
 }
 
 /** The environment, as a plain map (tests pass their own). */
