@@ -160,7 +160,13 @@ export async function commandPrune(
     );
     return EXIT.ok;
   }
+  const exists = await Deno.stat(dest).then((info) => info.isDirectory, (err) => {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  });
+  if (!exists) throw new RunError(`Cannot prune "${dest}": no such folder`);
   // Pruning takes the lock so it never races a run that is writing or pruning.
+  if (!dryRun) await Deno.mkdir(`${dest}/.backupd`, { recursive: true, mode: 0o700 });
   const lock = dryRun
     ? undefined
     : await acquireLock(`${dest}/.backupd`, `pid ${io.pid} (backupd prune)`);

@@ -147,3 +147,11 @@ export function signalProcess(pid: number, signal: Deno.Signal): void {
   if (!Number.isSafeInteger(pid) || pid <= 1) throw new RangeError(`Cannot signal pid "${pid}"`);
   Deno.kill(pid, signal);
 }
+
+/** A copy of `bytes` with the byte in the middle inverted by `mask`. */
+export function flipMiddleByte(bytes: Uint8Array, mask = 0xff): Uint8Array {
+  const copy = bytes.slice();
+  const i = Math.floor(copy.length / 2);
+  copy[i] = (copy[i] ?? 0) ^ mask;
+  return copy;
+}

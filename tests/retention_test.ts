@@ -1,0 +1,112 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { archiveFileName, type ArchiveName, parseArchiveName, stampOf } from "../lib/names.ts";
+import { applyPolicy, isoWeek } from "../lib/retention.ts";
+
+function archive(day: string, time = "01-00-00", seq = 0): ArchiveName {
+  const parsed = parseArchiveName(day, archiveFileName(time, seq, "gzip"));
+  if (!parsed) throw new Error(`bad name ${day} ${time}`);
+  return parsed;
+}
+
+function days(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (
+    let t = Date.parse(`${from}T00:00:00Z`);
+    t <= Date.parse(`${to}T00:00:00Z`);
+    t += 86_400_000
+  ) {
+    out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+Deno.test("isoWeek puts the days around New Year in the right ISO week and year", () => {
+  deepStrictEqual(
+    [
+      "2026-12-28",
+      "2027-01-01",
+      "2027-01-03",
+      "2027-01-04",
+      "2025-12-29",
+      "2024-12-30",
+      "2027-12-31",
+    ].map(isoWeek),
+    ["2026-W53", "2026-W53", "2026-W53", "2027-W01", "2026-W01", "2025-W01", "2027-W52"],
+  );
+});
+
+Deno.test("applyPolicy keeps daily, weekly and monthly archives across month, week and year boundaries", () => {
+  const archives = days("2026-12-20", "2027-01-10").map((d) => archive(d));
+  const plan = applyPolicy(archives, { daily: 3, weekly: 2, monthly: 2 });
+  deepStrictEqual(plan.keep, [
+    "2027-01-10/01-00-00.tar.gz",
+    "2027-01-09/01-00-00.tar.gz",
+    "2027-01-08/01-00-00.tar.gz",
+    "2027-01-03/01-00-00.tar.gz",
+    "2026-12-31/01-00-00.tar.gz",
+  ]);
+  strictEqual(plan.remove.length, archives.length - 5);
+  deepStrictEqual(plan.reasons.get("2027-01-10/01-00-00.tar.gz"), [
+    "newest",
+    "daily 2027-01-10",
+    "weekly 2027-W01",
+    "monthly 2027-01",
+  ]);
+  deepStrictEqual(plan.reasons.get("2027-01-03/01-00-00.tar.gz"), ["weekly 2026-W53"]);
+  deepStrictEqual(plan.reasons.get("2026-12-31/01-00-00.tar.gz"), ["monthly 2026-12"]);
+  deepStrictEqual(plan.reasons.get("2027-01-07/01-00-00.tar.gz"), ["matches no keep rule"]);
+});
+
+Deno.test("applyPolicy counts only days that have archives, as restic does", () => {
+  const archives = ["2027-03-01", "2027-03-05", "2027-03-09", "2027-03-20"].map((d) => archive(d));
+  deepStrictEqual(applyPolicy(archives, { daily: 3 }).keep, [
+    "2027-03-20/01-00-00.tar.gz",
+    "2027-03-09/01-00-00.tar.gz",
+    "2027-03-05/01-00-00.tar.gz",
+  ]);
+});
+
+Deno.test("applyPolicy keeps the newest of each day, and -N archives order after their second", () => {
+  const archives = [
+    archive("2027-05-01", "01-00-00"),
+    archive("2027-05-01", "13-00-00"),
+    archive("2027-05-01", "13-00-00", 1),
+    archive("2027-05-02", "01-00-00"),
+  ];
+  const plan = applyPolicy(archives, { daily: 2 });
+  deepStrictEqual(plan.keep, ["2027-05-02/01-00-00.tar.gz", "2027-05-01/13-00-00-1.tar.gz"]);
+  deepStrictEqual(applyPolicy(archives, { last: 3 }).keep, [
+    "2027-05-02/01-00-00.tar.gz",
+    "2027-05-01/13-00-00-1.tar.gz",
+    "2027-05-01/13-00-00.tar.gz",
+  ]);
+});
+
+Deno.test("applyPolicy never removes the newest and removes nothing without a rule", () => {
+  const archives = days("2027-02-01", "2027-02-05").map((d) => archive(d));
+  deepStrictEqual(applyPolicy(archives, { last: 0 }).keep, ["2027-02-05/01-00-00.tar.gz"]);
+  deepStrictEqual(applyPolicy(archives, { monthly: 0, daily: 0 }).remove.length, 4);
+  const none = applyPolicy(archives, {});
+  deepStrictEqual([none.keep.length, none.remove.length], [5, 0]);
+  deepStrictEqual(none.reasons.get("2027-02-01/01-00-00.tar.gz"), ["no retention rule is set"]);
+  deepStrictEqual(applyPolicy([], { last: 3 }), { keep: [], remove: [], reasons: new Map() });
+});
+
+Deno.test("applyPolicy buckets by the local date of the zone the archives were named in", () => {
+  // Archives made every day at 23:30 UTC: in Tokyo that is 08:30 the next day.
+  const instants = days("2026-12-29", "2027-01-03").map((d) => Date.parse(`${d}T23:30:00Z`));
+  const kept = (tz: string) => {
+    const named = instants.map((t) => {
+      const stamp = stampOf(t, tz);
+      return { instant: t, archive: archive(stamp.day, stamp.time) };
+    });
+    const plan = applyPolicy(named.map((n) => n.archive), { weekly: 1, monthly: 2 });
+    return named.filter((n) => plan.keep.includes(n.archive.path)).map((n) =>
+      new Date(n.instant).toISOString().slice(0, 10)
+    );
+  };
+  // UTC: 2027-01-03 is the newest (week 2026-W53, month 2027-01), 2026-12-31 closes December.
+  deepStrictEqual(kept("UTC"), ["2026-12-31", "2027-01-03"]);
+  // Tokyo: the same instants fall on 2027-01-04 (W01) ... and December ends with 2026-12-30 UTC.
+  deepStrictEqual(kept("Asia/Tokyo"), ["2026-12-30", "2027-01-03"]);
+});
