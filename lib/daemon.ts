@@ -27,6 +27,8 @@ export interface DaemonDeps {
   fetch?: typeof fetch;
 }
 
+const iso = (ms: number | undefined) => ms === undefined ? "never" : new Date(ms).toISOString();
+
 /** Exit codes after a stop during a run (SPEC): 128 + the signal's number. */
 const STOP_CODES = { SIGTERM: 143, SIGINT: 130 } as const;
 
@@ -133,7 +135,7 @@ export async function runDaemon(
     dest: folders.dest,
     schedule: settings.schedule,
     tz: settings.tz,
-    next: new Date(slots.next(clock.now()) ?? 0).toISOString(),
+    next: iso(slots.next(clock.now())),
   });
   try {
     await daemonLoop({

@@ -15,10 +15,30 @@ export interface Finished {
 
 const decoder = new TextDecoder();
 
-/** Environment for child processes: the caller's PATH and HOME, nothing of BACKUP_*. */
+/** What child processes keep of the caller's environment: paths, locale, TLS trust, proxies. */
+const PASSED = [
+  "PATH",
+  "HOME",
+  "DENO_DIR",
+  "LANG",
+  "LC_ALL",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "NODE_EXTRA_CA_CERTS",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+];
+
+/** Environment for child processes: the caller's PATH, HOME and TLS trust, nothing of BACKUP_*. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const key of ["PATH", "HOME", "DENO_DIR", "LANG", "LC_ALL"]) {
+  for (const key of PASSED) {
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;
   }

@@ -1,0 +1,268 @@
+// The docker-compose stack for real: the project's docker-compose.yaml with test stand-ins
+// swapped in by tests/e2e/compose/compose.override.yaml (no image can be pulled here).
+
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { dirname } from "node:path";
+import { backupd, baseEnv, listFiles, ROOT, run, tempDir, waitFor } from "../helpers.ts";
+
+const DOCKER = "/usr/bin/docker";
+const COMPOSE = "/usr/bin/docker-compose";
+const BASE = "backupd-e2e/base:bookworm";
+const POSTGRES = "backupd-e2e/postgres:15";
+const HERE = `${ROOT}/tests/e2e/compose`;
+
+async function must(cmd: string, args: string[], what: string, env?: Record<string, string>) {
+  const result = await run(cmd, args, env ? { env: baseEnv(env) } : {});
+  strictEqual(result.code, 0, `${what} failed:\n${result.stdout}\n${result.stderr}`);
+  return result;
+}
+
+/** A Debian base image from Debian's packages (mmdebstrap), with PostgreSQL 15 in it. */
+async function ensureBaseImage(): Promise<void> {
+  if ((await run(DOCKER, ["image", "inspect", BASE])).code === 0) return;
+  const script =
+    `set -o pipefail; mmdebstrap --quiet --variant=apt --include=postgresql-15,ca-certificates bookworm - ` +
+    `/etc/apt/sources.list.d/debian.sources | ${DOCKER} import - ${BASE}`;
+  await must("bash", ["-c", script], "building the base image");
+}
+
+/** The Deno binary of the npm package @deno/linux-x64-glibc, at this Deno's version. */
+async function denoBinary(into: string): Promise<string> {
+  const beside = `${dirname(Deno.execPath())}/node_modules/@deno/linux-x64-glibc`;
+  const version = await Deno.readTextFile(`${beside}/package.json`).then(
+    (t) => JSON.parse(t).version,
+    () => "",
+  );
+  if (version === Deno.version.deno) return `${beside}/deno`;
+  await must("npm", [
+    "pack",
+    "--silent",
+    `@deno/linux-x64-glibc@${Deno.version.deno}`,
+    "--pack-destination",
+    into,
+  ], "npm pack");
+  await must(
+    "tar",
+    ["-xzf", `${into}/deno-linux-x64-glibc-${Deno.version.deno}.tgz`, "-C", into],
+    "unpacking deno",
+  );
+  return `${into}/package/deno`;
+}
+
+/** The build context of the backup stand-in: main.ts and lib/, Deno, and a filled cache. */
+async function backupContext(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/app`, { recursive: true });
+  await must("cp", [
+    "-r",
+    `${ROOT}/main.ts`,
+    `${ROOT}/lib`,
+    `${ROOT}/deno.json`,
+    `${ROOT}/deno.lock`,
+    `${dir}/app/`,
+  ], "copy");
+  await must("cp", [
+    await denoBinary(dir),
+    `${HERE}/backup.Dockerfile`,
+    `${HERE}/backupd.sh`,
+    `${dir}/`,
+  ], "copy");
+  await must(
+    Deno.execPath(),
+    ["install", "--frozen", "--entrypoint", `${dir}/app/main.ts`],
+    "filling the Deno cache",
+    {
+      DENO_DIR: `${dir}/deno-dir`,
+    },
+  );
+}
+
+Deno.test("the compose stack backs up the database, turns healthy, stops cleanly, and its archive restores", async (t) => {
+  const info = await run(DOCKER, ["info"]);
+  strictEqual(
+    info.code,
+    0,
+    `this test needs a Docker engine (.ci/run starts one):\n${info.stderr}`,
+  );
+  await using work = await tempDir("backupd-compose-");
+  const project = `${work.path}/project`;
+  await Deno.mkdir(project);
+  await ensureBaseImage();
+  await must(
+    DOCKER,
+    ["build", "-q", "-t", POSTGRES, "-f", `${HERE}/postgres.Dockerfile`, HERE],
+    "building the PostgreSQL stand-in",
+  );
+  await backupContext(`${work.path}/context`);
+
+  const env = { BACKUPD_E2E_CONTEXT: `${work.path}/context`, TZ: "UTC" };
+  const name = `backupde2e${Date.now()}`;
+  const compose = (...args: string[]) =>
+    run(COMPOSE, [
+      "-p",
+      name,
+      "--project-directory",
+      project,
+      "-f",
+      `${ROOT}/docker-compose.yaml`,
+      "-f",
+      `${HERE}/compose.override.yaml`,
+      ...args,
+    ], {
+      env: baseEnv(env),
+    });
+  const container = `${name}_backup_1`;
+  const health = async () =>
+    (await run(DOCKER, ["inspect", "-f", "{{.State.Health.Status}}", container])).stdout.trim();
+  const archives = async () =>
+    (await listFiles(`${project}/backup`)).filter((f) =>
+      /^\d{4}-\d\d-\d\d\/\d\d-\d\d-\d\d(-\d+)?\.tar\.gz$/.test(f)
+    );
+
+  try {
+    const up = await compose("up", "-d", "--build");
+    strictEqual(up.code, 0, up.stderr);
+    const db = [
+      "exec",
+      "-T",
+      "employee-db",
+      "psql",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-U",
+      "employees",
+      "-d",
+      "employees",
+      "-tA",
+      "-c",
+    ];
+    const seeded = await compose(
+      ...db,
+      "CREATE TABLE staff (id int PRIMARY KEY, name text); INSERT INTO staff SELECT g, 'employee ' || g FROM generate_series(1, 5000) g; CHECKPOINT;",
+    );
+    strictEqual(seeded.code, 0, seeded.stderr);
+
+    await t.step("exec ... now puts an archive on the host", async () => {
+      const now = await compose("exec", "-T", "backup", "backupd", "now");
+      strictEqual(now.code, 0, now.stderr);
+      match(
+        now.stderr,
+        /INFO backup done archive=\d{4}-\d\d-\d\d\/\d\d-\d\d-\d\d\.tar\.gz files=\d+ /,
+      );
+      strictEqual((await archives()).length, 1);
+    });
+
+    await t.step("kill -s USR1 puts another archive on the host", async () => {
+      const before = await archives();
+      strictEqual((await compose("kill", "-s", "USR1", "backup")).code, 0);
+      const added = await waitFor("the SIGUSR1 archive", async () => {
+        const now = await archives();
+        return now.length > before.length &&
+            (await listFiles(`${project}/backup`)).some((f) => f === `${now.at(-1)}.sha256`)
+          ? now
+          : undefined;
+      });
+      strictEqual(added.length, 2);
+    });
+
+    await t.step("/data is read-only inside the container", async () => {
+      const touch = await compose("exec", "-T", "backup", "sh", "-c", "touch /data/probe");
+      strictEqual(touch.code === 0, false);
+      match(touch.stderr, /Read-only file system/);
+    });
+
+    await t.step("the container turns healthy", async () => {
+      strictEqual(
+        await waitFor(
+          "a healthy backup container",
+          async () => (await health()) === "healthy" ? true : undefined,
+        ),
+        true,
+      );
+    });
+
+    await t.step(
+      "docker-compose stop during a run ends it at once, with no partial left",
+      async () => {
+        // 300 MB that do not compress make the run long enough to be stopped in the middle.
+        await must("dd", [
+          "if=/dev/urandom",
+          `of=${project}/dbdata/zz-ballast`,
+          "bs=1000000",
+          "count=300",
+          "status=none",
+        ], "ballast");
+        strictEqual((await compose("kill", "-s", "USR1", "backup")).code, 0);
+        await waitFor(
+          "the run's partial file",
+          async () => (await listFiles(`${project}/backup`)).find((f) => f.endsWith(".partial")),
+        );
+        const started = performance.now();
+        const stop = await compose("stop", "-t", "10", "backup");
+        const seconds = (performance.now() - started) / 1000;
+        strictEqual(stop.code, 0, stop.stderr);
+        // 143: backupd itself exited on SIGTERM (137 would mean Docker had to kill it after 10 s).
+        strictEqual(
+          (await run(DOCKER, ["inspect", "-f", "{{.State.ExitCode}}", container])).stdout.trim(),
+          "143",
+        );
+        console.log(`docker-compose stop took ${seconds.toFixed(2)} s`);
+        strictEqual(
+          (await listFiles(`${project}/backup`)).some((f) => f.endsWith(".partial")),
+          false,
+        );
+        strictEqual((await archives()).length, 2);
+        await Deno.remove(`${project}/dbdata/zz-ballast`);
+      },
+    );
+
+    await t.step(
+      "an archive restored into a fresh folder starts PostgreSQL with the seeded rows",
+      async () => {
+        const archive = (await archives())[0] ?? "";
+        const restored = await backupd([
+          "restore",
+          archive,
+          "--dest",
+          `${project}/backup`,
+          "--to",
+          `${work.path}/restored`,
+        ]);
+        strictEqual(restored.code, 0, restored.stderr);
+        const pg = `${name}-restored`;
+        await must(DOCKER, [
+          "run",
+          "-d",
+          "--name",
+          pg,
+          "-v",
+          `${work.path}/restored:/var/lib/postgresql/data`,
+          POSTGRES,
+        ], "starting PostgreSQL");
+        try {
+          const count = await waitFor("the restored database", async () => {
+            const q = await run(DOCKER, [
+              "exec",
+              pg,
+              "psql",
+              "-U",
+              "employees",
+              "-d",
+              "employees",
+              "-tA",
+              "-c",
+              "SELECT count(*), sum(id) FROM staff",
+            ]);
+            return q.code === 0 ? q.stdout.trim() : undefined;
+          }, 120);
+          deepStrictEqual(count, `5000|${(5000 * 5001) / 2}`);
+        } finally {
+          await run(DOCKER, ["rm", "-f", pg]);
+        }
+      },
+    );
+  } finally {
+    const logs = await compose("logs", "--no-color");
+    if (logs.code !== 0) console.log(logs.stderr);
+    await compose("down", "-v", "--remove-orphans");
+  }
+});
