@@ -101,8 +101,18 @@ export async function runDaemon(
     }),
   ];
 
+  let nextSlot = slots.next(clock.now());
+  const writeState = () =>
+    writeDaemonState(folders.stateDir, {
+      pid: deps.pid,
+      started,
+      nextSlot: nextSlot === undefined ? null : new Date(nextSlot).toISOString(),
+      running,
+    });
+
   const backup = async (reason: RunReason, slot: number | undefined) => {
     running = true;
+    await writeState();
     try {
       const report = await runBackup(settings, origins, {
         now: clock.now,
@@ -120,16 +130,11 @@ export async function runDaemon(
       }
     } finally {
       running = false;
+      if (!stop.signal.aborted) await writeState();
     }
   };
 
-  const writeState = (next: number | undefined) =>
-    writeDaemonState(folders.stateDir, {
-      pid: deps.pid,
-      started,
-      nextSlot: next === undefined ? null : new Date(next).toISOString(),
-    });
-  await writeState(slots.next(clock.now()));
+  await writeState();
   log.info("daemon started", {
     source: folders.source,
     dest: folders.dest,
@@ -148,7 +153,10 @@ export async function runDaemon(
       runOnStart: settings.runOnStart,
       catchUp: settings.catchUp,
       newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
-      onNextSlot: writeState,
+      onNextSlot: (next) => {
+        nextSlot = next;
+        return writeState();
+      },
     });
   } finally {
     for (const remove of removers) remove();

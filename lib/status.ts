@@ -18,6 +18,8 @@ export interface DaemonState {
   pid: number;
   started: string;
   nextSlot: string | null;
+  /** Whether a run is going. */
+  running: boolean;
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {

@@ -151,6 +151,11 @@ Deno.test("backupd run makes a backup on SIGUSR1, and backupd now meanwhile is r
     async () => (await listFiles(dest)).find((f) => f.endsWith(".tar.gz.sha256")),
     120,
   );
+  // The run ends after its archive (retention, status, pings): wait until the daemon is idle.
+  await waitFor("the daemon to be idle", async () => {
+    const state = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`));
+    return state.running === false ? true : undefined;
+  });
   signalProcess(pid, "SIGTERM");
   const result = await child.output();
   const stderr = decoder.decode(result.stderr);
