@@ -91,6 +91,15 @@ function archiveOptions(cmd: Command): Command {
     .option(
       "--ping-url <url>",
       "healthchecks-style pings: URL/start, URL, URL/fail (BACKUP_PING_URL)",
+    )
+    .option("--pre-hook <command>", "run before archiving; failing fails the run (BACKUP_PRE_HOOK)")
+    .option(
+      "--post-hook <command>",
+      "always run after, with BACKUP_STATUS and BACKUP_ARCHIVE (BACKUP_POST_HOOK)",
+    )
+    .option(
+      "--hook-timeout <seconds>",
+      "how long a hook may run (BACKUP_HOOK_TIMEOUT, default 900)",
     );
 }
 

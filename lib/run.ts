@@ -16,6 +16,9 @@ import type { ProgressBar } from "./progress.ts";
 import type { Settings } from "./settings.ts";
 import { freeArchiveName, listArchives, removeStalePartials } from "./store.ts";
 import type { PackWarning } from "./tar_pack.ts";
+import { type DockerApi, dockerClient, parseDockerHost } from "./docker.ts";
+import { runHook } from "./hooks.ts";
+import { quiesce, resumeLeftovers } from "./quiesce.ts";
 import { sendPing } from "./ping.ts";
 import { type RunResult, writeLastRun } from "./status.ts";
 import { describeError, RunError } from "./errors.ts";
@@ -40,6 +43,8 @@ export interface RunDeps {
 export interface RunOutcome extends ArchiveResult {
   /** The archive, relative to DEST. */
   archive: string;
+  /** The archive's absolute path. */
+  path: string;
   /** Wall time of the run. */
   seconds: number;
   /** Paths that could not be stored as they were. */
@@ -56,6 +61,36 @@ export interface RunReport {
 }
 
 type Cleanup = () => void | Promise<void>;
+
+function hookOptions(settings: Settings, deps: RunDeps, interruptible: boolean) {
+  return {
+    timeoutMs: settings.hookTimeoutMs,
+    log: deps.log,
+    // The post-hook runs to its end even after SIGTERM: it may be what restarts the database.
+    ...(deps.signal && interruptible ? { signal: deps.signal } : {}),
+  };
+}
+
+/** The Docker engine to quiesce containers through, after undoing a crashed run's leftovers. */
+async function dockerFor(
+  settings: Settings,
+  stateDir: string,
+  log: Logger,
+): Promise<DockerApi | undefined> {
+  if (settings.docker === undefined) return undefined;
+  const endpoint = parseDockerHost(settings.docker.host);
+  // Without DOCKER_HOST, no socket at the default path means no Docker here: nothing to do.
+  if (!settings.docker.explicit && endpoint.socket) {
+    const present = await Deno.lstat(endpoint.socket).then(() => true, (err) => {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    });
+    if (!present) return undefined;
+  }
+  const api = dockerClient(endpoint);
+  await resumeLeftovers(stateDir, api, log);
+  return api;
+}
 
 /** Free space a run needs, as a multiple of the newest archive (or of SOURCE without one). */
 export const SPACE_FACTOR = 1.5;
@@ -135,6 +170,16 @@ async function backUp(
       deps.log.info("removed a partial file left by an interrupted run", { path: stale });
     }
     await checkFreeSpace(folders, settings.excludes);
+    const docker = await dockerFor(settings, folders.stateDir, deps.log);
+    if (settings.preHook) {
+      await runHook("--pre-hook", settings.preHook, hookOptions(settings, deps, true));
+    }
+    const resumeContainers = docker ? await quiesce(folders.stateDir, docker, deps.log) : undefined;
+    let resumed = false;
+    cleanups.push(async () => {
+      // Containers come back even when the run failed or was interrupted.
+      if (resumeContainers && !resumed) await resumeContainers();
+    });
 
     const started = deps.now();
     const stamp = stampOf(started, settings.tz);
@@ -153,7 +198,15 @@ async function backUp(
       ...(deps.progress ? { progress: deps.progress } : {}),
       ...(deps.signal ? { signal: deps.signal } : {}),
     });
-    const outcome = { ...result, archive, seconds: (deps.now() - started) / 1000, warnings };
+    resumed = true;
+    await resumeContainers?.();
+    const outcome = {
+      ...result,
+      archive,
+      path: `${dayDir}/${name}`,
+      seconds: (deps.now() - started) / 1000,
+      warnings,
+    };
     deps.log.info("backup done", {
       archive,
       files: outcome.files,
@@ -202,6 +255,17 @@ export async function runBackup(
     report = { result: outcome.warnings.length > 0 ? "warning" : "ok", outcome };
   } catch (err) {
     report = { result: "failed", error: err };
+  }
+  if (settings.postHook) {
+    try {
+      await runHook("--post-hook", settings.postHook, {
+        ...hookOptions(settings, deps, false),
+        env: { BACKUP_STATUS: report.result, BACKUP_ARCHIVE: report.outcome?.path ?? "" },
+      });
+    } catch (err) {
+      deps.log.warn("post-hook failed", { error: describeError(err) });
+      if (report.result === "ok") report = { ...report, result: "warning" };
+    }
   }
   await recordResult(settings, started, deps, report);
   if (report.outcome) await ping(settings, deps, "success", summaryLine(report.outcome));

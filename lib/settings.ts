@@ -5,6 +5,8 @@ import { Cron } from "croner";
 import { ConfigError } from "./errors.ts";
 import { type Compression, EXTENSIONS } from "./names.ts";
 import type { LogFormat } from "./log.ts";
+import { DEFAULT_DOCKER_HOST, parseDockerHost } from "./docker.ts";
+import { splitWords } from "./words.ts";
 
 /** Flag values as the command line gave them (commander's option names). */
 export interface Flags {
@@ -24,6 +26,9 @@ export interface Flags {
   compression?: string;
   logFormat?: string;
   pingUrl?: string;
+  preHook?: string;
+  postHook?: string;
+  hookTimeout?: string;
   /** Command-specific flags (verify --all, restore --to, prune --dry-run). */
   all?: boolean;
   to?: string;
@@ -65,6 +70,14 @@ export interface Settings {
   logFormat: LogFormat;
   /** healthchecks-style ping address, if any. */
   pingUrl?: string;
+  /** The pre-hook's words, if any. */
+  preHook?: string[];
+  /** The post-hook's words, if any. */
+  postHook?: string[];
+  /** How long a hook may run. */
+  hookTimeoutMs: number;
+  /** The Docker engine for the container labels; none when DOCKER_HOST is "none". */
+  docker?: { host: string; explicit: boolean };
 }
 
 /** Facts about the system that defaults depend on. */
@@ -78,6 +91,7 @@ export const DEFAULTS = {
   source: "/data",
   dest: "/backup",
   schedule: "0 1 * * *",
+  hookTimeoutSeconds: 900,
 } as const;
 
 interface Picked {
@@ -242,8 +256,63 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
     );
   }
 
+  const hooks: { preHook?: string[]; postHook?: string[] } = {};
+  for (
+    const [key, flag, flagName, envName] of [
+      ["preHook", flags.preHook, "--pre-hook", "BACKUP_PRE_HOOK"],
+      ["postHook", flags.postHook, "--post-hook", "BACKUP_POST_HOOK"],
+    ] as const
+  ) {
+    const picked = pick(flag, flagName, env, envName);
+    if (!picked) continue;
+    let words: string[];
+    try {
+      words = splitWords(picked.value);
+    } catch (err) {
+      throw new ConfigError(
+        picked.from,
+        picked.value,
+        (err as Error).message.replace(/^Cannot split the command: /, ""),
+        {
+          cause: err,
+        },
+      );
+    }
+    if (words.length === 0) throw new ConfigError(picked.from, picked.value, "expected a command");
+    hooks[key] = words;
+  }
+  const timeoutPicked = pick(flags.hookTimeout, "--hook-timeout", env, "BACKUP_HOOK_TIMEOUT");
+  const hookTimeoutSeconds = wholeNumber(timeoutPicked) ?? DEFAULTS.hookTimeoutSeconds;
+  if (hookTimeoutSeconds === 0) {
+    throw new ConfigError(
+      timeoutPicked?.from ?? "--hook-timeout",
+      "0",
+      "expected at least 1 second",
+    );
+  }
+  const dockerHost = env.DOCKER_HOST;
+  const docker = dockerHost === "none" ? undefined : {
+    host: dockerHost || DEFAULT_DOCKER_HOST,
+    explicit: dockerHost !== undefined && dockerHost !== "",
+  };
+  if (docker) {
+    try {
+      parseDockerHost(docker.host);
+    } catch (err) {
+      throw new ConfigError(
+        "DOCKER_HOST",
+        docker.host,
+        "expected unix:///path, tcp://host:port or none",
+        { cause: err },
+      );
+    }
+  }
+
   return {
     ...(pingPicked ? { pingUrl: pingPicked.value } : {}),
+    ...hooks,
+    hookTimeoutMs: hookTimeoutSeconds * 1000,
+    ...(docker ? { docker } : {}),
     source,
     dest,
     schedule,

@@ -1,0 +1,111 @@
+// A small client for the Docker Engine API on its unix socket (or tcp://), for pausing and
+// stopping the containers labelled for backupd. No docker CLI is needed in the image.
+
+import { RunError } from "./errors.ts";
+
+/** A container as the API lists it. */
+export interface Container {
+  id: string;
+  /** Its name, without the leading slash. */
+  name: string;
+}
+
+/** What backupd does with the Engine API. */
+export interface DockerApi {
+  /** Running containers that carry `label` (`key=value`). */
+  running(label: string): Promise<Container[]>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+}
+
+/** Where the engine is, from DOCKER_HOST (`unix://PATH` or `tcp://HOST:PORT`). */
+export interface Endpoint {
+  /** The DOCKER_HOST value it came from, for messages. */
+  host: string;
+  /** The base URL requests go to. */
+  base: string;
+  /** The socket path, for unix:// */
+  socket?: string;
+}
+
+/** The default DOCKER_HOST. */
+export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+/**
+ * Reads DOCKER_HOST; throws RangeError for a form it does not know.
+ *
+ * @example
+ * ```ts
+ * parseDockerHost("unix:///run/docker.sock"); // { host: "unix:///run/docker.sock", base: "http://docker", socket: "/run/docker.sock" }
+ * ```
+ */
+export function parseDockerHost(host: string): Endpoint {
+  if (host.startsWith("unix://")) {
+    return { host, base: "http://docker", socket: host.slice("unix://".length) };
+  }
+  if (host.startsWith("tcp://")) return { host, base: `http://${host.slice("tcp://".length)}` };
+  throw new RangeError(
+    `Cannot use DOCKER_HOST "${host}": expected unix:///path or tcp://host:port`,
+  );
+}
+
+/**
+ * A client for `endpoint`. Every failure is a RunError saying what could not be done.
+ *
+ * @example
+ * ```ts
+ * const docker = dockerClient(parseDockerHost(DEFAULT_DOCKER_HOST));
+ * for (const c of await docker.running("backupd.pause=true")) await docker.pause(c.id);
+ * ```
+ */
+export function dockerClient(endpoint: Endpoint): DockerApi {
+  const client = endpoint.socket
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socket } })
+    : undefined;
+  const call = async (method: string, path: string, ok: number[]): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetch(`${endpoint.base}${path}`, {
+        method,
+        ...(client ? { client } : {}),
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      const reason = err instanceof Error && /No such file|os error 2\b/.test(err.message)
+        ? "no such socket"
+        : err instanceof Error && /ermission denied|os error 13\b/.test(err.message)
+        ? "permission denied"
+        : err instanceof Error && /refused|os error 111\b/.test(err.message)
+        ? "connection refused"
+        : String(err);
+      throw new RunError(`Cannot reach the Docker engine at "${endpoint.host}": ${reason}`, {
+        cause: err,
+      });
+    }
+    if (!ok.includes(response.status)) {
+      const body = (await response.text()).trim().slice(0, 200);
+      throw new RunError(
+        `Cannot ${method} ${path} on the Docker engine: HTTP ${response.status} ${body}`,
+      );
+    }
+    return response;
+  };
+  const act = (verb: string, ok = [204, 304]) => async (id: string) => {
+    const response = await call("POST", `/containers/${encodeURIComponent(id)}/${verb}`, ok);
+    await response.body?.cancel();
+  };
+  return {
+    async running(label) {
+      const filters = encodeURIComponent(JSON.stringify({ label: [label], status: ["running"] }));
+      const response = await call("GET", `/containers/json?filters=${filters}`, [200]);
+      const list = await response.json() as { Id: string; Names?: string[] }[];
+      return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
+    },
+    pause: act("pause", [204]),
+    unpause: act("unpause", [204]),
+    stop: act("stop?t=60"),
+    start: act("start"),
+  };
+}
