@@ -73,13 +73,16 @@ export function dockerClient(endpoint: Endpoint): DockerApi {
         signal: AbortSignal.timeout(60_000),
       });
     } catch (err) {
-      const reason = err instanceof Error && /No such file|os error 2\b/.test(err.message)
-        ? "no such socket"
-        : err instanceof Error && /ermission denied|os error 13\b/.test(err.message)
-        ? "permission denied"
-        : err instanceof Error && /refused|os error 111\b/.test(err.message)
-        ? "connection refused"
+      const detail = err instanceof Error
+        ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ""}`
         : String(err);
+      const reason = /os error 2\b/.test(detail)
+        ? "no such socket"
+        : /os error 13\b/.test(detail)
+        ? "permission denied"
+        : /os error 111\b/.test(detail)
+        ? "connection refused"
+        : detail.trim();
       throw new RunError(`Cannot reach the Docker engine at "${endpoint.host}": ${reason}`, {
         cause: err,
       });

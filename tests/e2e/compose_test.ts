@@ -4,27 +4,17 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { dirname } from "node:path";
 import { backupd, baseEnv, listFiles, ROOT, run, tempDir, waitFor } from "../helpers.ts";
+import {
+  COMPOSE,
+  DOCKER,
+  ensurePostgresImage,
+  must,
+  POSTGRES,
+  requireDocker,
+  STANDINS,
+} from "./docker_helpers.ts";
 
-const DOCKER = "/usr/bin/docker";
-const COMPOSE = "/usr/bin/docker-compose";
-const BASE = "backupd-e2e/base:bookworm";
-const POSTGRES = "backupd-e2e/postgres:15";
-const HERE = `${ROOT}/tests/e2e/compose`;
-
-async function must(cmd: string, args: string[], what: string, env?: Record<string, string>) {
-  const result = await run(cmd, args, env ? { env: baseEnv(env) } : {});
-  strictEqual(result.code, 0, `${what} failed:\n${result.stdout}\n${result.stderr}`);
-  return result;
-}
-
-/** A Debian base image from Debian's packages (mmdebstrap), with PostgreSQL 15 in it. */
-async function ensureBaseImage(): Promise<void> {
-  if ((await run(DOCKER, ["image", "inspect", BASE])).code === 0) return;
-  const script =
-    `set -o pipefail; mmdebstrap --quiet --variant=apt --include=postgresql-15,ca-certificates bookworm - ` +
-    `/etc/apt/sources.list.d/debian.sources | ${DOCKER} import - ${BASE}`;
-  await must("bash", ["-c", script], "building the base image");
-}
+const HERE = STANDINS;
 
 /** The Deno binary of the npm package @deno/linux-x64-glibc, at this Deno's version. */
 async function denoBinary(into: string): Promise<string> {
@@ -77,21 +67,11 @@ async function backupContext(dir: string): Promise<void> {
 }
 
 Deno.test("the compose stack backs up the database, turns healthy, stops cleanly, and its archive restores", async (t) => {
-  const info = await run(DOCKER, ["info"]);
-  strictEqual(
-    info.code,
-    0,
-    `this test needs a Docker engine (.ci/run starts one):\n${info.stderr}`,
-  );
+  await requireDocker();
   await using work = await tempDir("backupd-compose-");
   const project = `${work.path}/project`;
   await Deno.mkdir(project);
-  await ensureBaseImage();
-  await must(
-    DOCKER,
-    ["build", "-q", "-t", POSTGRES, "-f", `${HERE}/postgres.Dockerfile`, HERE],
-    "building the PostgreSQL stand-in",
-  );
+  await ensurePostgresImage();
   await backupContext(`${work.path}/context`);
 
   const env = { BACKUPD_E2E_CONTEXT: `${work.path}/context`, TZ: "UTC" };

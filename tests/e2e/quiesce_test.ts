@@ -1,0 +1,175 @@
+// Containers labelled backupd.pause / backupd.stop, quiesced through the real Docker engine
+// for the archive phase and always resumed: after success, SIGTERM, and a crash.
+
+import { match, strictEqual } from "node:assert/strict";
+import {
+  backupd,
+  listFiles,
+  run,
+  signalProcess,
+  spawnBackupd,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
+import { BASE, DOCKER, ensureBaseImage, inspect, must, requireDocker } from "./docker_helpers.ts";
+
+const decoder = new TextDecoder();
+
+async function sleeper(label: string): Promise<string> {
+  const name = `backupd-sleeper-${label.replace(/\W/g, "-")}-${Date.now()}`;
+  await must(
+    DOCKER,
+    ["run", "-d", "--init", "--name", name, "--label", label, BASE, "sleep", "infinity"],
+    "starting a container",
+  );
+  return name;
+}
+
+async function ballast(dir: string, megabytes: number): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await must("dd", [
+    "if=/dev/urandom",
+    `of=${dir}/ballast`,
+    "bs=1000000",
+    `count=${megabytes}`,
+    "status=none",
+  ], "ballast");
+}
+
+async function withContainer(label: string, body: (name: string) => Promise<void>): Promise<void> {
+  await requireDocker();
+  await ensureBaseImage();
+  const name = await sleeper(label);
+  try {
+    await body(name);
+  } finally {
+    await run(DOCKER, ["rm", "-f", name]);
+  }
+}
+
+for (
+  const [label, state, during] of [
+    ["backupd.pause=true", "{{.State.Paused}}", "true"],
+    ["backupd.stop=true", "{{.State.Running}}", "false"],
+  ] as const
+) {
+  Deno.test(`backupd now quiesces a container labelled ${label} for the archive and resumes it`, async () => {
+    await withContainer(label, async (name) => {
+      await using dir = await tempDir();
+      await ballast(`${dir.path}/data`, 150);
+      const child = spawnBackupd([
+        "now",
+        "--source",
+        `${dir.path}/data`,
+        "--dest",
+        `${dir.path}/backup`,
+      ]);
+      const output = child.output();
+      await waitFor(
+        `${name} quiesced`,
+        async () => (await inspect(name, state)) === during ? true : undefined,
+      );
+      const result = await output;
+      const stderr = decoder.decode(result.stderr);
+      strictEqual(result.code, 0, stderr);
+      strictEqual(await inspect(name, "{{.State.Running}} {{.State.Paused}}"), "true false");
+      const [quiesced, resumed] = label.includes("pause")
+        ? ["paused", "unpaused"]
+        : ["stopped", "started"];
+      match(
+        stderr,
+        new RegExp(
+          `INFO ${quiesced} container container=${name}\n(.*\n)*.*INFO ${resumed} container container=${name}\n`,
+        ),
+      );
+      // Quiesced only for the archive: the order of the log is pause, archive, resume.
+      match(
+        stderr,
+        new RegExp(
+          `${quiesced} container(.*\n)*.*backup started(.*\n)*.*${resumed} container(.*\n)*.*backup done`,
+        ),
+      );
+      strictEqual(
+        (await listFiles(`${dir.path}/backup`)).includes(".backupd/quiesced.json"),
+        false,
+      );
+    });
+  });
+}
+
+Deno.test("backupd run resumes a paused container when SIGTERM abandons the run", async () => {
+  await withContainer("backupd.pause=true", async (name) => {
+    await using dir = await tempDir();
+    await ballast(`${dir.path}/data`, 300);
+    const dest = `${dir.path}/backup`;
+    const child = spawnBackupd([
+      "run",
+      "--source",
+      `${dir.path}/data`,
+      "--dest",
+      dest,
+      "--schedule",
+      "0 0 1 1 *",
+      "--run-on-start",
+    ]);
+    await waitFor(
+      "the pause",
+      async () => (await inspect(name, "{{.State.Paused}}")) === "true" ? true : undefined,
+    );
+    const pid = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`)).pid;
+    signalProcess(pid, "SIGTERM");
+    const result = await child.output();
+    strictEqual(result.code, 143, decoder.decode(result.stderr));
+    strictEqual(await inspect(name, "{{.State.Running}} {{.State.Paused}}"), "true false");
+    strictEqual(
+      (await listFiles(dest)).some((f) => f.endsWith(".partial") || f.endsWith("quiesced.json")),
+      false,
+    );
+  });
+});
+
+Deno.test("backupd resumes at its next start a container that a killed run left paused", async () => {
+  await withContainer("backupd.pause=true", async (name) => {
+    await using dir = await tempDir();
+    await ballast(`${dir.path}/data`, 300);
+    const dest = `${dir.path}/backup`;
+    const child = spawnBackupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+    await waitFor(
+      "the pause",
+      async () => (await inspect(name, "{{.State.Paused}}")) === "true" ? true : undefined,
+    );
+    const pid = Number(/^pid (\d+)/.exec(await Deno.readTextFile(`${dest}/.backupd/lock`))?.[1]);
+    signalProcess(pid, "SIGKILL");
+    await child.output();
+    strictEqual(await inspect(name, "{{.State.Paused}}"), "true");
+    strictEqual((await listFiles(dest)).includes(".backupd/quiesced.json"), true);
+
+    await Deno.truncate(`${dir.path}/data/ballast`, 1000);
+    const next = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+    strictEqual(next.code, 0, next.stderr);
+    match(
+      next.stderr,
+      new RegExp(
+        `WARN resuming containers that an interrupted run left quiesced paused=${name} stopped=""`,
+      ),
+    );
+    strictEqual(await inspect(name, "{{.State.Running}} {{.State.Paused}}"), "true false");
+    strictEqual((await listFiles(dest)).includes(".backupd/quiesced.json"), false);
+  });
+});
+
+Deno.test("backupd now fails with one line when DOCKER_HOST names a socket that is not there", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  const result = await backupd(["now", "--source", `${dir.path}/data`, "--dest", `${dir.path}/b`], {
+    DOCKER_HOST: `unix://${dir.path}/docker.sock`,
+  });
+  strictEqual(result.code, 2, result.stderr);
+  match(
+    result.stderr,
+    new RegExp(
+      `ERROR backup failed error="Cannot reach the Docker engine at \\\\"unix://${dir.path}/docker.sock\\\\": no such socket"\n$`,
+    ),
+  );
+  strictEqual((await listFiles(`${dir.path}/b`)).some((f) => f.endsWith(".tar.gz")), false);
+});
