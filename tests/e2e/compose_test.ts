@@ -2,97 +2,16 @@
 // swapped in by tests/e2e/compose/compose.override.yaml (no image can be pulled here).
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { dirname } from "node:path";
-import { backupd, baseEnv, listFiles, ROOT, run, tempDir, waitFor } from "../helpers.ts";
-import {
-  COMPOSE,
-  DOCKER,
-  ensurePostgresImage,
-  must,
-  POSTGRES,
-  requireDocker,
-  STANDINS,
-} from "./docker_helpers.ts";
-
-const HERE = STANDINS;
-
-/** The Deno binary of the npm package @deno/linux-x64-glibc, at this Deno's version. */
-async function denoBinary(into: string): Promise<string> {
-  const beside = `${dirname(Deno.execPath())}/node_modules/@deno/linux-x64-glibc`;
-  const version = await Deno.readTextFile(`${beside}/package.json`).then(
-    (t) => JSON.parse(t).version,
-    () => "",
-  );
-  if (version === Deno.version.deno) return `${beside}/deno`;
-  await must("npm", [
-    "pack",
-    "--silent",
-    `@deno/linux-x64-glibc@${Deno.version.deno}`,
-    "--pack-destination",
-    into,
-  ], "npm pack");
-  await must(
-    "tar",
-    ["-xzf", `${into}/deno-linux-x64-glibc-${Deno.version.deno}.tgz`, "-C", into],
-    "unpacking deno",
-  );
-  return `${into}/package/deno`;
-}
-
-/** The build context of the backup stand-in: main.ts and lib/, Deno, and a filled cache. */
-async function backupContext(dir: string): Promise<void> {
-  await Deno.mkdir(`${dir}/app`, { recursive: true });
-  await must("cp", [
-    "-r",
-    `${ROOT}/main.ts`,
-    `${ROOT}/lib`,
-    `${ROOT}/deno.json`,
-    `${ROOT}/deno.lock`,
-    `${dir}/app/`,
-  ], "copy");
-  await must("cp", [
-    await denoBinary(dir),
-    `${HERE}/backup.Dockerfile`,
-    `${HERE}/backupd.sh`,
-    `${dir}/`,
-  ], "copy");
-  await must(
-    Deno.execPath(),
-    ["install", "--frozen", "--entrypoint", `${dir}/app/main.ts`],
-    "filling the Deno cache",
-    {
-      DENO_DIR: `${dir}/deno-dir`,
-    },
-  );
-}
+import { backupd, listFiles, run, tempDir, waitFor } from "../helpers.ts";
+import { composeProject, DOCKER, inspect, must, POSTGRES } from "./docker_helpers.ts";
 
 Deno.test("the compose stack backs up the database, turns healthy, stops cleanly, and its archive restores", async (t) => {
-  await requireDocker();
   await using work = await tempDir("backupd-compose-");
-  const project = `${work.path}/project`;
-  await Deno.mkdir(project);
-  await ensurePostgresImage();
-  await backupContext(`${work.path}/context`);
-
-  const env = { BACKUPD_E2E_CONTEXT: `${work.path}/context`, TZ: "UTC" };
-  const name = `backupde2e${Date.now()}`;
-  const compose = (...args: string[]) =>
-    run(COMPOSE, [
-      "-p",
-      name,
-      "--project-directory",
-      project,
-      "-f",
-      `${ROOT}/docker-compose.yaml`,
-      "-f",
-      `${HERE}/compose.override.yaml`,
-      ...args,
-    ], {
-      env: baseEnv(env),
-    });
+  const stack = await composeProject(work.path);
+  const { name, run: compose } = stack;
+  const project = stack.dir;
   const container = `${name}_backup_1`;
-  const health = async () =>
-    (await run(DOCKER, ["inspect", "-f", "{{.State.Health.Status}}", container])).stdout.trim();
+  const health = () => inspect(container, "{{.State.Health.Status}}");
   const archives = async () =>
     (await listFiles(`${project}/backup`)).filter((f) =>
       /^\d{4}-\d\d-\d\d\/\d\d-\d\d-\d\d(-\d+)?\.tar\.gz$/.test(f)

@@ -2,6 +2,7 @@
 // image is built here from Debian's packages, since none can be pulled.
 
 import { strictEqual } from "node:assert/strict";
+import { dirname } from "node:path";
 import { baseEnv, type Finished, ROOT, run } from "../helpers.ts";
 
 export const DOCKER = "/usr/bin/docker";
@@ -58,4 +59,81 @@ export async function ensurePostgresImage(): Promise<void> {
 /** One field of `docker inspect`. */
 export async function inspect(container: string, format: string): Promise<string> {
   return (await run(DOCKER, ["inspect", "-f", format, container])).stdout.trim();
+}
+
+/** The Deno binary of the npm package @deno/linux-x64-glibc, at this Deno's version. */
+async function denoBinary(into: string): Promise<string> {
+  const beside = `${dirname(Deno.execPath())}/node_modules/@deno/linux-x64-glibc`;
+  const version = await Deno.readTextFile(`${beside}/package.json`).then(
+    (t) => JSON.parse(t).version,
+    () => "",
+  );
+  if (version === Deno.version.deno) return `${beside}/deno`;
+  const pkg = `@deno/linux-x64-glibc@${Deno.version.deno}`;
+  await must("npm", ["pack", "--silent", pkg, "--pack-destination", into], "npm pack");
+  await must(
+    "tar",
+    ["-xzf", `${into}/deno-linux-x64-glibc-${Deno.version.deno}.tgz`, "-C", into],
+    "unpacking deno",
+  );
+  return `${into}/package/deno`;
+}
+
+/** The build context of the backup stand-in: main.ts and lib/, Deno, and a filled cache. */
+async function backupContext(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/app`, { recursive: true });
+  const sources = ["main.ts", "lib", "deno.json", "deno.lock"].map((f) => `${ROOT}/${f}`);
+  await must("cp", ["-r", ...sources, `${dir}/app/`], "copying the app");
+  await must("cp", [
+    await denoBinary(dir),
+    `${STANDINS}/backup.Dockerfile`,
+    `${STANDINS}/backupd.sh`,
+    `${dir}/`,
+  ], "copy");
+  await must(
+    Deno.execPath(),
+    ["install", "--frozen", "--entrypoint", `${dir}/app/main.ts`],
+    "filling the Deno cache",
+    {
+      DENO_DIR: `${dir}/deno-dir`,
+    },
+  );
+}
+
+/** A compose project of the project's docker-compose.yaml with the stand-ins swapped in. */
+export interface ComposeProject {
+  /** The project folder: ./dbdata and ./backup are here. */
+  dir: string;
+  /** Containers are named `${name}_<service>_1`. */
+  name: string;
+  /** Runs docker-compose with the project's files. */
+  run(...args: string[]): Promise<Finished>;
+}
+
+/**
+ * Prepares images and a project in `work`; `extra` names more override files under
+ * tests/e2e/compose/. `down` it when done.
+ */
+export async function composeProject(work: string, extra: string[] = []): Promise<ComposeProject> {
+  await requireDocker();
+  await ensurePostgresImage();
+  const context = `${work}/context`;
+  await backupContext(context);
+  const dir = `${work}/project`;
+  await Deno.mkdir(dir, { recursive: true });
+  const name = `backupde2e${Date.now()}`;
+  const files = [
+    "docker-compose.yaml",
+    "tests/e2e/compose/compose.override.yaml",
+    ...extra.map((f) => `tests/e2e/compose/${f}`),
+  ]
+    .flatMap((f) => ["-f", `${ROOT}/${f}`]);
+  return {
+    dir,
+    name,
+    run: (...args) =>
+      run(COMPOSE, ["-p", name, "--project-directory", dir, ...files, ...args], {
+        env: baseEnv({ BACKUPD_E2E_CONTEXT: context, TZ: "UTC" }),
+      }),
+  };
 }
