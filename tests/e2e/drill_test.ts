@@ -101,7 +101,11 @@ for (
         const [count = -1, min = -1, max = -1] = rows;
         const logs = await run(DOCKER, ["logs", pg]);
         match(logs.stderr + logs.stdout, /database system is ready to accept connections/);
-        strictEqual(/PANIC|FATAL: {2}could not/.test(logs.stderr + logs.stdout), false, logs.stderr);
+        strictEqual(
+          /PANIC|FATAL: {2}could not/.test(logs.stderr + logs.stdout),
+          false,
+          logs.stderr,
+        );
         console.log(
           `${mode}: ${committedBefore} transactions acknowledged before the ${mode}; ${
             count / BATCH
