@@ -173,3 +173,30 @@ Deno.test("backupd now fails with one line when DOCKER_HOST names a socket that 
   );
   strictEqual((await listFiles(`${dir.path}/b`)).some((f) => f.endsWith(".tar.gz")), false);
 });
+
+Deno.test("backupd now resumes a paused container when the run fails during the archive", async () => {
+  await withContainer("backupd.pause=true", async (name) => {
+    await using dir = await tempDir();
+    await ballast(`${dir.path}/data`, 20);
+    const dest = `${dir.path}/small`;
+    await Deno.mkdir(dest);
+    strictEqual((await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dest])).code, 0);
+    try {
+      // A tiny newest archive lets the free-space check pass; the disk fills while paused.
+      await Deno.mkdir(`${dest}/2020-01-01`);
+      await Deno.writeFile(`${dest}/2020-01-01/01-00-00.tar.gz`, new Uint8Array(100));
+      const result = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+      strictEqual(result.code, 2, result.stderr);
+      match(
+        result.stderr,
+        new RegExp(
+          `INFO paused container container=${name}\n(.*\n)*.*INFO unpaused container container=${name}\n`,
+        ),
+      );
+      match(result.stderr, /ERROR backup failed error=".*no space left on device/);
+      strictEqual(await inspect(name, "{{.State.Running}} {{.State.Paused}}"), "true false");
+    } finally {
+      await run("umount", [dest]);
+    }
+  });
+});
