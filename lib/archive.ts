@@ -5,6 +5,7 @@ import { basename } from "node:path";
 import { syncFolder, writePartial } from "./atomic_file.ts";
 import { excludeMatcher } from "./glob.ts";
 import { gzip } from "./gzip.ts";
+import { startGzipPool } from "./workers.ts";
 import { RunError } from "./errors.ts";
 import { sidecarName, sidecarText } from "./names.ts";
 import { loadOwnerNames } from "./owners.ts";
@@ -68,8 +69,9 @@ export async function writeArchive(
   });
   // The stream carries the same error; this keeps the promise from rejecting unobserved.
   pack.done.catch(() => undefined);
+  using pool = startGzipPool();
   try {
-    const archive = await writePartial(dayDir, name, gzip(pack.readable)).catch((err) => {
+    const archive = await writePartial(dayDir, name, gzip(pack.readable, pool)).catch((err) => {
       if (err instanceof Error && "code" in err && err.code === "ENOSPC") {
         throw new RunError(
           `Cannot write "${dayDir}/${name}": no space left on device (the partial file was removed)`,

@@ -1,55 +1,59 @@
-// gzip compression of the tar stream. CompressionStream flushes on every write, so small
-// chunks are first gathered into blocks of at least COALESCE_BYTES.
+// gzip compression of the tar stream, in parallel: the stream is cut into blocks that
+// workers compress as independent gzip members (a multi-member file every reader takes).
 
-/** The smallest block handed to the compressor. */
-export const COALESCE_BYTES = 128 * 1024;
+import { noteGarbage } from "./gc.ts";
+import { type GzipPool, ordered } from "./workers.ts";
+
+/** The size of the blocks compressed as one member each. */
+export const BLOCK_BYTES = 1024 * 1024;
 
 /**
- * Gathers chunks into blocks of at least `minBytes` (the last one may be shorter).
+ * Gathers chunks into blocks of exactly `size` bytes (the last one may be shorter), each a
+ * fresh buffer.
  *
  * @example
  * ```ts
- * const blocks = readable.pipeThrough(coalesce(65536));
+ * for await (const block of blocks(readable, 65536)) console.log(block.length);
  * ```
  */
-export function coalesce(
-  minBytes: number = COALESCE_BYTES,
-): TransformStream<Uint8Array, Uint8Array<ArrayBuffer>> {
-  let block = new Uint8Array(minBytes);
+export async function* blocks(
+  source: AsyncIterable<Uint8Array>,
+  size: number = BLOCK_BYTES,
+): AsyncGenerator<Uint8Array<ArrayBuffer>> {
+  let block = new Uint8Array(size);
   let filled = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      if (filled === 0 && chunk.length >= minBytes) {
-        controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
-        return;
+  for await (const chunk of source) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(chunk.length - offset, size - filled);
+      block.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+      if (filled === size) {
+        noteGarbage(2 * size);
+        yield block;
+        block = new Uint8Array(size);
+        filled = 0;
       }
-      let offset = 0;
-      while (offset < chunk.length) {
-        const n = Math.min(chunk.length - offset, minBytes - filled);
-        block.set(chunk.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        if (filled === minBytes) {
-          controller.enqueue(block);
-          block = new Uint8Array(minBytes);
-          filled = 0;
-        }
-      }
-    },
-    flush(controller) {
-      if (filled > 0) controller.enqueue(block.subarray(0, filled));
-    },
-  });
+    }
+  }
+  if (filled > 0) yield block.slice(0, filled);
 }
 
 /**
- * Compresses a stream as one gzip member.
+ * Compresses a stream as gzip members of {@linkcode BLOCK_BYTES} each, on `pool`'s workers.
  *
  * @example
  * ```ts
- * const gz = gzip(tarStream);
+ * const pool = startGzipPool();
+ * const gz = gzip(tarStream, pool);
  * ```
  */
-export function gzip(readable: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  return readable.pipeThrough(coalesce()).pipeThrough(new CompressionStream("gzip"));
+export function gzip(
+  readable: ReadableStream<Uint8Array>,
+  pool: GzipPool,
+): ReadableStream<Uint8Array> {
+  return ReadableStream.from(
+    ordered(blocks(readable), (block) => pool.run("gzip", block), 2 * pool.size + 1),
+  );
 }

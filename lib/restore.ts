@@ -4,7 +4,8 @@
 import { lchown, lutimes } from "node:fs/promises";
 import { createTarDecoder, type TarHeader } from "modern-tar";
 import { RunError } from "./errors.ts";
-import { gunzip } from "./gunzip.ts";
+import { gunzipParallel } from "./gunzip.ts";
+import { startGzipPool } from "./workers.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
 
 /** An entry that was not restored, and why. */
@@ -135,7 +136,10 @@ export async function restoreArchive(
   };
 
   using file = await Deno.open(archive);
-  const entries = gunzip(file.readable).pipeThrough(createTarDecoder({ strict: true }));
+  using pool = startGzipPool();
+  const entries = gunzipParallel(file.readable, pool).pipeThrough(
+    createTarDecoder({ strict: true }),
+  );
   for await (const entry of entries) {
     const { header } = entry;
     const rel = safeRelative(header.name);

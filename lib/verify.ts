@@ -3,7 +3,8 @@
 
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
-import { gunzip } from "./gunzip.ts";
+import { gunzipParallel } from "./gunzip.ts";
+import { startGzipPool } from "./workers.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
 
 /** The verdict on one archive. */
@@ -76,7 +77,8 @@ export async function verifyArchive(path: string): Promise<VerifyResult> {
   let stats = { entries: 0, bytes: 0 };
   let failure: unknown;
   try {
-    stats = await readTar(gunzip(hashed));
+    using pool = startGzipPool();
+    stats = await readTar(gunzipParallel(hashed, pool));
   } catch (err) {
     failure = err;
   }

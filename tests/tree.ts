@@ -57,6 +57,12 @@ export async function makeInteropTree(root: string, options: { owners: boolean }
   await Deno.utime(`${root}/times/t1980`, T1980, T1980);
   await Deno.utime(`${root}/times/t2100`, T2100, T2100);
   await write("data/content.bin", "x".repeat(70_000) + "end\n");
+  // More than a few compression blocks, so the archive is a multi-member gzip file.
+  const random = new Uint8Array(3_500_000);
+  for (let i = 0; i < random.length; i += 65536) {
+    crypto.getRandomValues(random.subarray(i, i + 65536));
+  }
+  await Deno.writeFile(`${root}/data/random.bin`, random);
   if (options.owners) {
     await write("owners/big-ids", "big\n");
     await Deno.chown(`${root}/owners/big-ids`, 3_000_000, 3_000_000);

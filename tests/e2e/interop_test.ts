@@ -4,6 +4,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { backupd, isRoot, listFiles, onlyArchive, run, tempDir } from "../helpers.ts";
 import { makeInteropTree, NAME_LENGTHS, snapshot } from "../tree.ts";
+import { memberLength } from "../../lib/gunzip.ts";
 
 const PYTHON_EXTRACT = `
 import sys, tarfile
@@ -47,6 +48,18 @@ Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract
   strictEqual(result.stderr.includes("WARN"), false, result.stderr);
   strictEqual(result.code, 0, result.stderr);
   const archive = await onlyArchive(`${tmp}/backup`);
+
+  await t.step("the archive is several gzip members, each giving its length", async () => {
+    const bytes = await Deno.readFile(archive);
+    let members = 0;
+    for (let at = 0; at < bytes.length; members++) {
+      const length = memberLength(bytes.subarray(at, at + 20));
+      if (length === undefined) throw new Error(`no member length at byte ${at}`);
+      at += length;
+    }
+    strictEqual(members >= 4, true, `${members} members`);
+    strictEqual((await run("gzip", ["-t", archive])).code, 0);
+  });
 
   await t.step("sha256sum -c passes on the sidecar", async () => {
     const dir = archive.slice(0, archive.lastIndexOf("/"));

@@ -199,7 +199,9 @@ Deno.test("backupd verify says OK for a good archive and FAILED with the reason 
   strictEqual(good.code, 0, good.stderr);
   match(
     good.stdout,
-    new RegExp(`^OK ${name}: \\d+ entries, [\\d.]+ KiB of content, sha256 matches the sidecar\\n$`),
+    new RegExp(
+      `^OK ${name}: \\d+ entries, [\\d.]+ (KiB|MiB) of content, sha256 matches the sidecar\\n$`,
+    ),
   );
 
   const cases: [string, () => Promise<void>, RegExp][] = [
