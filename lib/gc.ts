@@ -5,9 +5,12 @@
 
 const gc = (globalThis as unknown as { gc?: (options?: { type: "minor" | "major" }) => void }).gc;
 
-/** Bytes turned over between two collections. */
+/** Bytes turned over between two young-generation collections. */
 const EVERY = 4 * 1024 * 1024;
+/** Young collections between two full ones: buffers that lived through two get promoted. */
+const MAJOR_EVERY = 2;
 let turnedOver = 0;
+let minors = 0;
 
 /**
  * Counts `bytes` of buffers that became garbage; collects the young generation once
@@ -22,5 +25,6 @@ export function noteGarbage(bytes: number): void {
   turnedOver += bytes;
   if (turnedOver < EVERY) return;
   turnedOver = 0;
-  gc?.({ type: "minor" });
+  minors = (minors + 1) % MAJOR_EVERY;
+  gc?.({ type: minors === 0 ? "major" : "minor" });
 }

@@ -1,5 +1,6 @@
 // Walks a tree with lstat in a stable order (sorted names, folders before their contents),
-// never following links, leaving out excluded paths and the destination folder.
+// never following links, leaving out excluded paths and the destination folder. It uses
+// the synchronous calls: an async lstat costs ~70 µs in Deno, a sync one a few.
 
 import { RunError } from "./errors.ts";
 
@@ -49,7 +50,7 @@ export async function* walkTree(
   root: string,
   options: WalkOptions = {},
 ): AsyncGenerator<WalkEntry> {
-  const info = await Deno.lstat(root);
+  const info = Deno.lstatSync(root);
   yield { rel: "", path: root, info };
   if (info.isDirectory) yield* walkFolder(root, "", options);
 }
@@ -61,7 +62,7 @@ async function* walkFolder(
 ): AsyncGenerator<WalkEntry> {
   const names: string[] = [];
   try {
-    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    for (const entry of Deno.readDirSync(dir)) names.push(entry.name);
   } catch (err) {
     if (isNotFound(err)) {
       options.onVanished?.(rel);
@@ -76,7 +77,7 @@ async function* walkFolder(
     const path = `${dir}/${name}`;
     let info: Deno.FileInfo;
     try {
-      info = await Deno.lstat(path);
+      info = Deno.lstatSync(path);
     } catch (err) {
       if (isNotFound(err)) {
         options.onVanished?.(childRel);

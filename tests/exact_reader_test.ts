@@ -4,7 +4,7 @@ import { tempDir } from "./helpers.ts";
 
 async function readAll(path: string, size: number, chunkSize: number) {
   const changes: SizeChange[] = [];
-  using file = await Deno.open(path);
+  using file = Deno.openSync(path);
   const parts: number[] = [];
   for await (
     const chunk of readExactly(file, size, {
@@ -44,8 +44,8 @@ Deno.test("readExactly pads a file shorter than its size with zeros and reports 
 Deno.test("readExactly hands out fresh buffers that later reads do not overwrite", async () => {
   await using dir = await tempDir();
   await Deno.writeFile(`${dir.path}/f`, new Uint8Array([1, 2, 3, 4]));
-  using file = await Deno.open(`${dir.path}/f`);
+  using file = Deno.openSync(`${dir.path}/f`);
   const chunks: Uint8Array[] = [];
-  for await (const chunk of readExactly(file, 4, { chunkSize: 2 })) chunks.push(chunk);
+  for (const chunk of readExactly(file, 4, { chunkSize: 2 })) chunks.push(chunk);
   deepStrictEqual(chunks.map((c) => [...c]), [[1, 2], [3, 4]]);
 });
