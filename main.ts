@@ -2,6 +2,7 @@
 // with its code. The only place that calls Deno.exit.
 
 import { cli } from "./lib/cli.ts";
+import { describeError } from "./lib/errors.ts";
 import { writeStderr } from "./lib/log.ts";
 
 const encoder = new TextEncoder();
@@ -11,7 +12,17 @@ function writeStdout(text: string): void {
   while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
 }
 
+/** The last net: an error nothing caught (a library's callback) still ends in one line, exit 2. */
+function exitOnUncaught(event: ErrorEvent | PromiseRejectionEvent): void {
+  event.preventDefault();
+  const err = "error" in event ? event.error : event.reason;
+  writeStderr(`backupd: unexpected error: ${describeError(err)}\n`);
+  Deno.exit(2);
+}
+
 if (import.meta.main) {
+  globalThis.addEventListener("error", exitOnUncaught);
+  globalThis.addEventListener("unhandledrejection", exitOnUncaught);
   const code = await cli(Deno.args, Deno.env.toObject(), {
     stdout: writeStdout,
     stderr: writeStderr,

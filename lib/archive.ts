@@ -4,10 +4,10 @@
 import { basename } from "node:path";
 import { syncFolder, writePartial } from "./atomic_file.ts";
 import { excludeMatcher } from "./glob.ts";
-import { gzip } from "./gzip.ts";
-import { startGzipPool } from "./workers.ts";
+import { compress } from "./compress.ts";
+import { startCodecPool } from "./workers.ts";
 import { RunError } from "./errors.ts";
-import { sidecarName, sidecarText } from "./names.ts";
+import { type Compression, sidecarName, sidecarText } from "./names.ts";
 import { loadOwnerNames } from "./owners.ts";
 import type { Folders } from "./preflight.ts";
 import type { ProgressBar } from "./progress.ts";
@@ -18,6 +18,8 @@ import { treeBytes } from "./walk.ts";
 export interface ArchiveOptions {
   /** Exclude globs, relative to SOURCE. */
   excludes: readonly string[];
+  /** How to compress. @default {"gzip"} */
+  compression?: Compression;
   /** Told of each path that could not be stored as it was. */
   onWarning: (warning: PackWarning) => void;
   /** Starts a progress bar for a total byte count; none when absent. */
@@ -69,9 +71,10 @@ export async function writeArchive(
   });
   // The stream carries the same error; this keeps the promise from rejecting unobserved.
   pack.done.catch(() => undefined);
-  using pool = startGzipPool();
+  using pool = startCodecPool();
+  const compressed = compress(pack.readable, pool, options.compression ?? "gzip");
   try {
-    const archive = await writePartial(dayDir, name, gzip(pack.readable, pool)).catch((err) => {
+    const archive = await writePartial(dayDir, name, compressed).catch((err) => {
       if (err instanceof Error && "code" in err && err.code === "ENOSPC") {
         throw new RunError(
           `Cannot write "${dayDir}/${name}": no space left on device (the partial file was removed)`,

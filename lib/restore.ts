@@ -4,8 +4,7 @@
 import { lchown, lutimes } from "node:fs/promises";
 import { createTarDecoder, type TarHeader } from "modern-tar";
 import { RunError } from "./errors.ts";
-import { gunzipParallel } from "./gunzip.ts";
-import { startGzipPool } from "./workers.ts";
+import { decompress } from "./decompress.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
 
 /** An entry that was not restored, and why. */
@@ -136,10 +135,8 @@ export async function restoreArchive(
   };
 
   using file = await Deno.open(archive);
-  using pool = startGzipPool();
-  const entries = gunzipParallel(file.readable, pool).pipeThrough(
-    createTarDecoder({ strict: true }),
-  );
+  using tar = decompress(archive, file.readable);
+  const entries = tar.stream.pipeThrough(createTarDecoder({ strict: true }));
   for await (const entry of entries) {
     const { header } = entry;
     const rel = safeRelative(header.name);

@@ -191,6 +191,7 @@ async function backUp(
     const warnings: PackWarning[] = [];
     const result = await writeArchive(folders, dayDir, name, {
       excludes: settings.excludes,
+      compression: settings.compression,
       onWarning: (warning) => {
         warnings.push(warning);
         deps.log.warn(warning.detail, { path: warning.name });

@@ -233,13 +233,6 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
       "expected gzip or zstd",
     );
   }
-  if (compression === "zstd") {
-    throw new ConfigError(
-      compressionPicked?.from ?? "--compression",
-      compression,
-      "zstd is not supported yet",
-    );
-  }
 
   const logPicked = pick(flags.logFormat, "--log-format", env, "BACKUP_LOG_FORMAT");
   const logFormat = logPicked?.value ?? "text";

@@ -3,8 +3,7 @@
 
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
-import { gunzipParallel } from "./gunzip.ts";
-import { startGzipPool } from "./workers.ts";
+import { decompress } from "./decompress.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
 
 /** The verdict on one archive. */
@@ -20,11 +19,13 @@ export interface VerifyResult {
   bytes: number;
 }
 
-function describe(err: unknown): string {
+function describe(err: unknown, kind: string): string {
   const message = err instanceof Error ? err.message : String(err);
-  if (/unexpected end of file/i.test(message)) return "the gzip stream is truncated";
-  if (/incorrect (data|header) check|invalid|corrupt/i.test(message) && !/tar/i.test(message)) {
-    return `the gzip stream is corrupt (${message})`;
+  if (/unexpected end of file/i.test(message)) return `the ${kind} stream is truncated`;
+  if (
+    /incorrect (data|header) check|invalid|corrupt|zstd/i.test(message) && !/tar/i.test(message)
+  ) {
+    return `the ${kind} stream is corrupt (${message})`;
   }
   if (/truncated/i.test(message)) {
     return `the tar stream is truncated or has no end-of-archive marker (${message})`;
@@ -77,8 +78,8 @@ export async function verifyArchive(path: string): Promise<VerifyResult> {
   let stats = { entries: 0, bytes: 0 };
   let failure: unknown;
   try {
-    using pool = startGzipPool();
-    stats = await readTar(gunzipParallel(hashed, pool));
+    using tar = decompress(path, hashed);
+    stats = await readTar(tar.stream);
   } catch (err) {
     failure = err;
   }
@@ -87,6 +88,13 @@ export async function verifyArchive(path: string): Promise<VerifyResult> {
   if ("hex" in sidecar && hex !== sidecar.hex) {
     return { ok: false, reason: "the sha256 does not match the sidecar", hashChecked, ...stats };
   }
-  if (failure !== undefined) return { ok: false, reason: describe(failure), hashChecked, ...stats };
+  if (failure !== undefined) {
+    return {
+      ok: false,
+      reason: describe(failure, path.endsWith(".zst") ? "zstd" : "gzip"),
+      hashChecked,
+      ...stats,
+    };
+  }
   return { ok: true, hashChecked, ...stats };
 }

@@ -1,10 +1,10 @@
 // A pool of gzip workers, and ordered pipelines over it: jobs run in parallel, results come
 // back in the order the jobs went in, with a bounded number in flight.
 
-import type { Answer, Job } from "./gzip_worker.ts";
+import type { Answer, Job } from "./codec_worker.ts";
 
 /** A pool of workers doing gzip jobs; `using` it closes it. */
-export interface GzipPool extends Disposable {
+export interface CodecPool extends Disposable {
   /** Runs one job; the buffer of `data` is transferred to the worker. */
   run(op: Job["op"], data: Uint8Array): Promise<Uint8Array>;
   /** How many workers there are. */
@@ -18,11 +18,11 @@ export interface GzipPool extends Disposable {
  *
  * @example
  * ```ts
- * using pool = startGzipPool();
+ * using pool = startCodecPool();
  * await pool.run("gzip", block);
  * ```
  */
-export function startGzipPool(size: number = navigator.hardwareConcurrency || 1): GzipPool {
+export function startCodecPool(size: number = navigator.hardwareConcurrency || 1): CodecPool {
   const pending = new Map<
     number,
     { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }
@@ -30,7 +30,7 @@ export function startGzipPool(size: number = navigator.hardwareConcurrency || 1)
   const busy: number[] = [];
   const workers = Array.from({ length: Math.max(1, size) }, (_, index) => {
     busy.push(0);
-    const worker = new Worker(new URL("./gzip_worker.ts", import.meta.url).href, {
+    const worker = new Worker(new URL("./codec_worker.ts", import.meta.url).href, {
       type: "module",
     });
     worker.onmessage = (event: MessageEvent<Answer>) => {

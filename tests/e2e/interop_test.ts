@@ -4,7 +4,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { backupd, isRoot, listFiles, onlyArchive, run, tempDir } from "../helpers.ts";
 import { makeInteropTree, NAME_LENGTHS, snapshot } from "../tree.ts";
-import { memberLength } from "../../lib/gunzip.ts";
+import { memberLength } from "../../lib/units.ts";
 
 const PYTHON_EXTRACT = `
 import sys, tarfile
@@ -34,8 +34,6 @@ Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract
   await Deno.mkdir(source);
   const owners = isRoot();
   await makeInteropTree(source, { owners });
-  const expected = await snapshot(source, { owners });
-
   const result = await backupd([
     "now",
     "--source",
@@ -84,21 +82,94 @@ Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract
 
   for (const [reader, command] of Object.entries(EXTRACTORS)) {
     await t.step(`${reader} extracts a tree equal to the source`, async () => {
-      await using outDir = await tempDir();
-      const out = outDir.path;
-      const [cmd, args] = command(archive, out);
-      const extracted = await run(cmd, args);
-      strictEqual(extracted.code, 0, extracted.stderr);
-      strictEqual(extracted.stderr, "", `${reader} printed warnings`);
-      deepStrictEqual(await listFiles(out), [
-        "data/",
-        ...(await listFiles(source)).map((f) => `data/${f}`),
-      ]);
-      const actual = await snapshot(`${out}/data`, { owners });
-      for (const [rel, attrs] of expected) {
-        deepStrictEqual(actual.get(rel), attrs, `"${rel}" differs`);
-      }
-      strictEqual(actual.size, expected.size);
+      await extractsTo(command(archive, "OUT"), source, owners);
     });
   }
+});
+
+/** Runs an extraction into a fresh folder (OUT in the command) and compares it to `source`. */
+async function extractsTo(
+  [cmd, args]: [string, string[]],
+  source: string,
+  owners: boolean,
+): Promise<void> {
+  await using outDir = await tempDir();
+  const out = outDir.path;
+  const extracted = await run(cmd, args.map((a) => a.replaceAll("OUT", out)));
+  strictEqual(extracted.code, 0, extracted.stderr);
+  strictEqual(extracted.stderr, "", `${cmd} printed warnings`);
+  deepStrictEqual(await listFiles(out), [
+    "data/",
+    ...(await listFiles(source)).map((f) => `data/${f}`),
+  ]);
+  const expected = await snapshot(source, { owners });
+  const actual = await snapshot(`${out}/data`, { owners });
+  for (const [rel, attrs] of expected) deepStrictEqual(actual.get(rel), attrs, `"${rel}" differs`);
+  strictEqual(actual.size, expected.size);
+}
+
+const PYTHON_STREAM_EXTRACT = `
+import sys, tarfile
+with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as archive:
+    archive.extractall(sys.argv[1], filter="fully_trusted")
+`;
+
+const ZSTD_EXTRACTORS: Record<string, (archive: string) => [string, string[]]> = {
+  "GNU tar --zstd": (
+    archive,
+  ) => ["tar", ["--warning=no-timestamp", "--zstd", "-xf", archive, "-C", "OUT"]],
+  bsdtar: (archive) => ["bsdtar", ["-xpf", archive, "-C", "OUT"]],
+  "the zstd CLI into Python's tarfile": (archive) => [
+    "bash",
+    ["-c", `set -o pipefail; zstd -dcq '${archive}' | python3 -c '${PYTHON_STREAM_EXTRACT}' OUT`],
+  ],
+};
+
+Deno.test("backupd now --compression zstd writes a .tar.zst that tar --zstd, bsdtar and zstd read back", async (t) => {
+  await using tmpDir = await tempDir();
+  const source = `${tmpDir.path}/data`;
+  await Deno.mkdir(source);
+  const owners = isRoot();
+  await makeInteropTree(source, { owners });
+  const result = await backupd([
+    "now",
+    "--source",
+    source,
+    "--dest",
+    `${tmpDir.path}/backup`,
+    "--compression",
+    "zstd",
+  ]);
+  strictEqual(result.code, 0, result.stderr);
+  const archive = await onlyArchive(`${tmpDir.path}/backup`);
+  strictEqual(archive.endsWith(".tar.zst"), true, archive);
+  strictEqual((await run("zstd", ["-tq", archive])).code, 0);
+  const dir = archive.slice(0, archive.lastIndexOf("/"));
+  strictEqual(
+    (await run("sha256sum", ["-c", `${archive.slice(dir.length + 1)}.sha256`], { cwd: dir })).code,
+    0,
+  );
+  for (const [reader, command] of Object.entries(ZSTD_EXTRACTORS)) {
+    await t.step(
+      `${reader} extracts a tree equal to the source`,
+      () => extractsTo(command(archive), source, owners),
+    );
+  }
+  await t.step("backupd verify, list and restore take it too", async () => {
+    const verified = await backupd(["verify", "--dest", `${tmpDir.path}/backup`]);
+    strictEqual(verified.code, 0, verified.stdout + verified.stderr);
+    strictEqual(verified.stdout.startsWith("OK "), true);
+    const listed = await backupd(["list", "--dest", `${tmpDir.path}/backup`]);
+    strictEqual(
+      listed.stdout.split("\n")[0]?.split(" ")[0],
+      archive.slice(`${tmpDir.path}/backup/`.length),
+    );
+    const restored = await backupd(["restore", archive, "--to", `${tmpDir.path}/restored`]);
+    strictEqual(restored.code, 0, restored.stderr);
+    const expected = await snapshot(source, { owners });
+    const actual = await snapshot(`${tmpDir.path}/restored`, { owners });
+    for (const [rel, attrs] of expected) {
+      deepStrictEqual(actual.get(rel), attrs, `"${rel}" differs`);
+    }
+  });
 });

@@ -249,3 +249,34 @@ Deno.test("backupd verify without a sidecar checks the rest and says the hash wa
   strictEqual(result.code, 0, result.stderr);
   match(result.stdout, /^OK \S+: 1 entries, 0 B of content, sha256 not checked: no sidecar\n$/);
 });
+
+Deno.test("backupd verify says FAILED for a .tar.zst that is corrupt or truncated", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  await Deno.writeFile(
+    `${dir.path}/data/random.bin`,
+    crypto.getRandomValues(new Uint8Array(60_000)),
+  );
+  await Deno.writeTextFile(`${dir.path}/data/text`, "row\n".repeat(1_000_000));
+  const made = await backupd([
+    "now",
+    "--source",
+    `${dir.path}/data`,
+    "--dest",
+    `${dir.path}/b`,
+    "--compression",
+    "zstd",
+  ]);
+  strictEqual(made.code, 0, made.stderr);
+  const archive = await onlyArchive(`${dir.path}/b`);
+  const pristine = await Deno.readFile(archive);
+  await Deno.remove(`${archive}.sha256`);
+  await Deno.writeFile(archive, flipMiddleByte(pristine, 0x55));
+  const corrupt = await backupd(["verify", archive]);
+  strictEqual(corrupt.code, 2);
+  match(corrupt.stdout, /^FAILED \S+\.tar\.zst: the zstd stream is corrupt \(.+\)\n$/);
+  await Deno.writeFile(archive, pristine.slice(0, Math.floor(pristine.length * 0.6)));
+  const truncated = await backupd(["verify", archive]);
+  strictEqual(truncated.code, 2);
+  match(truncated.stdout, /^FAILED \S+\.tar\.zst: the zstd stream is truncated\n$/);
+});

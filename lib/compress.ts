@@ -1,8 +1,9 @@
-// gzip compression of the tar stream, in parallel: the stream is cut into blocks that
-// workers compress as independent gzip members (a multi-member file every reader takes).
+// Compression of the tar stream, in parallel: the stream is cut into blocks that workers
+// compress as independent gzip members or zstd frames (files every reader takes).
 
 import { noteGarbage } from "./gc.ts";
-import { type GzipPool, ordered } from "./workers.ts";
+import type { Compression } from "./names.ts";
+import { type CodecPool, ordered } from "./workers.ts";
 
 /** The size of the blocks compressed as one member each. */
 export const BLOCK_BYTES = 1024 * 1024;
@@ -41,19 +42,22 @@ export async function* blocks(
 }
 
 /**
- * Compresses a stream as gzip members of {@linkcode BLOCK_BYTES} each, on `pool`'s workers.
+ * Compresses a stream in blocks of {@linkcode BLOCK_BYTES} on `pool`'s workers: each block
+ * becomes one gzip member or one zstd frame, in order.
  *
  * @example
  * ```ts
- * const pool = startGzipPool();
- * const gz = gzip(tarStream, pool);
+ * using pool = startCodecPool();
+ * const gz = compress(tarStream, pool, "gzip");
  * ```
  */
-export function gzip(
+export function compress(
   readable: ReadableStream<Uint8Array>,
-  pool: GzipPool,
+  pool: CodecPool,
+  compression: Compression,
 ): ReadableStream<Uint8Array> {
+  const op = compression === "zstd" ? "zstd" : "gzip";
   return ReadableStream.from(
-    ordered(blocks(readable), (block) => pool.run("gzip", block), 2 * pool.size + 1),
+    ordered(blocks(readable), (block) => pool.run(op, block), 2 * pool.size + 1),
   );
 }

@@ -1,29 +1,41 @@
-// gzip decompression for reading archives back. Members that carry their length (backupd's
-// own) are inflated in parallel on workers; any other gzip stream goes through node:zlib,
-// bridged by async iteration so backpressure holds.
+// Decompression for reading archives back. Units that carry their length (backupd's gzip
+// members and zstd frames) are inflated in parallel on workers; any other stream goes
+// through node:zlib, bridged by async iteration so backpressure holds.
 
 import { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import { createGunzip, createZstdDecompress } from "node:zlib";
+import type { Transform } from "node:stream";
+import { memberLength, zstdUnitLength } from "./units.ts";
+import type { Compression } from "./names.ts";
 import { noteGarbage } from "./gc.ts";
-import { type GzipPool, ordered } from "./workers.ts";
+import { type CodecPool, ordered } from "./workers.ts";
+
+function through(
+  source: AsyncIterable<Uint8Array>,
+  transform: Transform,
+): ReadableStream<Uint8Array> {
+  const input = Readable.from(source, { objectMode: false });
+  input.on("error", (err) => transform.destroy(err));
+  transform.on("close", () => input.destroy());
+  input.pipe(transform);
+  return ReadableStream.from(transform as AsyncIterable<Uint8Array>);
+}
 
 /**
- * Decompresses a gzip byte stream (one member or several) with node:zlib, on this thread.
- * A truncated or corrupt input makes the stream error.
+ * Decompresses a gzip (one member or several) or zstd byte stream with node:zlib, on this
+ * thread. A truncated or corrupt gzip input makes the stream error.
  *
  * @example
  * ```ts
  * using file = await Deno.open("/backup/2027-01-02/01-00-00.tar.gz");
- * const tar = gunzip(file.readable);
+ * const tar = inflateStream(file.readable, "gzip");
  * ```
  */
-export function gunzip(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  const inflate = createGunzip();
-  const input = Readable.from(source, { objectMode: false });
-  input.on("error", (err) => inflate.destroy(err));
-  inflate.on("close", () => input.destroy());
-  input.pipe(inflate);
-  return ReadableStream.from(inflate as AsyncIterable<Uint8Array>);
+export function inflateStream(
+  source: AsyncIterable<Uint8Array>,
+  compression: Compression,
+): ReadableStream<Uint8Array> {
+  return through(source, compression === "zstd" ? createZstdDecompress() : createGunzip());
 }
 
 /** Reads exact byte counts from a stream of chunks. */
@@ -106,69 +118,50 @@ class ByteReader {
   }
 }
 
-/**
- * The length a gzip member header declares in backupd's `BD` extra subfield, if any.
- *
- * @example
- * ```ts
- * memberLength(header); // 1048731, or undefined for a plain gzip member
- * ```
- */
-export function memberLength(header: Uint8Array): number | undefined {
-  if (header.length < 20 || header[0] !== 0x1f || header[1] !== 0x8b || header[2] !== 8) {
-    return undefined;
-  }
-  if (((header[3] ?? 0) & 0x04) === 0) return undefined;
-  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-  if (
-    view.getUint16(10, true) !== 8 || header[12] !== 0x42 || header[13] !== 0x44 ||
-    view.getUint16(14, true) !== 4
-  ) {
-    return undefined;
-  }
-  return view.getUint32(16, true);
-}
-
-async function* inflateMembers(
+async function* inflateUnits(
   source: AsyncIterable<Uint8Array>,
-  pool: GzipPool,
+  pool: CodecPool,
+  compression: Compression,
 ): AsyncGenerator<Uint8Array> {
+  const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
+  const op = compression === "zstd" ? "unzstd" : "gunzip";
   const reader = new ByteReader(source);
   let plain: AsyncIterable<Uint8Array> | undefined;
-  const framed = async function* () {
+  const units = async function* () {
     while (true) {
       const header = await reader.peek(20);
       if (header.length === 0) return;
-      const length = memberLength(header);
+      const length = unitLength(header);
       if (length === undefined) {
-        // Not backupd's framing (another tool's gzip): the rest goes through node:zlib.
+        // Not backupd's framing (another tool's file): the rest goes through node:zlib.
         plain = reader.rest();
         return;
       }
-      const member = await reader.read(length);
-      if (member.length < length) throw new Error("unexpected end of file");
+      const unit = await reader.read(length);
+      if (unit.length < length) throw new Error("unexpected end of file");
       noteGarbage(2 * length);
-      yield member;
+      yield unit;
     }
   };
-  yield* ordered(framed(), (member) => pool.run("gunzip", member), 4 * pool.size);
+  yield* ordered(units(), (unit) => pool.run(op, unit), 4 * pool.size);
   if (plain) {
-    for await (const chunk of gunzip(plain)) yield chunk;
+    for await (const chunk of inflateStream(plain, compression)) yield chunk;
   }
 }
 
 /**
- * Decompresses a gzip byte stream, in parallel on `pool` where its members carry their
- * length. A truncated or corrupt input makes the stream error.
+ * Decompresses an archive's bytes, in parallel on `pool` where its units carry their length.
+ * A truncated or corrupt input makes the stream error.
  *
  * @example
  * ```ts
- * const tar = gunzipParallel(file.readable, pool);
+ * const tar = inflate(file.readable, pool, "gzip");
  * ```
  */
-export function gunzipParallel(
+export function inflate(
   source: AsyncIterable<Uint8Array>,
-  pool: GzipPool,
+  pool: CodecPool,
+  compression: Compression,
 ): ReadableStream<Uint8Array> {
-  return ReadableStream.from(inflateMembers(source, pool));
+  return ReadableStream.from(inflateUnits(source, pool, compression));
 }
