@@ -58,6 +58,6 @@ export function compress(
 ): ReadableStream<Uint8Array> {
   const op = compression === "zstd" ? "zstd" : "gzip";
   return ReadableStream.from(
-    ordered(blocks(readable), (block) => pool.run(op, block), 2 * pool.size + 1),
+    ordered(blocks(readable), (block) => pool.run(op, block), pool.size + 1),
   );
 }

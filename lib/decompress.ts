@@ -10,17 +10,24 @@ export interface TarSource extends Disposable {
 }
 
 /**
- * Decompresses `source`, the bytes of the archive at `path`.
+ * Decompresses the archive at `path` from its open `file`; `onBytes` sees every byte read.
  *
  * @example
  * ```ts
  * using file = await Deno.open(path);
- * using tar = decompress(path, file.readable);
+ * using tar = decompress(path, file);
  * for await (const chunk of tar.stream) console.log(chunk.length);
  * ```
  */
-export function decompress(path: string, source: AsyncIterable<Uint8Array>): TarSource {
+export function decompress(
+  path: string,
+  file: Deno.FsFile,
+  onBytes?: (chunk: Uint8Array) => void,
+): TarSource {
   const pool = startCodecPool();
   const compression = path.endsWith(".zst") ? "zstd" : "gzip";
-  return { stream: inflate(source, pool, compression), [Symbol.dispose]: () => pool.close() };
+  return {
+    stream: inflate(file, pool, compression, onBytes),
+    [Symbol.dispose]: () => pool.close(),
+  };
 }

@@ -38,108 +38,58 @@ export function inflateStream(
   return through(source, compression === "zstd" ? createZstdDecompress() : createGunzip());
 }
 
-/** Reads exact byte counts from a stream of chunks. */
-class ByteReader {
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #source: AsyncIterator<Uint8Array>;
-  #done = false;
-
-  constructor(source: AsyncIterable<Uint8Array>) {
-    this.#source = source[Symbol.asyncIterator]();
+/** Reads into `buffer` until it is full or the file ends; returns the bytes read. */
+function readFully(file: Deno.FsFile, buffer: Uint8Array): number {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const n = file.readSync(buffer.subarray(filled));
+    if (n === null || n === 0) break;
+    filled += n;
   }
+  return filled;
+}
 
-  async #fill(n: number): Promise<void> {
-    while (this.#buffered < n && !this.#done) {
-      const next = await this.#source.next();
-      if (next.done) this.#done = true;
-      else {
-        this.#chunks.push(next.value);
-        this.#buffered += next.value.length;
-      }
-    }
-  }
-
-  /** Up to `n` bytes from the front, without consuming them. */
-  async peek(n: number): Promise<Uint8Array> {
-    await this.#fill(n);
-    return this.#take(Math.min(n, this.#buffered), false);
-  }
-
-  /** Up to `n` bytes (fewer only at the end). */
-  async read(n: number): Promise<Uint8Array> {
-    await this.#fill(n);
-    return this.#take(Math.min(n, this.#buffered), true);
-  }
-
-  /** Everything not read yet. */
-  async *rest(): AsyncGenerator<Uint8Array> {
-    yield* this.#chunks;
-    this.#chunks = [];
-    this.#buffered = 0;
-    while (!this.#done) {
-      const next = await this.#source.next();
-      if (next.done) this.#done = true;
-      else yield next.value;
-    }
-  }
-
-  #take(n: number, consume: boolean): Uint8Array {
-    const first = this.#chunks[0];
-    if (first && first.length >= n) {
-      const out = first.subarray(0, n);
-      if (consume) this.#drop(n);
-      return out;
-    }
-    const out = new Uint8Array(n);
-    let filled = 0;
-    for (const chunk of this.#chunks) {
-      if (filled === n) break;
-      const part = chunk.subarray(0, n - filled);
-      out.set(part, filled);
-      filled += part.length;
-    }
-    if (consume) this.#drop(n);
-    return out;
-  }
-
-  #drop(n: number): void {
-    this.#buffered -= n;
-    while (n > 0) {
-      const first = this.#chunks[0] as Uint8Array;
-      if (first.length <= n) {
-        n -= first.length;
-        this.#chunks.shift();
-      } else {
-        this.#chunks[0] = first.subarray(n);
-        n = 0;
-      }
-    }
+/** `head`, then the rest of the file, each chunk shown to `onBytes`. */
+async function* restOf(
+  head: Uint8Array,
+  file: Deno.FsFile,
+  onBytes: ((chunk: Uint8Array) => void) | undefined,
+): AsyncGenerator<Uint8Array> {
+  onBytes?.(head);
+  yield head;
+  for await (const chunk of file.readable) {
+    onBytes?.(chunk);
+    yield chunk;
   }
 }
 
 async function* inflateUnits(
-  source: AsyncIterable<Uint8Array>,
+  file: Deno.FsFile,
   pool: CodecPool,
   compression: Compression,
+  onBytes: ((chunk: Uint8Array) => void) | undefined,
 ): AsyncGenerator<Uint8Array> {
   const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
   const op = compression === "zstd" ? "unzstd" : "gunzip";
-  const reader = new ByteReader(source);
   let plain: AsyncIterable<Uint8Array> | undefined;
-  const units = async function* () {
+  // Each unit is read straight into its own buffer, synchronously: no copying, few calls.
+  const units = function* () {
     while (true) {
-      const header = await reader.peek(20);
-      if (header.length === 0) return;
-      const length = unitLength(header);
-      if (length === undefined) {
+      const header = new Uint8Array(20);
+      const got = readFully(file, header);
+      if (got === 0) return;
+      const length = unitLength(header.subarray(0, got));
+      if (length === undefined || length < got) {
         // Not backupd's framing (another tool's file): the rest goes through node:zlib.
-        plain = reader.rest();
+        plain = restOf(header.subarray(0, got), file, onBytes);
         return;
       }
-      const unit = await reader.read(length);
-      if (unit.length < length) throw new Error("unexpected end of file");
-      noteGarbage(2 * length);
+      const unit = new Uint8Array(length);
+      unit.set(header);
+      const read = got + readFully(file, unit.subarray(got));
+      onBytes?.(unit.subarray(0, read));
+      if (read < length) throw new Error("unexpected end of file");
+      noteGarbage(length);
       yield unit;
     }
   };
@@ -150,18 +100,20 @@ async function* inflateUnits(
 }
 
 /**
- * Decompresses an archive's bytes, in parallel on `pool` where its units carry their length.
+ * Decompresses an archive file, in parallel on `pool` where its units carry their length;
+ * `onBytes` sees every byte of the file once, in order (for hashing).
  * A truncated or corrupt input makes the stream error.
  *
  * @example
  * ```ts
- * const tar = inflate(file.readable, pool, "gzip");
+ * const tar = inflate(file, pool, "gzip", (chunk) => hash.update(chunk));
  * ```
  */
 export function inflate(
-  source: AsyncIterable<Uint8Array>,
+  file: Deno.FsFile,
   pool: CodecPool,
   compression: Compression,
+  onBytes?: (chunk: Uint8Array) => void,
 ): ReadableStream<Uint8Array> {
-  return ReadableStream.from(inflateUnits(source, pool, compression));
+  return ReadableStream.from(inflateUnits(file, pool, compression, onBytes));
 }

@@ -140,7 +140,7 @@ export async function restoreArchive(
   };
 
   using file = await Deno.open(archive);
-  using tar = decompress(archive, file.readable);
+  using tar = decompress(archive, file);
   const entries = tar.stream.pipeThrough(createTarDecoder({ strict: true }));
   for await (const entry of entries) {
     const { header } = entry;

@@ -69,16 +69,10 @@ export async function verifyArchive(path: string): Promise<VerifyResult> {
   }
   const hash = createHash("sha256");
   using file = await Deno.open(path);
-  const hashed = (async function* () {
-    for await (const chunk of file.readable) {
-      hash.update(chunk);
-      yield chunk;
-    }
-  })();
   let stats = { entries: 0, bytes: 0 };
   let failure: unknown;
   try {
-    using tar = decompress(path, hashed);
+    using tar = decompress(path, file, (chunk) => hash.update(chunk));
     stats = await readTar(tar.stream);
   } catch (err) {
     failure = err;

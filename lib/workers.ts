@@ -87,7 +87,7 @@ export function startCodecPool(size: number = navigator.hardwareConcurrency || 1
  * ```
  */
 export async function* ordered<T>(
-  source: AsyncIterable<T>,
+  source: AsyncIterable<T> | Iterable<T>,
   work: (item: T) => Promise<Uint8Array>,
   depth: number,
 ): AsyncGenerator<Uint8Array> {
