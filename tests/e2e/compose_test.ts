@@ -3,7 +3,7 @@
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { backupd, listFiles, run, tempDir, waitFor } from "../helpers.ts";
-import { composeProject, DOCKER, inspect, must, POSTGRES } from "./docker_helpers.ts";
+import { composeProject, DOCKER, inspect, must, queryRestored } from "./docker_helpers.ts";
 
 Deno.test("the compose stack backs up the database, turns healthy, stops cleanly, and its archive restores", async (t) => {
   await using work = await tempDir("backupd-compose-");
@@ -127,36 +127,12 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
           `${work.path}/restored`,
         ]);
         strictEqual(restored.code, 0, restored.stderr);
-        const pg = `${name}-restored`;
-        await must(DOCKER, [
-          "run",
-          "-d",
-          "--name",
-          pg,
-          "-v",
-          `${work.path}/restored:/var/lib/postgresql/data`,
-          POSTGRES,
-        ], "starting PostgreSQL");
-        try {
-          const count = await waitFor("the restored database", async () => {
-            const q = await run(DOCKER, [
-              "exec",
-              pg,
-              "psql",
-              "-U",
-              "employees",
-              "-d",
-              "employees",
-              "-tA",
-              "-c",
-              "SELECT count(*), sum(id) FROM staff",
-            ]);
-            return q.code === 0 ? q.stdout.trim() : undefined;
-          }, 120);
-          deepStrictEqual(count, `5000|${(5000 * 5001) / 2}`);
-        } finally {
-          await run(DOCKER, ["rm", "-f", pg]);
-        }
+        const { rows } = await queryRestored(
+          name,
+          `${work.path}/restored`,
+          "SELECT count(*), sum(id) FROM staff",
+        );
+        deepStrictEqual(rows, `5000|${(5000 * 5001) / 2}`);
       },
     );
   } finally {

@@ -3,7 +3,7 @@
 
 import { strictEqual } from "node:assert/strict";
 import { dirname } from "node:path";
-import { baseEnv, type Finished, ROOT, run } from "../helpers.ts";
+import { baseEnv, type Finished, ROOT, run, waitFor } from "../helpers.ts";
 
 export const DOCKER = "/usr/bin/docker";
 export const COMPOSE = "/usr/bin/docker-compose";
@@ -136,4 +136,46 @@ export async function composeProject(work: string, extra: string[] = []): Promis
         env: baseEnv({ BACKUPD_E2E_CONTEXT: context, TZ: "UTC" }),
       }),
   };
+}
+
+/**
+ * Starts the PostgreSQL stand-in on a restored data folder, runs `sql` as soon as it
+ * answers, and removes the container; returns the query's output and the server's log.
+ */
+export async function queryRestored(
+  name: string,
+  folder: string,
+  sql: string,
+): Promise<{ rows: string; log: string }> {
+  const container = `${name}-restored`;
+  await must(DOCKER, [
+    "run",
+    "-d",
+    "--name",
+    container,
+    "-v",
+    `${folder}:/var/lib/postgresql/data`,
+    POSTGRES,
+  ], "start");
+  try {
+    const rows = await waitFor("the restored database", async () => {
+      const q = await run(DOCKER, [
+        "exec",
+        container,
+        "psql",
+        "-U",
+        "employees",
+        "-d",
+        "employees",
+        "-tA",
+        "-c",
+        sql,
+      ]);
+      return q.code === 0 ? q.stdout.trim() : undefined;
+    }, 120);
+    const logs = await run(DOCKER, ["logs", container]);
+    return { rows, log: logs.stdout + logs.stderr };
+  } finally {
+    await run(DOCKER, ["rm", "-f", container]);
+  }
 }

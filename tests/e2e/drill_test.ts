@@ -3,8 +3,8 @@
 // committed before the quiesce must be there, in whole transactions.
 
 import { match, strictEqual } from "node:assert/strict";
-import { backupd, listFiles, run, tempDir, waitFor } from "../helpers.ts";
-import { composeProject, DOCKER, inspect, must, POSTGRES } from "./docker_helpers.ts";
+import { backupd, listFiles, tempDir, waitFor } from "../helpers.ts";
+import { composeProject, DOCKER, inspect, queryRestored } from "./docker_helpers.ts";
 import { BATCH, startLoad } from "./load.ts";
 
 for (
@@ -72,56 +72,27 @@ for (
         `${work.path}/restored`,
       ]);
       strictEqual(restored.code, 0, restored.stderr);
-      const pg = `${stack.name}-restored`;
-      await must(DOCKER, [
-        "run",
-        "-d",
-        "--name",
-        pg,
-        "-v",
-        `${work.path}/restored:/var/lib/postgresql/data`,
-        POSTGRES,
-      ], "start");
-      try {
-        const rows = await waitFor("the restored database", async () => {
-          const q = await run(DOCKER, [
-            "exec",
-            pg,
-            "psql",
-            "-U",
-            "employees",
-            "-d",
-            "employees",
-            "-tA",
-            "-c",
-            "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM drill",
-          ]);
-          return q.code === 0 ? q.stdout.trim().split("|").map(Number) : undefined;
-        }, 120);
-        const [count = -1, min = -1, max = -1] = rows;
-        const logs = await run(DOCKER, ["logs", pg]);
-        match(logs.stderr + logs.stdout, /database system is ready to accept connections/);
-        strictEqual(
-          /PANIC|FATAL: {2}could not/.test(logs.stderr + logs.stdout),
-          false,
-          logs.stderr,
-        );
-        console.log(
-          `${mode}: ${committedBefore} transactions acknowledged before the ${mode}; ${
-            count / BATCH
-          } restored`,
-        );
-        strictEqual(count % BATCH, 0, `${count} rows is not a whole number of transactions`);
-        strictEqual(
-          count >= committedBefore * BATCH,
-          true,
-          `${count} rows, but ${committedBefore} transactions committed before`,
-        );
-        strictEqual([min, max].join(","), count === 0 ? "0,0" : `1,${count}`);
-        strictEqual(committedBefore > 0, true);
-      } finally {
-        await run(DOCKER, ["rm", "-f", pg]);
-      }
+      const { rows, log } = await queryRestored(
+        stack.name,
+        `${work.path}/restored`,
+        "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM drill",
+      );
+      const [count = -1, min = -1, max = -1] = rows.split("|").map(Number);
+      match(log, /database system is ready to accept connections/);
+      strictEqual(/PANIC|FATAL: {2}could not/.test(log), false, log);
+      console.log(
+        `${mode}: ${committedBefore} transactions acknowledged before the ${mode}; ${
+          count / BATCH
+        } restored`,
+      );
+      strictEqual(count % BATCH, 0, `${count} rows is not a whole number of transactions`);
+      strictEqual(
+        count >= committedBefore * BATCH,
+        true,
+        `${count} rows, but ${committedBefore} transactions committed before`,
+      );
+      strictEqual([min, max].join(","), count === 0 ? "0,0" : `1,${count}`);
+      strictEqual(committedBefore > 0, true);
     } finally {
       await stack.run("down", "-v", "--remove-orphans");
     }
