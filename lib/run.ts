@@ -162,72 +162,104 @@ async function backUp(
   deps: RunDeps,
 ): Promise<RunOutcome> {
   const cleanups: Cleanup[] = [];
+  let outcome: RunOutcome;
   try {
-    const folders = await checkFolders(settings.source, settings.dest, origins);
-    const lock = await acquireLock(folders.stateDir, deps.holder);
-    cleanups.push(() => lock.release());
-    for (const stale of await removeStalePartials(folders.dest)) {
-      deps.log.info("removed a partial file left by an interrupted run", { path: stale });
+    outcome = await backUpSteps(settings, origins, deps, cleanups);
+  } catch (err) {
+    // The run's own error says more than a clean-up's, which is logged.
+    const cleanupFailure = await runCleanups(cleanups);
+    if (cleanupFailure !== undefined) {
+      deps.log.error("clean-up failed", { error: describeError(cleanupFailure) });
     }
-    await checkFreeSpace(folders, settings.excludes);
-    const docker = await dockerFor(settings, folders.stateDir, deps.log);
-    if (settings.preHook) {
-      await runHook("--pre-hook", settings.preHook, hookOptions(settings, deps, true));
-    }
-    const resumeContainers = docker ? await quiesce(folders.stateDir, docker, deps.log) : undefined;
-    let resumed = false;
-    cleanups.push(async () => {
-      // Containers come back even when the run failed or was interrupted.
-      if (resumeContainers && !resumed) await resumeContainers();
-    });
-
-    const started = deps.now();
-    const stamp = stampOf(started, settings.tz);
-    const dayDir = `${folders.dest}/${stamp.day}`;
-    await Deno.mkdir(dayDir, { recursive: true, mode: 0o700 });
-    const name = await freeArchiveName(dayDir, stamp.time, settings.compression);
-    const archive = `${stamp.day}/${name}`;
-    deps.log.info("backup started", { source: folders.source, archive });
-    const warnings: PackWarning[] = [];
-    const result = await writeArchive(folders, dayDir, name, {
-      excludes: settings.excludes,
-      compression: settings.compression,
-      onWarning: (warning) => {
-        warnings.push(warning);
-        deps.log.warn(warning.detail, { path: warning.name });
-      },
-      ...(deps.progress ? { progress: deps.progress } : {}),
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    });
-    resumed = true;
-    await resumeContainers?.();
-    const outcome = {
-      ...result,
-      archive,
-      path: `${dayDir}/${name}`,
-      seconds: (deps.now() - started) / 1000,
-      warnings,
-    };
-    deps.log.info("backup done", {
-      archive,
-      files: outcome.files,
-      bytes_in: outcome.bytesIn,
-      bytes_out: outcome.bytesOut,
-      seconds: Number(outcome.seconds.toFixed(3)),
-      mb_per_s: Number((outcome.bytesIn / 1e6 / Math.max(outcome.seconds, 1e-3)).toFixed(1)),
-      sha256: outcome.sha256,
-      warnings: warnings.length,
-    });
-    if (hasRules(settings.keep)) {
-      const plan = await prune(folders.dest, settings.keep, { dryRun: false });
-      for (const path of plan.remove) {
-        deps.log.info("removed by retention", { archive: path, kept: plan.keep.length });
-      }
-    }
-    return outcome;
-  } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    throw err;
   }
+  const cleanupFailure = await runCleanups(cleanups);
+  if (cleanupFailure !== undefined) throw cleanupFailure;
+  return outcome;
+}
+
+/** The steps of a backup in order; each registers in `cleanups` what must be undone. */
+async function backUpSteps(
+  settings: Settings,
+  origins: FolderOrigins,
+  deps: RunDeps,
+  cleanups: Cleanup[],
+): Promise<RunOutcome> {
+  const folders = await checkFolders(settings.source, settings.dest, origins);
+  const lock = await acquireLock(folders.stateDir, deps.holder);
+  cleanups.push(() => lock.release());
+  for (const stale of await removeStalePartials(folders.dest)) {
+    deps.log.info("removed a partial file left by an interrupted run", { path: stale });
+  }
+  await checkFreeSpace(folders, settings.excludes);
+  const docker = await dockerFor(settings, folders.stateDir, deps.log);
+  if (settings.preHook) {
+    await runHook("--pre-hook", settings.preHook, hookOptions(settings, deps, true));
+  }
+  const resumeContainers = docker ? await quiesce(folders.stateDir, docker, deps.log) : undefined;
+  let resumed = false;
+  cleanups.push(async () => {
+    // Containers come back even when the run failed or was interrupted.
+    if (resumeContainers && !resumed) await resumeContainers();
+  });
+
+  const started = deps.now();
+  const stamp = stampOf(started, settings.tz);
+  const dayDir = `${folders.dest}/${stamp.day}`;
+  await Deno.mkdir(dayDir, { recursive: true, mode: 0o700 });
+  const name = await freeArchiveName(dayDir, stamp.time, settings.compression);
+  const archive = `${stamp.day}/${name}`;
+  deps.log.info("backup started", { source: folders.source, archive });
+  const warnings: PackWarning[] = [];
+  const result = await writeArchive(folders, dayDir, name, {
+    excludes: settings.excludes,
+    compression: settings.compression,
+    onWarning: (warning) => {
+      warnings.push(warning);
+      deps.log.warn(warning.detail, { path: warning.name });
+    },
+    ...(deps.progress ? { progress: deps.progress } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  resumed = true;
+  await resumeContainers?.();
+  const outcome = {
+    ...result,
+    archive,
+    path: `${dayDir}/${name}`,
+    seconds: (deps.now() - started) / 1000,
+    warnings,
+  };
+  deps.log.info("backup done", {
+    archive,
+    files: outcome.files,
+    bytes_in: outcome.bytesIn,
+    bytes_out: outcome.bytesOut,
+    seconds: Number(outcome.seconds.toFixed(3)),
+    mb_per_s: Number((outcome.bytesIn / 1e6 / Math.max(outcome.seconds, 1e-3)).toFixed(1)),
+    sha256: outcome.sha256,
+    warnings: warnings.length,
+  });
+  if (hasRules(settings.keep)) {
+    const plan = await prune(folders.dest, settings.keep, { dryRun: false });
+    for (const path of plan.remove) {
+      deps.log.info("removed by retention", { archive: path, kept: plan.keep.length });
+    }
+  }
+  return outcome;
+}
+
+/** Runs every clean-up, last registered first, even when one fails; returns the first failure. */
+async function runCleanups(cleanups: Cleanup[]): Promise<unknown> {
+  let failure: unknown;
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  return failure;
 }
 
 /**
