@@ -175,3 +175,16 @@ export function flipMiddleByte(bytes: Uint8Array, mask = 0xff): Uint8Array {
   copy[i] = (copy[i] ?? 0) ^ mask;
   return copy;
 }
+
+/** Writes `megabytes` MB of random bytes (which do not compress) to `path`, making its folder. */
+export async function randomFile(path: string, megabytes: number): Promise<void> {
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  const dd = await run("dd", [
+    "if=/dev/urandom",
+    `of=${path}`,
+    "bs=1000000",
+    `count=${megabytes}`,
+    "status=none",
+  ]);
+  if (dd.code !== 0) throw new Error(`Cannot write random bytes to "${path}": ${dd.stderr}`);
+}

@@ -2,8 +2,8 @@
 // swapped in by tests/e2e/compose/compose.override.yaml (no image can be pulled here).
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { backupd, listFiles, run, tempDir, waitFor } from "../helpers.ts";
-import { composeProject, DOCKER, inspect, must, queryRestored } from "./docker_helpers.ts";
+import { backupd, listFiles, randomFile, run, tempDir, waitFor } from "../helpers.ts";
+import { composeProject, DOCKER, inspect, queryRestored } from "./docker_helpers.ts";
 
 Deno.test("the compose stack backs up the database, turns healthy, stops cleanly, and its archive restores", async (t) => {
   await using work = await tempDir("backupd-compose-");
@@ -83,13 +83,7 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
       "docker-compose stop during a run ends it at once, with no partial left",
       async () => {
         // 300 MB that do not compress make the run long enough to be stopped in the middle.
-        await must("dd", [
-          "if=/dev/urandom",
-          `of=${project}/dbdata/zz-ballast`,
-          "bs=1000000",
-          "count=300",
-          "status=none",
-        ], "ballast");
+        await randomFile(`${project}/dbdata/zz-ballast`, 300);
         strictEqual((await compose("kill", "-s", "USR1", "backup")).code, 0);
         await waitFor(
           "the run's partial file",

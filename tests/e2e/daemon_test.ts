@@ -6,6 +6,7 @@ import {
   backupd,
   listFiles,
   onlyArchive,
+  randomFile,
   run,
   signalProcess,
   spawnBackupd,
@@ -18,17 +19,7 @@ const NEVER = "0 0 1 1 *"; // once a year: the tests' own runs come from signals
 const decoder = new TextDecoder();
 
 async function randomFiles(dir: string, count: number, megabytes: number): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  for (let i = 0; i < count; i++) {
-    const dd = await run("dd", [
-      "if=/dev/urandom",
-      `of=${dir}/f${i}`,
-      "bs=1000000",
-      `count=${megabytes}`,
-      "status=none",
-    ]);
-    strictEqual(dd.code, 0, dd.stderr);
-  }
+  for (let i = 0; i < count; i++) await randomFile(`${dir}/f${i}`, megabytes);
 }
 
 async function daemonPid(dest: string): Promise<number> {

@@ -9,6 +9,7 @@ import {
   isRoot,
   listFiles,
   onlyArchive,
+  randomFile,
   ROOT,
   run,
   signalProcess,
@@ -30,17 +31,6 @@ async function partialSize(dest: string): Promise<number | undefined> {
   return undefined;
 }
 
-async function randomFile(path: string, bytes: number): Promise<void> {
-  const dd = await run("dd", [
-    "if=/dev/urandom",
-    `of=${path}`,
-    "bs=1000000",
-    `count=${bytes / MB}`,
-    "status=none",
-  ]);
-  strictEqual(dd.code, 0, dd.stderr);
-}
-
 /** Entry sizes of a .tar.gz as Python's tarfile reads them. */
 async function entrySizes(archive: string): Promise<Record<string, number>> {
   const listed = await run("python3", [
@@ -58,8 +48,8 @@ Deno.test("backupd now stores files at their opened size when they grow or shrin
   const source = `${tmp}/data`;
   const dest = `${tmp}/backup`;
   await Deno.mkdir(source);
-  await randomFile(`${source}/a-grows`, 150 * MB);
-  await randomFile(`${source}/b-shrinks`, 150 * MB);
+  await randomFile(`${source}/a-grows`, 150);
+  await randomFile(`${source}/b-shrinks`, 150);
 
   const child = spawnBackupd(["now", "--source", source, "--dest", dest]);
   const output = child.output();
@@ -103,7 +93,7 @@ Deno.test("backupd now killed mid-write leaves no final name, and the next run r
   const source = `${tmp}/data`;
   const dest = `${tmp}/backup`;
   await Deno.mkdir(source);
-  await randomFile(`${source}/big`, 200 * MB);
+  await randomFile(`${source}/big`, 200);
 
   const child = spawnBackupd(["now", "--source", source, "--dest", dest]);
   await waitFor(
@@ -200,7 +190,7 @@ Deno.test("backupd now draws a progress bar on a terminal and none on a pipe", a
   await using tmpDir = await tempDir();
   const tmp = tmpDir.path;
   await Deno.mkdir(`${tmp}/data`);
-  await randomFile(`${tmp}/data/f`, 20 * MB);
+  await randomFile(`${tmp}/data/f`, 20);
   const piped = await backupd(["now", "--source", `${tmp}/data`, "--dest", `${tmp}/b1`]);
   strictEqual(piped.code, 0, piped.stderr);
   strictEqual(/ETA|\r/.test(piped.stderr), false, "progress on a pipe");

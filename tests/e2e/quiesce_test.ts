@@ -5,6 +5,7 @@ import { match, strictEqual } from "node:assert/strict";
 import {
   backupd,
   listFiles,
+  randomFile,
   run,
   signalProcess,
   spawnBackupd,
@@ -23,17 +24,6 @@ async function sleeper(label: string): Promise<string> {
     "starting a container",
   );
   return name;
-}
-
-async function ballast(dir: string, megabytes: number): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  await must("dd", [
-    "if=/dev/urandom",
-    `of=${dir}/ballast`,
-    "bs=1000000",
-    `count=${megabytes}`,
-    "status=none",
-  ], "ballast");
 }
 
 async function withContainer(label: string, body: (name: string) => Promise<void>): Promise<void> {
@@ -56,7 +46,7 @@ for (
   Deno.test(`backupd now quiesces a container labelled ${label} for the archive and resumes it`, async () => {
     await withContainer(label, async (name) => {
       await using dir = await tempDir();
-      await ballast(`${dir.path}/data`, 150);
+      await randomFile(`${dir.path}/data/ballast`, 150);
       const child = spawnBackupd([
         "now",
         "--source",
@@ -100,7 +90,7 @@ for (
 Deno.test("backupd run resumes a paused container when SIGTERM abandons the run", async () => {
   await withContainer("backupd.pause=true", async (name) => {
     await using dir = await tempDir();
-    await ballast(`${dir.path}/data`, 300);
+    await randomFile(`${dir.path}/data/ballast`, 300);
     const dest = `${dir.path}/backup`;
     const child = spawnBackupd([
       "run",
@@ -131,7 +121,7 @@ Deno.test("backupd run resumes a paused container when SIGTERM abandons the run"
 Deno.test("backupd resumes at its next start a container that a killed run left paused", async () => {
   await withContainer("backupd.pause=true", async (name) => {
     await using dir = await tempDir();
-    await ballast(`${dir.path}/data`, 300);
+    await randomFile(`${dir.path}/data/ballast`, 300);
     const dest = `${dir.path}/backup`;
     const child = spawnBackupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
     await waitFor(
@@ -177,7 +167,7 @@ Deno.test("backupd now fails with one line when DOCKER_HOST names a socket that 
 Deno.test("backupd now resumes a paused container when the run fails during the archive", async () => {
   await withContainer("backupd.pause=true", async (name) => {
     await using dir = await tempDir();
-    await ballast(`${dir.path}/data`, 20);
+    await randomFile(`${dir.path}/data/ballast`, 20);
     const dest = `${dir.path}/small`;
     await Deno.mkdir(dest);
     strictEqual((await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dest])).code, 0);
