@@ -53,7 +53,14 @@ export function formatAge(ms: number): string {
   return `${Math.floor(hours / 24)} days ago`;
 }
 
-/** `backupd list`: archives under DEST, newest first: name, size, age. */
+/**
+ * `backupd list`: archives under DEST, newest first: name, size, age.
+ *
+ * @example
+ * ```ts
+ * await commandList(settings, io); // prints "2027-01-02/01-00-00.tar.gz  12.3 MiB  2 h ago"
+ * ```
+ */
 export async function commandList(settings: Settings, io: CommandIo): Promise<number> {
   const dest = resolve(settings.dest);
   const archives = (await archivesIn(dest)).reverse();
@@ -82,7 +89,14 @@ async function locate(dest: string, name: string): Promise<string> {
   throw new UsageError(`Cannot find the archive "${name}" (as a path, or under "${dest}")`);
 }
 
-/** `backupd verify [ARCHIVE...] [--all]`: one line per archive, exit 2 if any fails. */
+/**
+ * `backupd verify [ARCHIVE...] [--all]`: one line per archive, exit 2 if any fails.
+ *
+ * @example
+ * ```ts
+ * const code = await commandVerify(settings, ["2027-01-02/01-00-00.tar.gz"], false, io);
+ * ```
+ */
 export async function commandVerify(
   settings: Settings,
   names: readonly string[],
@@ -119,7 +133,14 @@ export async function commandVerify(
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
-/** `backupd restore ARCHIVE --to DIR`. */
+/**
+ * `backupd restore ARCHIVE --to DIR`: exit 2 when an entry was refused, 1 for warnings.
+ *
+ * @example
+ * ```ts
+ * const code = await commandRestore(settings, "2027-01-02/01-00-00.tar.gz", "/srv/restored", io);
+ * ```
+ */
 export async function commandRestore(
   settings: Settings,
   name: string,
@@ -147,7 +168,14 @@ export async function commandRestore(
   return noSidecar || result.skipped.length > 0 ? EXIT.warnings : EXIT.ok;
 }
 
-/** `backupd prune [--dry-run]`: prints the plan, and carries it out unless a dry run. */
+/**
+ * `backupd prune [--dry-run]`: prints the plan, and carries it out unless a dry run.
+ *
+ * @example
+ * ```ts
+ * await commandPrune(settings, true, io); // "keep   2027-01-02/01-00-00.tar.gz  (newest, ...)"
+ * ```
+ */
 export async function commandPrune(
   settings: Settings,
   dryRun: boolean,
@@ -189,7 +217,14 @@ export async function commandPrune(
   }
 }
 
-/** `backupd health`: one line, exit 0 when backups are current, else 1. */
+/**
+ * `backupd health`: one line, exit 0 when backups are current, else 1.
+ *
+ * @example
+ * ```ts
+ * const code = await commandHealth(settings, io); // prints "healthy: ..." or "unhealthy: ..."
+ * ```
+ */
 export async function commandHealth(settings: Settings, io: CommandIo): Promise<number> {
   const dest = resolve(settings.dest);
   const stateDir = `${dest}/.backupd`;

@@ -15,7 +15,15 @@ export interface Clock {
 /** Why a run started. */
 export type RunReason = "slot" | "catch-up" | "start" | "signal";
 
-/** A run asked for from outside (SIGUSR1) that wakes the loop from its sleep. */
+/**
+ * A run asked for from outside (SIGUSR1) that wakes the loop from its sleep.
+ *
+ * @example
+ * ```ts
+ * const wakeup = new Wakeup();
+ * Deno.addSignalListener("SIGUSR1", () => wakeup.fire());
+ * ```
+ */
 export class Wakeup {
   #pending = false;
   #wake: (() => void) | undefined;

@@ -5,7 +5,14 @@
 /** Length of the extra field backupd adds: XLEN (2) + 'B' 'D' + SLEN (2) + member length (4). */
 const EXTRA = 10;
 
-/** Turns a plain 10-byte-header gzip member into one whose FEXTRA field holds its own length. */
+/**
+ * Turns a plain 10-byte-header gzip member into one whose FEXTRA field holds its own length.
+ *
+ * @example
+ * ```ts
+ * const member = withLength(gzipSync(block)); // memberLength(member) === member.length
+ * ```
+ */
 export function withLength(member: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(member.length + EXTRA);
   out.set(member.subarray(0, 10), 0);
@@ -23,7 +30,14 @@ export function withLength(member: Uint8Array): Uint8Array<ArrayBuffer> {
 /** Length of the skippable frame before each zstd frame: magic, size, 'B' 'D', 2 spare, length. */
 export const ZSTD_PREFIX = 16;
 
-/** Puts a skippable frame holding the unit's whole length before a zstd frame. */
+/**
+ * Puts a skippable frame holding the unit's whole length before a zstd frame.
+ *
+ * @example
+ * ```ts
+ * const unit = zstdUnit(zstdCompressSync(block)); // zstdUnitLength(unit) === unit.length
+ * ```
+ */
 export function zstdUnit(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(ZSTD_PREFIX + frame.length);
   const view = new DataView(out.buffer);
