@@ -9,5 +9,5 @@ COPY backupd.sh /usr/local/bin/backupd
 ENV DENO_DIR=/opt/deno-dir DENO_NO_UPDATE_CHECK=1
 ENTRYPOINT ["/usr/local/bin/backupd"]
 CMD ["run"]
-HEALTHCHECK --interval=5m --timeout=30s --start-period=1m --retries=1 \
+HEALTHCHECK --interval=1m --timeout=30s --start-period=30s --retries=1 \
   CMD ["/usr/local/bin/backupd", "health"]
