@@ -2,7 +2,7 @@
 // Nothing appears under a final name until both are complete and fsync'ed.
 
 import { basename } from "node:path";
-import { syncFolder, writePartial } from "./atomic_file.ts";
+import { type PartialFile, syncFolder, writePartial } from "./atomic_file.ts";
 import { excludeMatcher } from "./glob.ts";
 import { compress } from "./compress.ts";
 import { startCodecPool } from "./workers.ts";
@@ -85,10 +85,11 @@ export async function writeArchive(
       }
       throw err;
     });
+    let sidecar: PartialFile | undefined;
     try {
       const stats = await pack.done;
       const text = new TextEncoder().encode(sidecarText(archive.sha256, name));
-      const sidecar = await writePartial(dayDir, sidecarName(name), ReadableStream.from([text]));
+      sidecar = await writePartial(dayDir, sidecarName(name), ReadableStream.from([text]));
       await archive.commit();
       await sidecar.commit();
       await syncFolder(dayDir);
@@ -100,8 +101,9 @@ export async function writeArchive(
         sha256: archive.sha256,
       };
     } finally {
-      // After a commit there is nothing left to remove; after a failure, the partial goes.
+      // After the commits there is nothing left to remove; after a failure, the partials go.
       await archive.discard();
+      await sidecar?.discard();
     }
   } finally {
     bar?.stop();

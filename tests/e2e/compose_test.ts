@@ -3,7 +3,7 @@
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { backupd, listFiles, randomFile, run, tempDir, waitFor } from "../helpers.ts";
-import { composeProject, DOCKER, inspect, queryRestored } from "./docker_helpers.ts";
+import { composeProject, DOCKER, inspect, PSQL, queryRestored } from "./docker_helpers.ts";
 
 Deno.test("the compose stack backs up the database, turns healthy, stops cleanly, and its archive restores", async (t) => {
   await using work = await tempDir("backupd-compose-");
@@ -20,22 +20,12 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
   try {
     const up = await compose("up", "-d", "--build");
     strictEqual(up.code, 0, up.stderr);
-    const db = [
+    const seeded = await compose(
       "exec",
       "-T",
       "employee-db",
-      "psql",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-U",
-      "employees",
-      "-d",
-      "employees",
-      "-tA",
+      ...PSQL,
       "-c",
-    ];
-    const seeded = await compose(
-      ...db,
       "CREATE TABLE staff (id int PRIMARY KEY, name text); INSERT INTO staff SELECT g, 'employee ' || g FROM generate_series(1, 5000) g; CHECKPOINT;",
     );
     strictEqual(seeded.code, 0, seeded.stderr);

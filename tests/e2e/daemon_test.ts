@@ -22,6 +22,11 @@ async function randomFiles(dir: string, count: number, megabytes: number): Promi
   for (let i = 0; i < count; i++) await randomFile(`${dir}/f${i}`, megabytes);
 }
 
+/** Starts `backupd run` on a schedule that never fires: its runs come from the test. */
+function startDaemon(source: string, dest: string, ...extra: string[]): Deno.ChildProcess {
+  return spawnBackupd(["run", "--source", source, "--dest", dest, "--schedule", NEVER, ...extra]);
+}
+
 async function daemonPid(dest: string): Promise<number> {
   return await waitFor("daemon.json", async () => {
     try {
@@ -47,16 +52,7 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     await using dir = await tempDir();
     const dest = `${dir.path}/backup`;
     await randomFiles(`${dir.path}/data`, 7, 100);
-    const child = spawnBackupd([
-      "run",
-      "--source",
-      `${dir.path}/data`,
-      "--dest",
-      dest,
-      "--schedule",
-      NEVER,
-      "--run-on-start",
-    ]);
+    const child = startDaemon(`${dir.path}/data`, dest, "--run-on-start");
     const started = performance.now();
     const pid = await daemonPid(dest);
     const written = await waitFor("20 MB of archive", async () => {
@@ -99,15 +95,7 @@ Deno.test("backupd run exits 0 at once on SIGTERM when idle", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
   const dest = `${dir.path}/backup`;
-  const child = spawnBackupd([
-    "run",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    dest,
-    "--schedule",
-    NEVER,
-  ]);
+  const child = startDaemon(`${dir.path}/data`, dest);
   signalProcess(await daemonPid(dest), "SIGTERM");
   const result = await child.output();
   const stderr = decoder.decode(result.stderr);
@@ -119,15 +107,7 @@ Deno.test("backupd run makes a backup on SIGUSR1, and backupd now meanwhile is r
   await using dir = await tempDir();
   const dest = `${dir.path}/backup`;
   await randomFiles(`${dir.path}/data`, 3, 100);
-  const child = spawnBackupd([
-    "run",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    dest,
-    "--schedule",
-    NEVER,
-  ]);
+  const child = startDaemon(`${dir.path}/data`, dest);
   const pid = await daemonPid(dest);
   signalProcess(pid, "SIGUSR1");
   await waitFor("the run to start", async () => (await partialSize(dest)) ?? undefined);

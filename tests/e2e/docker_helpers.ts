@@ -10,6 +10,8 @@ export const COMPOSE = "/usr/bin/docker-compose";
 export const BASE = "backupd-e2e/base:bookworm";
 export const POSTGRES = "backupd-e2e/postgres:15";
 export const STANDINS = `${ROOT}/tests/e2e/compose`;
+/** The database's client, as the compose file's user and database; stops at the first error. */
+export const PSQL = ["psql", "-U", "employees", "-d", "employees", "-v", "ON_ERROR_STOP=1"];
 
 /** Runs a command that must succeed, failing the test with its output otherwise. */
 export async function must(
@@ -159,18 +161,7 @@ export async function queryRestored(
   ], "start");
   try {
     const rows = await waitFor("the restored database", async () => {
-      const q = await run(DOCKER, [
-        "exec",
-        container,
-        "psql",
-        "-U",
-        "employees",
-        "-d",
-        "employees",
-        "-tA",
-        "-c",
-        sql,
-      ]);
+      const q = await run(DOCKER, ["exec", container, ...PSQL, "-tA", "-c", sql]);
       return q.code === 0 ? q.stdout.trim() : undefined;
     }, 120);
     const logs = await run(DOCKER, ["logs", container]);

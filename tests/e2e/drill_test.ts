@@ -4,7 +4,7 @@
 
 import { match, strictEqual } from "node:assert/strict";
 import { backupd, listFiles, tempDir, waitFor } from "../helpers.ts";
-import { composeProject, DOCKER, inspect, queryRestored } from "./docker_helpers.ts";
+import { composeProject, DOCKER, inspect, PSQL, queryRestored } from "./docker_helpers.ts";
 import { BATCH, startLoad } from "./load.ts";
 
 for (
@@ -25,19 +25,7 @@ for (
         "a healthy database",
         async () => (await inspect(db, "{{.State.Health.Status}}")) === "healthy" || undefined,
       );
-      const load = await startLoad([
-        DOCKER,
-        "exec",
-        "-i",
-        db,
-        "psql",
-        "-U",
-        "employees",
-        "-d",
-        "employees",
-        "-v",
-        "ON_ERROR_STOP=1",
-      ]);
+      const load = await startLoad([DOCKER, "exec", "-i", db, ...PSQL]);
       await waitFor("some committed rows", () => load.acks.length >= 20 || undefined);
 
       const backup = await stack.run("exec", "-T", "backup", "backupd", "now");
