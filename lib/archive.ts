@@ -1,10 +1,11 @@
-// The archive step: SOURCE -> tar -> gzip -> sha256 -> an atomic file and its sidecar.
+// The archive step: SOURCE -> tar -> gzip -> (age) -> sha256 -> an atomic file and its sidecar.
 // Nothing appears under a final name until both are complete and fsync'ed.
 
 import { basename } from "node:path";
 import { type PartialFile, syncFolder, writePartial } from "./atomic_file.ts";
 import { excludeMatcher } from "./glob.ts";
 import { compress } from "./compress.ts";
+import { encryptStream } from "./encryption.ts";
 import { startCodecPool } from "./workers.ts";
 import { RunError } from "./errors.ts";
 import { type Compression, sidecarName, sidecarText } from "./names.ts";
@@ -26,6 +27,8 @@ export interface ArchiveOptions {
   progress?: (totalBytes: number) => ProgressBar;
   /** Abandons the archive; its partial file is removed. */
   signal?: AbortSignal;
+  /** age public keys: when any is given, the archive is encrypted to all of them. */
+  recipients?: readonly string[];
 }
 
 /** A written archive. */
@@ -73,8 +76,11 @@ export async function writeArchive(
   pack.done.catch(() => undefined);
   using pool = startCodecPool();
   const compressed = compress(pack.readable, pool, options.compression ?? "gzip");
+  const stored = options.recipients?.length
+    ? await encryptStream(compressed, options.recipients)
+    : compressed;
   try {
-    const archive = await writePartial(dayDir, name, compressed).catch((err) => {
+    const archive = await writePartial(dayDir, name, stored).catch((err) => {
       if (err instanceof Error && "code" in err && err.code === "ENOSPC") {
         throw new RunError(
           `Cannot write "${dayDir}/${name}": no space left on device (the partial file was removed)`,

@@ -100,7 +100,33 @@ function archiveOptions(cmd: Command): Command {
     .option(
       "--hook-timeout <seconds>",
       "how long a hook may run (BACKUP_HOOK_TIMEOUT, default 900)",
+    )
+    .option(
+      "--age-recipient <key>",
+      "encrypt archives to this age public key; repeatable (BACKUP_AGE_RECIPIENTS)",
+      collect,
     );
+}
+
+function s3Options(cmd: Command): Command {
+  return cmd
+    .option("--s3-url <url>", "off-site copies go to s3://BUCKET/PREFIX (BACKUP_S3_URL)")
+    .option(
+      "--s3-endpoint <url>",
+      "MinIO, Ceph RGW, B2, R2, ... (BACKUP_S3_ENDPOINT, default AWS)",
+    )
+    .option("--s3-region <region>", "(BACKUP_S3_REGION, default us-east-1)")
+    .option(
+      "--s3-path-style",
+      "path-style requests: https://host/bucket/key (BACKUP_S3_PATH_STYLE)",
+    );
+}
+
+function identityOption(cmd: Command): Command {
+  return cmd.option(
+    "--age-identity <file>",
+    "age identity file for encrypted archives (BACKUP_AGE_IDENTITY_FILE)",
+  );
 }
 
 function scheduleOptions(cmd: Command): Command {
@@ -139,12 +165,16 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     invocation = { command, flags, operands: cmd.args };
   };
 
-  archiveOptions(
+  s3Options(archiveOptions(
     pathOptions(define("now", "make one backup now (then apply retention when a rule is set)")),
-  )
+  ))
     .action(record("now"));
   scheduleOptions(
-    archiveOptions(pathOptions(define("run", "the daemon: back up at each scheduled slot", true))),
+    s3Options(
+      archiveOptions(
+        pathOptions(define("run", "the daemon: back up at each scheduled slot", true)),
+      ),
+    ),
   )
     .option(
       "--catch-up",
@@ -159,26 +189,29 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     ),
   )
     .action(record("health"));
-  pathOptions(define("list", "archives under DEST, newest first: name, size, age")).action(
-    record("list"),
-  );
-  pathOptions(define("verify", "check archives (the newest when none is named)"))
-    .argument("[archive...]", "archive paths, or names relative to DEST")
+  s3Options(pathOptions(define("list", "archives under DEST, newest first: name, size, age")))
+    .option("--remote", "list the archives in the bucket of --s3-url instead")
+    .action(record("list"));
+  identityOption(
+    s3Options(pathOptions(define("verify", "check archives (the newest when none is named)"))),
+  )
+    .argument("[archive...]", "archive paths, names relative to DEST, or s3:// addresses")
     .option("--all", "check every archive under DEST")
+    .option("--remote", "check archives in the bucket of --s3-url (names relative to it)")
     .action((archives: string[], flags: Flags) => {
       invocation = { command: "verify", flags, operands: archives };
     });
-  pathOptions(
+  identityOption(s3Options(pathOptions(
     define("restore", "extract an archive safely into DIR, which must not exist or be empty"),
-  )
-    .argument("<archive>", "archive path, or name relative to DEST")
+  )))
+    .argument("<archive>", "archive path, name relative to DEST, or s3:// address")
     .requiredOption("--to <dir>", "folder to restore into")
     .action((archive: string, flags: Flags) => {
       invocation = { command: "restore", flags, operands: [archive] };
     });
-  archiveOptions(
+  s3Options(archiveOptions(
     pathOptions(define("prune", "apply the retention policy, listing keep/remove with reasons")),
-  )
+  ))
     .option("--dry-run", "print the plan and change nothing")
     .action(record("prune"));
 
@@ -276,9 +309,12 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
       case "health":
         return await commandHealth(settings, commandIo);
       case "list":
-        return await commandList(settings, commandIo);
+        return await commandList(settings, flags.remote === true, commandIo);
       case "verify":
-        return await commandVerify(settings, parsed.operands, flags.all === true, commandIo);
+        return await commandVerify(settings, parsed.operands, {
+          all: flags.all === true,
+          remote: flags.remote === true,
+        }, commandIo);
       case "restore":
         return await commandRestore(settings, parsed.operands[0] ?? "", flags.to ?? "", commandIo);
       case "prune":

@@ -1,12 +1,17 @@
-// The commands that read DEST and print to stdout: list, verify, restore, prune, health.
-// Each takes resolved settings and its operands, and returns an exit code.
+// The commands that read DEST (or the bucket) and print to stdout: list, verify, restore,
+// prune, health. Each takes resolved settings and its operands, and returns an exit code.
 
-import { resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { EXIT, RunError, UsageError } from "./errors.ts";
 import { assessHealth } from "./health.ts";
 import { acquireLock } from "./lock.ts";
 import type { Logger } from "./log.ts";
-import { type ArchiveName, instantOf } from "./names.ts";
+import { type ArchiveName, instantOf, parseArchiveName, sidecarName } from "./names.ts";
+import { readIdentities } from "./encryption.ts";
+import { pruneRemote } from "./offsite.ts";
+import { openRemote, type RemoteStore } from "./remote.ts";
+import { parseS3Url } from "./settings.ts";
+import { parseSidecar } from "./sidecar.ts";
 import { formatBytes } from "./progress.ts";
 import { hasRules, prune } from "./prune.ts";
 import { restoreArchive } from "./restore.ts";
@@ -14,7 +19,7 @@ import { cronSlots } from "./schedule.ts";
 import type { Settings } from "./settings.ts";
 import { readDaemonState, readLastRun } from "./status.ts";
 import { listArchives } from "./store.ts";
-import { verifyArchive } from "./verify.ts";
+import { verifyArchive, verifyBytes, type VerifyResult } from "./verify.ts";
 
 /** What these commands need from the process. */
 export interface CommandIo {
@@ -53,21 +58,72 @@ export function formatAge(ms: number): string {
   return `${Math.floor(hours / 24)} days ago`;
 }
 
+/** The bucket of `--s3-url`, or a usage error saying it is needed for `what`. */
+async function configuredRemote(settings: Settings, what: string): Promise<RemoteStore> {
+  if (!settings.s3) {
+    throw new UsageError(`Cannot ${what}: give --s3-url s3://BUCKET/PREFIX (or BACKUP_S3_URL)`);
+  }
+  return await openRemote(settings.s3Connection, settings.s3, {
+    credentials: settings.s3Credentials,
+  });
+}
+
+/** An archive named by `s3://BUCKET/PREFIX/YYYY-MM-DD/NAME`: its bucket and its path. */
+async function remoteArchiveAt(
+  settings: Settings,
+  url: string,
+): Promise<{ store: RemoteStore; path: string }> {
+  const target = parseS3Url(url, "the archive");
+  const parts = target.prefix.split("/");
+  const archive = parts.length >= 2
+    ? parseArchiveName(parts.at(-2) as string, parts.at(-1) as string)
+    : undefined;
+  if (!archive) {
+    throw new UsageError(
+      `Cannot find the archive "${url}": expected s3://BUCKET/PREFIX/YYYY-MM-DD/HH-MM-SS.tar.gz[.age]`,
+    );
+  }
+  const store = await openRemote(settings.s3Connection, {
+    bucket: target.bucket,
+    prefix: parts.slice(0, -2).join("/"),
+  }, { credentials: settings.s3Credentials });
+  return { store, path: archive.path };
+}
+
+async function identitiesOf(settings: Settings): Promise<{ identities?: string[] }> {
+  return settings.ageIdentityFile
+    ? { identities: await readIdentities(settings.ageIdentityFile) }
+    : {};
+}
+
 /**
- * `backupd list`: archives under DEST, newest first: name, size, age.
+ * `backupd list [--remote]`: archives under DEST (or in the bucket), newest first: name,
+ * size, age.
  *
  * @example
  * ```ts
- * await commandList(settings, io); // prints "2027-01-02/01-00-00.tar.gz  12.3 MiB  2 h ago"
+ * await commandList(settings, false, io); // prints "2027-01-02/01-00-00.tar.gz  12.3 MiB  2 h ago"
  * ```
  */
-export async function commandList(settings: Settings, io: CommandIo): Promise<number> {
+export async function commandList(
+  settings: Settings,
+  remote: boolean,
+  io: CommandIo,
+): Promise<number> {
   const dest = resolve(settings.dest);
-  const archives = (await archivesIn(dest)).reverse();
-  const rows = await Promise.all(archives.map(async (a) => {
-    const size = (await Deno.stat(`${dest}/${a.path}`)).size;
-    return [a.path, formatBytes(size), formatAge(io.now() - instantOf(a, settings.tz))];
-  }));
+  const sized = remote
+    ? (await (await configuredRemote(settings, "list the bucket")).list()).reverse()
+    : await Promise.all(
+      (await archivesIn(dest)).reverse().map(async (a) => ({
+        ...a,
+        size: (await Deno.stat(`${dest}/${a.path}`)).size,
+      })),
+    );
+  const rows = sized.map((a) => [
+    a.path,
+    formatBytes(a.size),
+    formatAge(io.now() - instantOf(a, settings.tz)),
+  ]);
   const width = Math.max(0, ...rows.map((r) => (r[0] ?? "").length));
   const sizeWidth = Math.max(0, ...rows.map((r) => (r[1] ?? "").length));
   for (const [path, size, age] of rows) {
@@ -89,46 +145,110 @@ async function locate(dest: string, name: string): Promise<string> {
   throw new UsageError(`Cannot find the archive "${name}" (as a path, or under "${dest}")`);
 }
 
+/** One archive to verify: how it is shown, and how to check it. */
+interface VerifyJob {
+  shown: string;
+  check: () => Promise<VerifyResult>;
+}
+
+/** Streams an archive and its sidecar from the bucket through every check. */
+function remoteJob(
+  store: RemoteStore,
+  path: string,
+  identities: { identities?: string[] },
+): VerifyJob {
+  return {
+    shown: store.url(path),
+    check: async () => {
+      const sidecar = parseSidecar(await store.getText(sidecarName(path)), basename(path));
+      const body = await store.get(path);
+      if (body === undefined) {
+        return {
+          ok: false,
+          reason: "no such object in the bucket",
+          hashChecked: false,
+          contentChecked: false,
+          entries: 0,
+          bytes: 0,
+        };
+      }
+      return await verifyBytes(path, body, sidecar, identities);
+    },
+  };
+}
+
+async function verifyJobs(
+  settings: Settings,
+  names: readonly string[],
+  options: { all: boolean; remote: boolean },
+  identities: { identities?: string[] },
+): Promise<VerifyJob[]> {
+  const dest = resolve(settings.dest);
+  const local = (path: string): VerifyJob => ({
+    shown: path.startsWith(`${dest}/`) ? path.slice(dest.length + 1) : path,
+    check: () => verifyArchive(path, identities),
+  });
+  if (options.remote) {
+    const store = await configuredRemote(settings, "verify the bucket's archives");
+    if (names.length > 0) return names.map((name) => remoteJob(store, name, identities));
+    const archives = await store.list();
+    const chosen = options.all ? archives.reverse() : archives.slice(-1);
+    if (chosen.length === 0) throw new RunError(`Cannot verify: no archive in "${store.url()}"`);
+    return chosen.map((a) => remoteJob(store, a.path, identities));
+  }
+  if (names.length > 0) {
+    return await Promise.all(names.map(async (name) => {
+      if (name.startsWith("s3://")) {
+        const { store, path } = await remoteArchiveAt(settings, name);
+        return remoteJob(store, path, identities);
+      }
+      return local(await locate(dest, name));
+    }));
+  }
+  const archives = await archivesIn(dest);
+  const chosen = options.all ? archives.reverse() : archives.slice(-1);
+  if (chosen.length === 0) throw new RunError(`Cannot verify: no archive under "${dest}"`);
+  return chosen.map((a) => local(`${dest}/${a.path}`));
+}
+
 /**
- * `backupd verify [ARCHIVE...] [--all]`: one line per archive, exit 2 if any fails.
+ * `backupd verify [ARCHIVE...] [--all] [--remote]`: one line per archive, exit 2 if any
+ * fails. Archives are files, names under DEST, `s3://` addresses, or with `--remote` names
+ * in the bucket.
  *
  * @example
  * ```ts
- * const code = await commandVerify(settings, ["2027-01-02/01-00-00.tar.gz"], false, io);
+ * const code = await commandVerify(settings, ["2027-01-02/01-00-00.tar.gz"], {
+ *   all: false,
+ *   remote: false,
+ * }, io);
  * ```
  */
 export async function commandVerify(
   settings: Settings,
   names: readonly string[],
-  all: boolean,
+  options: { all: boolean; remote: boolean },
   io: CommandIo,
 ): Promise<number> {
-  const dest = resolve(settings.dest);
-  let paths: string[];
-  if (names.length > 0) paths = await Promise.all(names.map((n) => locate(dest, n)));
-  else {
-    const archives = await archivesIn(dest);
-    const chosen = all ? archives.reverse() : archives.slice(-1);
-    if (chosen.length === 0) throw new RunError(`Cannot verify: no archive under "${dest}"`);
-    paths = chosen.map((a) => `${dest}/${a.path}`);
-  }
+  const identities = await identitiesOf(settings);
   let failed = 0;
-  for (const path of paths) {
-    const shown = path.startsWith(`${dest}/`) ? path.slice(dest.length + 1) : path;
-    const result = await verifyArchive(path);
-    if (result.ok) {
-      const hash = result.hashChecked
-        ? "sha256 matches the sidecar"
-        : "sha256 not checked: no sidecar";
-      io.stdout(
-        `OK ${shown}: ${result.entries} entries, ${
-          formatBytes(result.bytes)
-        } of content, ${hash}\n`,
-      );
-    } else {
+  for (const job of await verifyJobs(settings, names, options, identities)) {
+    const result = await job.check();
+    if (!result.ok) {
       failed++;
-      io.stdout(`FAILED ${shown}: ${result.reason}\n`);
+      io.stdout(`FAILED ${job.shown}: ${result.reason}\n`);
+      continue;
     }
+    const hash = result.hashChecked
+      ? "sha256 matches the sidecar"
+      : "sha256 not checked: no sidecar";
+    io.stdout(
+      result.contentChecked
+        ? `OK ${job.shown}: ${result.entries} entries, ${
+          formatBytes(result.bytes)
+        } of content, ${hash}\n`
+        : `OK ${job.shown}: ${hash}; encrypted, content not checked (give --age-identity)\n`,
+    );
   }
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }
@@ -147,18 +267,66 @@ export async function commandRestore(
   to: string,
   io: CommandIo,
 ): Promise<number> {
+  if (name.startsWith("s3://")) return await restoreRemote(settings, name, to, io);
   const archive = await locate(resolve(settings.dest), name);
+  return await restoreLocal(settings, archive, to, io);
+}
+
+/**
+ * Downloads an archive and its sidecar from the bucket into a hidden folder beside DIR,
+ * restores from there (the sha256 is checked before anything is written), and removes them.
+ */
+async function restoreRemote(
+  settings: Settings,
+  url: string,
+  to: string,
+  io: CommandIo,
+): Promise<number> {
+  const { store, path } = await remoteArchiveAt(settings, url);
+  const target = resolve(to);
+  await Deno.mkdir(dirname(target), { recursive: true });
+  const download = await Deno.makeTempDir({
+    dir: dirname(target),
+    prefix: `.${basename(target)}.download-`,
+  });
+  try {
+    const file = `${download}/${basename(path)}`;
+    const started = io.now();
+    const sidecar = await store.getText(sidecarName(path));
+    if (sidecar !== undefined) await Deno.writeTextFile(sidecarName(file), sidecar);
+    const body = await store.get(path);
+    if (body === undefined) throw new RunError(`Cannot restore "${url}": no such object`);
+    await Deno.writeFile(file, body, { mode: 0o600 });
+    io.log.info("download done", {
+      archive: url,
+      bytes: (await Deno.stat(file)).size,
+      seconds: Number(((io.now() - started) / 1000).toFixed(3)),
+    });
+    return await restoreLocal(settings, file, target, io, url);
+  } finally {
+    await Deno.remove(download, { recursive: true });
+  }
+}
+
+async function restoreLocal(
+  settings: Settings,
+  archive: string,
+  to: string,
+  io: CommandIo,
+  shown = archive,
+): Promise<number> {
   let noSidecar = false;
   const result = await restoreArchive(archive, resolve(to), {
+    ...await identitiesOf(settings),
     owners: io.isRoot,
     onRefused: (r) => io.log.warn("entry not restored", { name: r.name, reason: r.reason }),
     onNoSidecar: () => {
       noSidecar = true;
-      io.log.warn("no sidecar: the sha256 was not checked", { archive });
+      io.log.warn("no sidecar: the sha256 was not checked", { archive: shown });
     },
   });
   io.log.info("restore done", {
-    archive,
+    archive: shown,
     to: resolve(to),
     restored: result.restored,
     refused: result.refused.length,
@@ -199,18 +367,32 @@ export async function commandPrune(
     ? undefined
     : await acquireLock(`${dest}/.backupd`, `pid ${io.pid} (backupd prune)`);
   try {
-    const plan = await prune(dest, settings.keep, { dryRun });
-    for (const path of plan.keep) {
-      io.stdout(`keep   ${path}  (${plan.reasons.get(path)?.join(", ")})\n`);
+    const plans = [{
+      plan: await prune(dest, settings.keep, { dryRun }),
+      shown: (path: string) => path,
+      where: "",
+    }];
+    if (settings.s3) {
+      const store = await configuredRemote(settings, "prune the bucket");
+      plans.push({
+        plan: await pruneRemote(store, settings.keep, { dryRun }),
+        shown: (path) => store.url(path),
+        where: ` in ${store.url()}`,
+      });
     }
-    for (const path of plan.remove) {
-      io.stdout(`remove ${path}  (${plan.reasons.get(path)?.join(", ")})\n`);
+    for (const { plan, shown, where } of plans) {
+      for (const path of plan.keep) {
+        io.stdout(`keep   ${shown(path)}  (${plan.reasons.get(path)?.join(", ")})\n`);
+      }
+      for (const path of plan.remove) {
+        io.stdout(`remove ${shown(path)}  (${plan.reasons.get(path)?.join(", ")})\n`);
+      }
+      io.stdout(
+        dryRun
+          ? `dry run${where}: would keep ${plan.keep.length} and remove ${plan.remove.length}; nothing was changed\n`
+          : `kept ${plan.keep.length}, removed ${plan.remove.length}${where}\n`,
+      );
     }
-    io.stdout(
-      dryRun
-        ? `dry run: would keep ${plan.keep.length} and remove ${plan.remove.length}; nothing was changed\n`
-        : `kept ${plan.keep.length}, removed ${plan.remove.length}\n`,
-    );
     return EXIT.ok;
   } finally {
     lock?.release();

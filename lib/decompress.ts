@@ -1,7 +1,10 @@
-// Reading an archive's tar stream back, whatever it was compressed with: gzip or zstd,
-// chosen by the file's ending, in parallel where backupd framed the units.
+// Reading an archive's tar stream back, whatever it was stored as: gzip or zstd, age
+// encrypted or not, chosen by the name's ending; from a file or a download.
 
-import { inflate } from "./frames.ts";
+import { decryptStream } from "./encryption.ts";
+import { RunError } from "./errors.ts";
+import { type ByteReader, fileReader, inflate, streamReader } from "./frames.ts";
+import { compressionOfName, isEncryptedName } from "./names.ts";
 import { startCodecPool } from "./workers.ts";
 
 /** A tar stream being decompressed; disposing it ends its workers. */
@@ -9,25 +12,59 @@ export interface TarSource extends Disposable {
   stream: ReadableStream<Uint8Array>;
 }
 
+/** Options of {@linkcode decompress}. */
+export interface DecompressOptions {
+  /** Sees every byte as stored (before decryption), once and in order: for hashing. */
+  onBytes?: (chunk: Uint8Array) => void;
+  /** age identities for an encrypted archive. */
+  identities?: readonly string[];
+}
+
+function tapped(
+  stream: ReadableStream<Uint8Array>,
+  onBytes: ((chunk: Uint8Array) => void) | undefined,
+): ReadableStream<Uint8Array> {
+  if (!onBytes) return stream;
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        onBytes(chunk);
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
 /**
- * Decompresses the archive at `path` from its open `file`; `onBytes` sees every byte read.
+ * Decompresses (and decrypts) the archive called `name`, read from an open file or a stream.
  *
  * @example
  * ```ts
  * using file = await Deno.open(path);
- * using tar = decompress(path, file);
+ * using tar = await decompress(path, file);
  * for await (const chunk of tar.stream) console.log(chunk.length);
  * ```
  */
-export function decompress(
-  path: string,
-  file: Deno.FsFile,
-  onBytes?: (chunk: Uint8Array) => void,
-): TarSource {
+export async function decompress(
+  name: string,
+  bytes: Deno.FsFile | ReadableStream<Uint8Array>,
+  options: DecompressOptions = {},
+): Promise<TarSource> {
+  let reader: ByteReader;
+  let onBytes = options.onBytes;
+  if (isEncryptedName(name)) {
+    if (!options.identities || options.identities.length === 0) {
+      throw new RunError(`Cannot read "${name}": it is encrypted; give --age-identity FILE`);
+    }
+    const stored = bytes instanceof ReadableStream ? bytes : bytes.readable;
+    reader = streamReader(await decryptStream(tapped(stored, onBytes), options.identities));
+    onBytes = undefined;
+  } else {
+    reader = bytes instanceof ReadableStream ? streamReader(bytes) : fileReader(bytes);
+  }
   const pool = startCodecPool();
-  const compression = path.endsWith(".zst") ? "zstd" : "gzip";
   return {
-    stream: inflate(file, pool, compression, onBytes),
+    stream: inflate(reader, pool, compressionOfName(name), onBytes),
     [Symbol.dispose]: () => pool.close(),
   };
 }

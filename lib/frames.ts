@@ -1,6 +1,7 @@
 // Decompression for reading archives back. Units that carry their length (backupd's gzip
 // members and zstd frames) are inflated in parallel on workers; any other stream goes
-// through node:zlib, bridged by async iteration so backpressure holds.
+// through node:zlib, bridged by async iteration so backpressure holds. The bytes come from
+// a file (read synchronously: few calls, no copies) or from a stream (a download, age).
 
 import { Readable } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
@@ -38,33 +39,85 @@ export function inflateStream(
   return through(source, compression === "zstd" ? createZstdDecompress() : createGunzip());
 }
 
-/** Reads into `buffer` until it is full or the file ends; returns the bytes read. */
-function readFully(file: Deno.FsFile, buffer: Uint8Array): number {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const n = file.readSync(buffer.subarray(filled));
-    if (n === null || n === 0) break;
-    filled += n;
-  }
-  return filled;
+/** Where compressed bytes come from: `fill` reads until `buffer` is full or the input ends. */
+export interface ByteReader {
+  /** Returns the bytes read; fewer than `buffer.length` only at the end. */
+  fill(buffer: Uint8Array): number | Promise<number>;
 }
 
-/** `head`, then the rest of the file, each chunk shown to `onBytes`. */
+/**
+ * Reads a file synchronously.
+ *
+ * @example
+ * ```ts
+ * using file = await Deno.open("/backup/2027-01-02/01-00-00.tar.gz");
+ * const reader = fileReader(file);
+ * ```
+ */
+export function fileReader(file: Deno.FsFile): ByteReader {
+  return {
+    fill(buffer) {
+      let filled = 0;
+      while (filled < buffer.length) {
+        const n = file.readSync(buffer.subarray(filled));
+        if (n === null || n === 0) break;
+        filled += n;
+      }
+      return filled;
+    },
+  };
+}
+
+/**
+ * Reads a stream, keeping what a chunk holds beyond the buffer for the next call.
+ *
+ * @example
+ * ```ts
+ * const reader = streamReader(response.body);
+ * ```
+ */
+export function streamReader(stream: ReadableStream<Uint8Array>): ByteReader {
+  const chunks = stream[Symbol.asyncIterator]();
+  let rest: Uint8Array = new Uint8Array(0);
+  return {
+    async fill(buffer) {
+      let filled = 0;
+      while (filled < buffer.length) {
+        if (rest.length === 0) {
+          const next = await chunks.next();
+          if (next.done) break;
+          rest = next.value;
+          continue;
+        }
+        const n = Math.min(rest.length, buffer.length - filled);
+        buffer.set(rest.subarray(0, n), filled);
+        rest = rest.subarray(n);
+        filled += n;
+      }
+      return filled;
+    },
+  };
+}
+
+/** `head`, then the rest of the input, each chunk shown to `onBytes`. */
 async function* restOf(
   head: Uint8Array,
-  file: Deno.FsFile,
+  reader: ByteReader,
   onBytes: ((chunk: Uint8Array) => void) | undefined,
 ): AsyncGenerator<Uint8Array> {
   onBytes?.(head);
   yield head;
-  for await (const chunk of file.readable) {
-    onBytes?.(chunk);
-    yield chunk;
+  while (true) {
+    const chunk = new Uint8Array(256 * 1024);
+    const n = await reader.fill(chunk);
+    if (n === 0) return;
+    onBytes?.(chunk.subarray(0, n));
+    yield chunk.subarray(0, n);
   }
 }
 
 async function* inflateUnits(
-  file: Deno.FsFile,
+  reader: ByteReader,
   pool: CodecPool,
   compression: Compression,
   onBytes: ((chunk: Uint8Array) => void) | undefined,
@@ -72,21 +125,21 @@ async function* inflateUnits(
   const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
   const op = compression === "zstd" ? "unzstd" : "gunzip";
   let plain: AsyncIterable<Uint8Array> | undefined;
-  // Each unit is read straight into its own buffer, synchronously: no copying, few calls.
-  const units = function* () {
+  // Each unit is read straight into its own buffer: no copying, few calls.
+  const units = async function* () {
     while (true) {
       const header = new Uint8Array(20);
-      const got = readFully(file, header);
+      const got = await reader.fill(header);
       if (got === 0) return;
       const length = unitLength(header.subarray(0, got));
       if (length === undefined || length < got) {
         // Not backupd's framing (another tool's file): the rest goes through node:zlib.
-        plain = restOf(header.subarray(0, got), file, onBytes);
+        plain = restOf(header.subarray(0, got), reader, onBytes);
         return;
       }
       const unit = new Uint8Array(length);
       unit.set(header);
-      const read = got + readFully(file, unit.subarray(got));
+      const read = got + await reader.fill(unit.subarray(got));
       onBytes?.(unit.subarray(0, read));
       if (read < length) throw new Error("unexpected end of file");
       noteGarbage(length);
@@ -100,20 +153,20 @@ async function* inflateUnits(
 }
 
 /**
- * Decompresses an archive file, in parallel on `pool` where its units carry their length;
- * `onBytes` sees every byte of the file once, in order (for hashing).
+ * Decompresses an archive, in parallel on `pool` where its units carry their length;
+ * `onBytes` sees every byte read once, in order (for hashing).
  * A truncated or corrupt input makes the stream error.
  *
  * @example
  * ```ts
- * const tar = inflate(file, pool, "gzip", (chunk) => hash.update(chunk));
+ * const tar = inflate(fileReader(file), pool, "gzip", (chunk) => hash.update(chunk));
  * ```
  */
 export function inflate(
-  file: Deno.FsFile,
+  reader: ByteReader,
   pool: CodecPool,
   compression: Compression,
   onBytes?: (chunk: Uint8Array) => void,
 ): ReadableStream<Uint8Array> {
-  return ReadableStream.from(inflateUnits(file, pool, compression, onBytes));
+  return ReadableStream.from(inflateUnits(reader, pool, compression, onBytes));
 }

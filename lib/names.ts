@@ -7,6 +7,9 @@ export const EXTENSIONS = { gzip: ".tar.gz", zstd: ".tar.zst" } as const;
 /** A compression kind of `--compression`. */
 export type Compression = keyof typeof EXTENSIONS;
 
+/** The ending age adds to an encrypted archive. */
+export const AGE_EXTENSION = ".age";
+
 /** Local date and time of an archive, as its name spells them. */
 export interface Stamp {
   /** `YYYY-MM-DD`: the date folder. */
@@ -21,7 +24,9 @@ export interface ArchiveName extends Stamp {
   seq: number;
   /** Which compression the ending says. */
   compression: Compression;
-  /** The path relative to DEST, `YYYY-MM-DD/HH-MM-SS[-N].tar.gz`. */
+  /** Whether the ending says age encrypted it (`.tar.gz.age`). */
+  encrypted: boolean;
+  /** The path relative to DEST, `YYYY-MM-DD/HH-MM-SS[-N].tar.gz[.age]`. */
   path: string;
 }
 
@@ -73,10 +78,43 @@ export function stampOf(instantMs: number, timeZone: string): Stamp {
  * ```ts
  * archiveFileName("01-00-00", 0, "gzip"); // "01-00-00.tar.gz"
  * archiveFileName("01-00-00", 2, "gzip"); // "01-00-00-2.tar.gz"
+ * archiveFileName("01-00-00", 0, "gzip", true); // "01-00-00.tar.gz.age"
  * ```
  */
-export function archiveFileName(time: string, seq: number, compression: Compression): string {
-  return `${time}${seq > 0 ? `-${seq}` : ""}${EXTENSIONS[compression]}`;
+export function archiveFileName(
+  time: string,
+  seq: number,
+  compression: Compression,
+  encrypted = false,
+): string {
+  return `${time}${seq > 0 ? `-${seq}` : ""}${EXTENSIONS[compression]}${
+    encrypted ? AGE_EXTENSION : ""
+  }`;
+}
+
+/**
+ * Whether an archive's name says age encrypted it.
+ *
+ * @example
+ * ```ts
+ * isEncryptedName("2027-01-02/01-00-00.tar.gz.age"); // true
+ * ```
+ */
+export function isEncryptedName(name: string): boolean {
+  return name.endsWith(AGE_EXTENSION);
+}
+
+/**
+ * The compression an archive's name says (its ending without `.age`).
+ *
+ * @example
+ * ```ts
+ * compressionOfName("01-00-00.tar.zst.age"); // "zstd"
+ * ```
+ */
+export function compressionOfName(name: string): Compression {
+  const plain = isEncryptedName(name) ? name.slice(0, -AGE_EXTENSION.length) : name;
+  return plain.endsWith(EXTENSIONS.zstd) ? "zstd" : "gzip";
 }
 
 /**
@@ -116,8 +154,9 @@ export function sidecarText(hex: string, fileName: string): string {
 }
 
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const FILE = /^(\d{2})-(\d{2})-(\d{2})(?:-([1-9]\d*))?\.tar\.(gz|zst)$/;
-const PARTIAL = /^\.\d{2}-\d{2}-\d{2}(?:-[1-9]\d*)?\.tar\.(?:gz|zst)(?:\.sha256)?\.partial$/;
+const FILE = /^(\d{2})-(\d{2})-(\d{2})(?:-([1-9]\d*))?\.tar\.(gz|zst)(\.age)?$/;
+const PARTIAL =
+  /^\.\d{2}-\d{2}-\d{2}(?:-[1-9]\d*)?\.tar\.(?:gz|zst)(?:\.age)?(?:\.sha256)?\.partial$/;
 
 /**
  * Whether a folder name under DEST is a date folder that backupd writes.
@@ -150,7 +189,8 @@ export function isPartialName(name: string): boolean {
  * @example
  * ```ts
  * parseArchiveName("2027-01-02", "01-00-00-1.tar.gz");
- * // { day: "2027-01-02", time: "01-00-00", seq: 1, compression: "gzip", path: "2027-01-02/01-00-00-1.tar.gz" }
+ * // { day: "2027-01-02", time: "01-00-00", seq: 1, compression: "gzip", encrypted: false,
+ * //   path: "2027-01-02/01-00-00-1.tar.gz" }
  * ```
  */
 export function parseArchiveName(day: string, fileName: string): ArchiveName | undefined {
@@ -161,8 +201,23 @@ export function parseArchiveName(day: string, fileName: string): ArchiveName | u
     time: `${file[1]}-${file[2]}-${file[3]}`,
     seq: file[4] ? Number(file[4]) : 0,
     compression: file[5] === "zst" ? "zstd" : "gzip",
+    encrypted: file[6] !== undefined,
     path: `${day}/${fileName}`,
   };
+}
+
+/**
+ * Orders archives oldest first, as their names say: day, time, then the `-N` suffix.
+ *
+ * @example
+ * ```ts
+ * archives.sort(byAge);
+ * ```
+ */
+export function byAge(a: ArchiveName, b: ArchiveName): number {
+  if (a.day !== b.day) return a.day < b.day ? -1 : 1;
+  if (a.time !== b.time) return a.time < b.time ? -1 : 1;
+  return a.seq - b.seq;
 }
 
 /**

@@ -5,6 +5,7 @@ import { lchownSync, lutimesSync } from "node:fs";
 import { createTarDecoder, type TarHeader } from "modern-tar";
 import { RunError } from "./errors.ts";
 import { decompress } from "./decompress.ts";
+import { isEncryptedName } from "./names.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
 
 /** An entry that was not restored, and why. */
@@ -21,6 +22,8 @@ export interface RestoreOptions {
   onRefused?: (refusal: Refusal) => void;
   /** Told when there is no sidecar to check. */
   onNoSidecar?: () => void;
+  /** age identities for an encrypted archive. */
+  identities?: readonly string[];
 }
 
 /** What a restore did. */
@@ -128,6 +131,9 @@ export async function restoreArchive(
   else if (await hashFile(archive) !== sidecar.hex) {
     throw new RunError(`Cannot restore "${archive}": the sha256 does not match the sidecar`);
   }
+  if (isEncryptedName(archive) && (options.identities?.length ?? 0) === 0) {
+    throw new RunError(`Cannot restore "${archive}": it is encrypted; give --age-identity FILE`);
+  }
   await checkEmptyTarget(dir);
 
   const owners = options.owners ?? false;
@@ -140,7 +146,9 @@ export async function restoreArchive(
   };
 
   using file = await Deno.open(archive);
-  using tar = decompress(archive, file);
+  using tar = await decompress(archive, file, {
+    ...(options.identities ? { identities: options.identities } : {}),
+  });
   const entries = tar.stream.pipeThrough(createTarDecoder({ strict: true }));
   for await (const entry of entries) {
     const { header } = entry;

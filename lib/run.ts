@@ -1,5 +1,6 @@
 // One backup run, its steps in order: ping start, check folders, lock, clear stale
-// partials, archive, summary, record the result, ping the end. Clean-ups always run.
+// partials, archive, summary, off-site copy, retention, record the result, ping the end.
+// Clean-ups always run.
 
 import { statfs } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -22,6 +23,9 @@ import { quiesce, resumeLeftovers } from "./quiesce.ts";
 import { sendPing } from "./ping.ts";
 import { type RunResult, writeLastRun } from "./status.ts";
 import { describeError, RunError } from "./errors.ts";
+import { openRemote, type RemoteStore } from "./remote.ts";
+import { abortableSleep, pruneRemote, uploadMissing } from "./offsite.ts";
+import { applyPolicy } from "./retention.ts";
 
 /** What a run needs from its surroundings. */
 export interface RunDeps {
@@ -37,6 +41,8 @@ export interface RunDeps {
   progress?: (totalBytes: number) => ProgressBar;
   /** The fetch for pings. @default {globalThis.fetch} */
   fetch?: typeof fetch;
+  /** Waits between upload attempts. @default {abortableSleep} */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** A finished run. */
@@ -192,6 +198,12 @@ async function backUpSteps(
     deps.log.info("removed a partial file left by an interrupted run", { path: stale });
   }
   await checkFreeSpace(folders, settings.excludes);
+  // Credentials are read now, so that a bad secret file fails the run before any work.
+  const remote = settings.s3
+    ? await openRemote(settings.s3Connection, settings.s3, {
+      credentials: settings.s3Credentials,
+    })
+    : undefined;
   const docker = await dockerFor(settings, folders.stateDir, deps.log);
   if (settings.preHook) {
     await runHook("--pre-hook", settings.preHook, hookOptions(settings, deps, true));
@@ -207,13 +219,19 @@ async function backUpSteps(
   const stamp = stampOf(started, settings.tz);
   const dayDir = `${folders.dest}/${stamp.day}`;
   await Deno.mkdir(dayDir, { recursive: true, mode: 0o700 });
-  const name = await freeArchiveName(dayDir, stamp.time, settings.compression);
+  const name = await freeArchiveName(
+    dayDir,
+    stamp.time,
+    settings.compression,
+    settings.ageRecipients.length > 0,
+  );
   const archive = `${stamp.day}/${name}`;
   deps.log.info("backup started", { source: folders.source, archive });
   const warnings: PackWarning[] = [];
   const result = await writeArchive(folders, dayDir, name, {
     excludes: settings.excludes,
     compression: settings.compression,
+    recipients: settings.ageRecipients,
     onWarning: (warning) => {
       warnings.push(warning);
       deps.log.warn(warning.detail, { path: warning.name });
@@ -240,13 +258,55 @@ async function backUpSteps(
     sha256: outcome.sha256,
     warnings: warnings.length,
   });
+  if (remote) await copyOffsite(settings, folders.dest, remote, archive, deps);
   if (hasRules(settings.keep)) {
     const plan = await prune(folders.dest, settings.keep, { dryRun: false });
     for (const path of plan.remove) {
       deps.log.info("removed by retention", { archive: path, kept: plan.keep.length });
     }
+    if (remote) {
+      const remotePlan = await pruneRemote(remote, settings.keep, { dryRun: false });
+      for (const path of remotePlan.remove) {
+        deps.log.info("removed by retention", {
+          archive: remote.url(path),
+          kept: remotePlan.keep.length,
+        });
+      }
+    }
   }
   return outcome;
+}
+
+/**
+ * Uploads this run's archive and every other one the bucket lacks (of those retention
+ * keeps). A failure fails the run; the local archives stay for the next run to upload.
+ */
+async function copyOffsite(
+  settings: Settings,
+  dest: string,
+  remote: RemoteStore,
+  archive: string,
+  deps: RunDeps,
+): Promise<void> {
+  const local = await listArchives(dest);
+  const kept = hasRules(settings.keep)
+    ? new Set(applyPolicy(local, settings.keep).keep)
+    : undefined;
+  try {
+    await uploadMissing(dest, local.filter((a) => kept?.has(a.path) ?? true), remote, {
+      log: deps.log,
+      sleep: deps.sleep ?? abortableSleep,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
+  } catch (err) {
+    if (deps.signal?.aborted) throw err;
+    throw new RunError(
+      `${
+        describeError(err)
+      } (the local archive ${archive} is kept; the next run uploads what the bucket lacks)`,
+      { cause: err },
+    );
+  }
 }
 
 /** Runs every clean-up, last registered first, even when one fails; returns the first failure. */

@@ -7,6 +7,7 @@ import { type Compression, EXTENSIONS } from "./names.ts";
 import type { LogFormat } from "./log.ts";
 import { DEFAULT_DOCKER_HOST, parseDockerHost } from "./docker.ts";
 import { splitWords } from "./words.ts";
+import { checkRecipient } from "./encryption.ts";
 
 /** Flag values as the command line gave them (commander's option names). */
 export interface Flags {
@@ -29,7 +30,14 @@ export interface Flags {
   preHook?: string;
   postHook?: string;
   hookTimeout?: string;
-  /** Command-specific flags (verify --all, restore --to, prune --dry-run). */
+  s3Url?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3PathStyle?: boolean;
+  ageRecipient?: string[];
+  ageIdentity?: string;
+  /** Command-specific flags (list/verify --remote), verify --all, restore --to, prune --dry-run). */
+  remote?: boolean;
   all?: boolean;
   to?: string;
   dryRun?: boolean;
@@ -44,6 +52,32 @@ export interface KeepPolicy {
   daily?: number;
   weekly?: number;
   monthly?: number;
+}
+
+/** Where off-site copies go: `s3://BUCKET/PREFIX`. */
+export interface S3Target {
+  bucket: string;
+  /** Key prefix without slashes at either end; "" for the bucket's top. */
+  prefix: string;
+}
+
+/** How to reach the object store. */
+export interface S3Connection {
+  /** The endpoint URL; the AWS one for the region when absent. */
+  endpoint?: string;
+  region: string;
+  /** `https://host/bucket/key` instead of `https://bucket.host/key`. */
+  pathStyle: boolean;
+}
+
+/** A secret given in a variable, or in a file a `..._FILE` variable names. */
+export type Secret = { value: string } | { file: string; from: string };
+
+/** S3 credentials from the environment; the SDK's own chain looks when absent. */
+export interface S3Credentials {
+  accessKeyId: Secret;
+  secretAccessKey: Secret;
+  sessionToken?: Secret;
 }
 
 /** Everything a command needs to know, resolved and checked. */
@@ -78,6 +112,16 @@ export interface Settings {
   hookTimeoutMs: number;
   /** The Docker engine for the container labels; none when DOCKER_HOST is "none". */
   docker?: { host: string; explicit: boolean };
+  /** Where to upload each archive, if anywhere. */
+  s3?: S3Target;
+  /** How to reach S3. */
+  s3Connection: S3Connection;
+  /** Credentials from the environment, if given there. */
+  s3Credentials?: S3Credentials;
+  /** age public keys: archives are encrypted to all of them when any is given. */
+  ageRecipients: string[];
+  /** The age identity file for verify and restore. */
+  ageIdentityFile?: string;
 }
 
 /** Facts about the system that defaults depend on. */
@@ -92,6 +136,7 @@ export const DEFAULTS = {
   dest: "/backup",
   schedule: "0 1 * * *",
   hookTimeoutSeconds: 900,
+  s3Region: "us-east-1",
 } as const;
 
 interface Picked {
@@ -172,6 +217,100 @@ export function checkSchedule(pattern: string, from: string, timeZone: string): 
     throw new ConfigError(from, pattern, `not a valid cron expression (${detail})`, { cause: err });
   }
   return fields.join(" ");
+}
+
+/**
+ * Reads `s3://BUCKET/PREFIX` (the prefix may be empty).
+ *
+ * @example
+ * ```ts
+ * parseS3Url("s3://backups/db/", "--s3-url"); // { bucket: "backups", prefix: "db" }
+ * ```
+ */
+export function parseS3Url(url: string, from: string): S3Target {
+  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+  if (!match) throw new ConfigError(from, url, "expected s3://BUCKET/PREFIX");
+  const bucket = match[1] as string;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(
+      from,
+      url,
+      "the bucket name must be 3 to 63 lower-case letters, digits, dots or hyphens",
+    );
+  }
+  const prefix = (match[2] ?? "").replace(/^\/+|\/+$/g, "");
+  if (prefix.split("/").some((part) => part === "." || part === "..")) {
+    throw new ConfigError(from, url, 'expected a prefix without "." or ".." parts');
+  }
+  return { bucket, prefix };
+}
+
+function secret(env: Env, name: string): Secret | undefined {
+  const value = env[name];
+  const file = env[`${name}_FILE`];
+  if (value && file) {
+    throw new ConfigError(`${name}_FILE`, file, `give ${name} or ${name}_FILE, not both`);
+  }
+  if (value) return { value };
+  if (file) return { file, from: `${name}_FILE` };
+  return undefined;
+}
+
+function s3Credentials(env: Env): S3Credentials | undefined {
+  const accessKeyId = secret(env, "AWS_ACCESS_KEY_ID");
+  const secretAccessKey = secret(env, "AWS_SECRET_ACCESS_KEY");
+  const sessionToken = secret(env, "AWS_SESSION_TOKEN");
+  if (!accessKeyId && !secretAccessKey) return undefined;
+  if (!accessKeyId || !secretAccessKey) {
+    const missing = accessKeyId ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID";
+    throw new ConfigError(missing, "", "the access key id and the secret key go together");
+  }
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
+function offsiteSettings(flags: Flags, env: Env) {
+  const urlPicked = pick(flags.s3Url, "--s3-url", env, "BACKUP_S3_URL");
+  const endpointPicked = pick(flags.s3Endpoint, "--s3-endpoint", env, "BACKUP_S3_ENDPOINT");
+  if (
+    endpointPicked && !/^https?:$/.test(URL.parse(endpointPicked.value)?.protocol ?? "")
+  ) {
+    throw new ConfigError(
+      endpointPicked.from,
+      endpointPicked.value,
+      "expected an http:// or https:// address",
+    );
+  }
+  const region = pick(flags.s3Region, "--s3-region", env, "BACKUP_S3_REGION")?.value ??
+    DEFAULTS.s3Region;
+  const recipientsFromFlags = flags.ageRecipient !== undefined && flags.ageRecipient.length > 0;
+  const recipients = recipientsFromFlags
+    ? flags.ageRecipient ?? []
+    : (env.BACKUP_AGE_RECIPIENTS ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const recipient of recipients) {
+    try {
+      checkRecipient(recipient);
+    } catch (err) {
+      throw new ConfigError(
+        recipientsFromFlags ? "--age-recipient" : "BACKUP_AGE_RECIPIENTS",
+        recipient,
+        (err as Error).message,
+        { cause: err },
+      );
+    }
+  }
+  const identity = pick(flags.ageIdentity, "--age-identity", env, "BACKUP_AGE_IDENTITY_FILE");
+  const credentials = s3Credentials(env);
+  return {
+    ...(urlPicked ? { s3: parseS3Url(urlPicked.value, urlPicked.from) } : {}),
+    s3Connection: {
+      ...(endpointPicked ? { endpoint: endpointPicked.value } : {}),
+      region,
+      pathStyle: bool(flags.s3PathStyle, env, "BACKUP_S3_PATH_STYLE", false),
+    },
+    ...(credentials ? { s3Credentials: credentials } : {}),
+    ageRecipients: recipients,
+    ...(identity ? { ageIdentityFile: identity.value } : {}),
+  };
 }
 
 /**
@@ -302,6 +441,7 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
   }
 
   return {
+    ...offsiteSettings(flags, env),
     ...(pingPicked ? { pingUrl: pingPicked.value } : {}),
     ...hooks,
     hookTimeoutMs: hookTimeoutSeconds * 1000,

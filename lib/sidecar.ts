@@ -24,10 +24,23 @@ export async function readSidecar(archivePath: string): Promise<SidecarHash> {
     if (err instanceof Deno.errors.NotFound) return { missing: true };
     throw err;
   }
+  return parseSidecar(text, basename(archivePath));
+}
+
+/**
+ * Reads a sidecar's text (`undefined`: there is none) for the archive file `fileName`.
+ *
+ * @example
+ * ```ts
+ * parseSidecar(`${"ab".repeat(32)}  01-00-00.tar.gz\n`, "01-00-00.tar.gz"); // { hex: "abab..." }
+ * ```
+ */
+export function parseSidecar(text: string | undefined, fileName: string): SidecarHash {
+  if (text === undefined) return { missing: true };
   const match = /^([0-9a-f]{64}) [ *](.+)\n?$/.exec(text);
   if (!match) return { invalid: "the sidecar is not a sha256sum line" };
-  if (match[2] !== basename(archivePath)) {
-    return { invalid: `the sidecar names "${match[2]}", not "${basename(archivePath)}"` };
+  if (match[2] !== fileName) {
+    return { invalid: `the sidecar names "${match[2]}", not "${fileName}"` };
   }
   return { hex: match[1] as string };
 }

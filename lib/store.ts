@@ -5,6 +5,7 @@ import { removeIfPresent } from "./atomic_file.ts";
 import {
   archiveFileName,
   type ArchiveName,
+  byAge,
   type Compression,
   isDayFolder,
   isPartialName,
@@ -53,7 +54,8 @@ export async function removeStalePartials(dest: string): Promise<string[]> {
 }
 
 /**
- * The first archive name for `time` in `dayDir` that no archive, sidecar or partial uses.
+ * The first archive name for `time` in `dayDir` that no archive, sidecar or partial uses,
+ * encrypted or not, so that each second's `-N` stays unique.
  *
  * @example
  * ```ts
@@ -64,15 +66,15 @@ export async function freeArchiveName(
   dayDir: string,
   time: string,
   compression: Compression,
+  encrypted = false,
 ): Promise<string> {
   for (let seq = 0;; seq++) {
-    const name = archiveFileName(time, seq, compression);
-    const taken = await Promise.all(
-      [name, sidecarName(name), partialName(name), partialName(sidecarName(name))].map((n) =>
-        exists(`${dayDir}/${n}`)
-      ),
-    );
-    if (!taken.some(Boolean)) return name;
+    const names = [false, true].flatMap((age) => {
+      const name = archiveFileName(time, seq, compression, age);
+      return [name, sidecarName(name), partialName(name), partialName(sidecarName(name))];
+    });
+    const taken = await Promise.all(names.map((n) => exists(`${dayDir}/${n}`)));
+    if (!taken.some(Boolean)) return archiveFileName(time, seq, compression, encrypted);
   }
 }
 
@@ -92,11 +94,5 @@ export async function listArchives(dest: string): Promise<ArchiveName[]> {
       if (parsed) archives.push(parsed);
     }
   }
-  return archives.sort((a, b) =>
-    a.day !== b.day
-      ? (a.day < b.day ? -1 : 1)
-      : a.time !== b.time
-      ? (a.time < b.time ? -1 : 1)
-      : a.seq - b.seq
-  );
+  return archives.sort(byAge);
 }

@@ -1,10 +1,13 @@
 // `backupd verify`: the sidecar's sha256, a complete gzip stream with valid checksums,
 // every tar header valid (modern-tar's strict decoder), every entry's bytes, the end marker.
+// An encrypted archive is decrypted on the way; without an identity only its hash is checked.
 
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
 import { decompress } from "./decompress.ts";
-import { hashFile, readSidecar } from "./sidecar.ts";
+import { DecryptError } from "./encryption.ts";
+import { compressionOfName, isEncryptedName } from "./names.ts";
+import { hashFile, readSidecar, type SidecarHash } from "./sidecar.ts";
 
 /** The verdict on one archive. */
 export interface VerifyResult {
@@ -13,6 +16,8 @@ export interface VerifyResult {
   reason?: string;
   /** Whether a sidecar was there to check the hash against. */
   hashChecked: boolean;
+  /** Whether the content was read (false for an encrypted archive without an identity). */
+  contentChecked: boolean;
   /** Entries read. */
   entries: number;
   /** Bytes of entry content read. */
@@ -20,7 +25,12 @@ export interface VerifyResult {
 }
 
 function describe(err: unknown, kind: string): string {
+  if (err instanceof DecryptError) return err.message;
   const message = err instanceof Error ? err.message : String(err);
+  // The age body's own checks: a chunk's tag, or a chunk missing at the end.
+  if (/invalid tag|chunk|ciphertext/i.test(message) && kind.endsWith("age")) {
+    return `the age encryption is damaged or truncated (${message})`;
+  }
   if (/unexpected end of file/i.test(message)) return `the ${kind} stream is truncated`;
   if (
     /incorrect (data|header) check|invalid|corrupt|zstd/i.test(message) && !/tar/i.test(message)
@@ -52,8 +62,73 @@ async function readTar(
   return { entries, bytes };
 }
 
+/** Options of {@linkcode verifyArchive} and {@linkcode verifyBytes}. */
+export interface VerifyOptions {
+  /** age identities for encrypted archives; without them only the hash is checked. */
+  identities?: readonly string[];
+}
+
 /**
- * Checks one archive end to end.
+ * Checks an archive called `name` read from `bytes` against what its sidecar says.
+ * `rehash` hashes the whole archive again after a read that stopped early, when it can.
+ *
+ * @example
+ * ```ts
+ * const result = await verifyBytes("01-00-00.tar.gz", response.body, { hex: "ab12..." });
+ * ```
+ */
+export async function verifyBytes(
+  name: string,
+  bytes: Deno.FsFile | ReadableStream<Uint8Array>,
+  sidecar: SidecarHash,
+  options: VerifyOptions & { rehash?: () => Promise<string> } = {},
+): Promise<VerifyResult> {
+  const hashChecked = "hex" in sidecar;
+  if ("invalid" in sidecar) {
+    return {
+      ok: false,
+      reason: sidecar.invalid,
+      hashChecked: false,
+      contentChecked: false,
+      entries: 0,
+      bytes: 0,
+    };
+  }
+  const hash = createHash("sha256");
+  const contentChecked = !isEncryptedName(name) || (options.identities?.length ?? 0) > 0;
+  let stats = { entries: 0, bytes: 0 };
+  let failure: unknown;
+  let complete = true;
+  try {
+    if (contentChecked) {
+      using tar = await decompress(name, bytes, {
+        onBytes: (chunk) => hash.update(chunk),
+        ...(options.identities ? { identities: options.identities } : {}),
+      });
+      stats = await readTar(tar.stream);
+    } else {
+      const stored = bytes instanceof ReadableStream ? bytes : bytes.readable;
+      for await (const chunk of stored) hash.update(chunk);
+    }
+  } catch (err) {
+    failure = err;
+    complete = false;
+  }
+  // After a failure the read stopped early: hash the whole archive again to judge it.
+  const hex = complete ? hash.digest("hex") : await options.rehash?.();
+  const judged = { hashChecked, contentChecked, ...stats };
+  if ("hex" in sidecar && hex !== undefined && hex !== sidecar.hex) {
+    return { ok: false, reason: "the sha256 does not match the sidecar", ...judged };
+  }
+  if (failure !== undefined) {
+    const kind = compressionOfName(name) + (isEncryptedName(name) ? "+age" : "");
+    return { ok: false, reason: describe(failure, kind), ...judged };
+  }
+  return { ok: true, ...judged };
+}
+
+/**
+ * Checks one archive file end to end.
  *
  * @example
  * ```ts
@@ -61,34 +136,11 @@ async function readTar(
  * console.log(result.ok ? "OK" : `FAILED: ${result.reason}`);
  * ```
  */
-export async function verifyArchive(path: string): Promise<VerifyResult> {
+export async function verifyArchive(
+  path: string,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
   const sidecar = await readSidecar(path);
-  const hashChecked = "hex" in sidecar;
-  if ("invalid" in sidecar) {
-    return { ok: false, reason: sidecar.invalid, hashChecked: false, entries: 0, bytes: 0 };
-  }
-  const hash = createHash("sha256");
   using file = await Deno.open(path);
-  let stats = { entries: 0, bytes: 0 };
-  let failure: unknown;
-  try {
-    using tar = decompress(path, file, (chunk) => hash.update(chunk));
-    stats = await readTar(tar.stream);
-  } catch (err) {
-    failure = err;
-  }
-  // After a failure the stream stopped early: hash the whole file again to judge it.
-  const hex = failure === undefined ? hash.digest("hex") : await hashFile(path);
-  if ("hex" in sidecar && hex !== sidecar.hex) {
-    return { ok: false, reason: "the sha256 does not match the sidecar", hashChecked, ...stats };
-  }
-  if (failure !== undefined) {
-    return {
-      ok: false,
-      reason: describe(failure, path.endsWith(".zst") ? "zstd" : "gzip"),
-      hashChecked,
-      ...stats,
-    };
-  }
-  return { ok: true, hashChecked, ...stats };
+  return await verifyBytes(path, file, sidecar, { ...options, rehash: () => hashFile(path) });
 }

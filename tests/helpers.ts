@@ -152,7 +152,7 @@ export async function sha256File(path: string): Promise<string> {
 
 /** The one archive under DEST (fails when there is not exactly one). */
 export async function onlyArchive(dest: string): Promise<string> {
-  const archives = (await listFiles(dest)).filter((f) => /\.tar\.(gz|zst)$/.test(f));
+  const archives = (await listFiles(dest)).filter((f) => /\.tar\.(gz|zst)(\.age)?$/.test(f));
   if (archives.length !== 1) throw new Error(`Expected one archive in ${dest}, found ${archives}`);
   return `${dest}/${archives[0]}`;
 }

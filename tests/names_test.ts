@@ -1,7 +1,9 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import {
   archiveFileName,
+  compressionOfName,
   isDayFolder,
+  isEncryptedName,
   isPartialName,
   parseArchiveName,
   partialName,
@@ -27,6 +29,11 @@ Deno.test("stampOf spells midnight as 00, not 24", () => {
 Deno.test("archive names carry a -N suffix after the first of a second", () => {
   strictEqual(archiveFileName("01-00-00", 0, "gzip"), "01-00-00.tar.gz");
   strictEqual(archiveFileName("01-00-00", 2, "zstd"), "01-00-00-2.tar.zst");
+  strictEqual(archiveFileName("01-00-00", 1, "zstd", true), "01-00-00-1.tar.zst.age");
+  strictEqual(compressionOfName("01-00-00-1.tar.zst.age"), "zstd");
+  strictEqual(compressionOfName("01-00-00.tar.gz.age"), "gzip");
+  strictEqual(isEncryptedName("01-00-00.tar.gz.age"), true);
+  strictEqual(isEncryptedName("01-00-00.tar.gz"), false);
   strictEqual(partialName("01-00-00.tar.gz"), ".01-00-00.tar.gz.partial");
   strictEqual(sidecarName("01-00-00.tar.gz"), "01-00-00.tar.gz.sha256");
   strictEqual(sidecarText("ab", "01-00-00.tar.gz"), "ab  01-00-00.tar.gz\n");
@@ -38,13 +45,24 @@ Deno.test("parseArchiveName reads back only names backupd writes", () => {
     time: "01-00-00",
     seq: 1,
     compression: "gzip",
+    encrypted: false,
     path: "2027-01-02/01-00-00-1.tar.gz",
+  });
+  deepStrictEqual(parseArchiveName("2027-01-02", "01-00-00.tar.zst.age"), {
+    day: "2027-01-02",
+    time: "01-00-00",
+    seq: 0,
+    compression: "zstd",
+    encrypted: true,
+    path: "2027-01-02/01-00-00.tar.zst.age",
   });
   for (
     const foreign of [
       "01-00-00.tar",
       "notes.txt",
       "01-00-00.tar.gz.sha256",
+      "01-00-00.tar.gz.age.sha256",
+      "01-00-00.tar.age",
       "01-00-00-0.tar.gz",
       ".01-00-00.tar.gz.partial",
     ]
@@ -60,6 +78,8 @@ Deno.test("isPartialName matches archive and sidecar partials only", () => {
   strictEqual(isPartialName(".01-00-00.tar.gz.partial"), true);
   strictEqual(isPartialName(".01-00-00-3.tar.zst.partial"), true);
   strictEqual(isPartialName(".01-00-00.tar.gz.sha256.partial"), true);
+  strictEqual(isPartialName(".01-00-00.tar.gz.age.partial"), true);
+  strictEqual(isPartialName(".01-00-00.tar.gz.age.sha256.partial"), true);
   strictEqual(isPartialName(".mine.partial"), false);
   strictEqual(isPartialName("01-00-00.tar.gz"), false);
 });

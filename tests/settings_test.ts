@@ -86,3 +86,77 @@ Deno.test("resolveSettings throws a ConfigError naming the setting and value whe
     );
   }
 });
+
+const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+Deno.test("resolveSettings reads the off-site settings from flags over the environment", () => {
+  const env = {
+    BACKUP_S3_URL: "s3://env-bucket/env",
+    BACKUP_S3_ENDPOINT: "http://127.0.0.1:7480",
+    BACKUP_S3_PATH_STYLE: "true",
+    BACKUP_AGE_RECIPIENTS: `${RECIPIENT}, ${RECIPIENT}`,
+    BACKUP_AGE_IDENTITY_FILE: "/run/secrets/age",
+    AWS_ACCESS_KEY_ID: "id",
+    AWS_SECRET_ACCESS_KEY_FILE: "/run/secrets/s3",
+  };
+  const fromEnv = resolveSettings({}, env, SYSTEM);
+  deepStrictEqual(fromEnv.s3, { bucket: "env-bucket", prefix: "env" });
+  deepStrictEqual(fromEnv.s3Connection, {
+    endpoint: "http://127.0.0.1:7480",
+    region: "us-east-1",
+    pathStyle: true,
+  });
+  deepStrictEqual(fromEnv.ageRecipients, [RECIPIENT, RECIPIENT]);
+  strictEqual(fromEnv.ageIdentityFile, "/run/secrets/age");
+  deepStrictEqual(fromEnv.s3Credentials, {
+    accessKeyId: { value: "id" },
+    secretAccessKey: { file: "/run/secrets/s3", from: "AWS_SECRET_ACCESS_KEY_FILE" },
+  });
+  const fromFlags = resolveSettings(
+    {
+      s3Url: "s3://flag-bucket/a/b/",
+      s3Region: "eu-central-1",
+      s3PathStyle: false,
+      ageRecipient: [RECIPIENT],
+    },
+    env,
+    SYSTEM,
+  );
+  deepStrictEqual(fromFlags.s3, { bucket: "flag-bucket", prefix: "a/b" });
+  deepStrictEqual([fromFlags.s3Connection.region, fromFlags.s3Connection.pathStyle], [
+    "eu-central-1",
+    false,
+  ]);
+  deepStrictEqual(fromFlags.ageRecipients, [RECIPIENT]);
+  const none = resolveSettings({}, {}, SYSTEM);
+  deepStrictEqual([none.s3, none.s3Credentials, none.ageRecipients], [undefined, undefined, []]);
+  deepStrictEqual(resolveSettings({ s3Url: "s3://top-level" }, {}, SYSTEM).s3, {
+    bucket: "top-level",
+    prefix: "",
+  });
+});
+
+Deno.test("resolveSettings names the setting and value of each bad off-site value", () => {
+  const cases: [Parameters<typeof resolveSettings>[0], Record<string, string>, string][] = [
+    [{ s3Url: "https://bucket/x" }, {}, 'Cannot use --s3-url "https://bucket/x": expected s3://'],
+    [{ s3Url: "s3://B_ad/x" }, {}, 'Cannot use --s3-url "s3://B_ad/x": the bucket name must'],
+    [{ s3Url: "s3://bucket/a/../b" }, {}, 'without "." or ".." parts'],
+    [{}, { BACKUP_S3_ENDPOINT: "127.0.0.1:7480" }, 'Cannot use BACKUP_S3_ENDPOINT "127.0.0.1'],
+    [{}, { BACKUP_S3_PATH_STYLE: "maybe" }, 'Cannot use BACKUP_S3_PATH_STYLE "maybe"'],
+    [{ ageRecipient: ["ssh-ed25519 AAAA"] }, {}, 'Cannot use --age-recipient "ssh-ed25519'],
+    [{}, { BACKUP_AGE_RECIPIENTS: "age1nope" }, 'Cannot use BACKUP_AGE_RECIPIENTS "age1nope"'],
+    [{}, { AWS_ACCESS_KEY_ID: "id" }, "Cannot use AWS_SECRET_ACCESS_KEY"],
+    [
+      {},
+      { AWS_ACCESS_KEY_ID: "id", AWS_ACCESS_KEY_ID_FILE: "/f", AWS_SECRET_ACCESS_KEY: "s" },
+      "give AWS_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID_FILE, not both",
+    ],
+  ];
+  for (const [flags, env, message] of cases) {
+    throws(() => resolveSettings(flags, env, SYSTEM), (err: unknown) => {
+      strictEqual(err instanceof ConfigError, true, String(err));
+      strictEqual((err as Error).message.includes(message), true, (err as Error).message);
+      return true;
+    });
+  }
+});
