@@ -11,7 +11,7 @@ import { readIdentities } from "./encryption.ts";
 import { pruneRemote } from "./offsite.ts";
 import { openRemote, type RemoteStore } from "./remote.ts";
 import { parseS3Url } from "./settings.ts";
-import { parseSidecar } from "./sidecar.ts";
+import { hashStream, parseSidecar } from "./sidecar.ts";
 import { formatBytes } from "./progress.ts";
 import { hasRules, prune } from "./prune.ts";
 import { restoreArchive } from "./restore.ts";
@@ -172,7 +172,11 @@ function remoteJob(
           bytes: 0,
         };
       }
-      return await verifyBytes(path, body, sidecar, identities);
+      return await verifyBytes(path, body, sidecar, {
+        ...identities,
+        // After a read that stopped early, download it again to judge the hash.
+        rehash: async () => await hashStream(await store.get(path) ?? ReadableStream.from([])),
+      });
     },
   };
 }
@@ -318,6 +322,7 @@ async function restoreLocal(
   let noSidecar = false;
   const result = await restoreArchive(archive, resolve(to), {
     ...await identitiesOf(settings),
+    label: shown,
     owners: io.isRoot,
     onRefused: (r) => io.log.warn("entry not restored", { name: r.name, reason: r.reason }),
     onNoSidecar: () => {

@@ -24,6 +24,8 @@ export interface RestoreOptions {
   onNoSidecar?: () => void;
   /** age identities for an encrypted archive. */
   identities?: readonly string[];
+  /** How messages name the archive (a download names its address). @default {archive} */
+  label?: string;
 }
 
 /** What a restore did. */
@@ -125,14 +127,15 @@ export async function restoreArchive(
   dir: string,
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
+  const label = options.label ?? archive;
   const sidecar = await readSidecar(archive);
-  if ("invalid" in sidecar) throw new RunError(`Cannot restore "${archive}": ${sidecar.invalid}`);
+  if ("invalid" in sidecar) throw new RunError(`Cannot restore "${label}": ${sidecar.invalid}`);
   if ("missing" in sidecar) options.onNoSidecar?.();
   else if (await hashFile(archive) !== sidecar.hex) {
-    throw new RunError(`Cannot restore "${archive}": the sha256 does not match the sidecar`);
+    throw new RunError(`Cannot restore "${label}": the sha256 does not match the sidecar`);
   }
   if (isEncryptedName(archive) && (options.identities?.length ?? 0) === 0) {
-    throw new RunError(`Cannot restore "${archive}": it is encrypted; give --age-identity FILE`);
+    throw new RunError(`Cannot restore "${label}": it is encrypted; give --age-identity FILE`);
   }
   await checkEmptyTarget(dir);
 

@@ -54,8 +54,20 @@ export function parseSidecar(text: string | undefined, fileName: string): Sideca
  * ```
  */
 export async function hashFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
   using file = await Deno.open(path);
-  for await (const chunk of file.readable) hash.update(chunk);
+  return await hashStream(file.readable);
+}
+
+/**
+ * sha256 of a whole stream, hex.
+ *
+ * @example
+ * ```ts
+ * await hashStream(ReadableStream.from([new Uint8Array([1, 2, 3])]));
+ * ```
+ */
+export async function hashStream(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of stream) hash.update(chunk);
   return hash.digest("hex");
 }

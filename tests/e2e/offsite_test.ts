@@ -1,0 +1,307 @@
+// Off-site copies against a real one-node Ceph cluster (mon, memstore osd, rgw): uploads,
+// multipart, remote list/verify/restore, remote retention, and the rgw dying mid-upload.
+
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
+import {
+  backupd,
+  flipMiddleByte,
+  listFiles,
+  onlyArchive,
+  randomFile,
+  run,
+  sha256File,
+  spawnBackupd,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
+import { byAge, parseArchiveName } from "../../lib/names.ts";
+import { type Ceph, startCeph } from "./ceph.ts";
+
+const BUCKET = "backups";
+
+/** Keys under `prefix/`, relative to it, with their sizes. */
+async function objectsOf(ceph: Ceph, prefix: string): Promise<Record<string, number>> {
+  const page = await ceph.client.send(
+    new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }),
+  );
+  return Object.fromEntries(
+    (page.Contents ?? []).map((o) => [(o.Key ?? "").slice(prefix.length + 1), o.Size ?? 0]),
+  );
+}
+
+async function objectBytes(ceph: Ceph, key: string): Promise<Uint8Array> {
+  const object = await ceph.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return await object.Body?.transformToByteArray() ?? new Uint8Array();
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The archives (not sidecars) under a DEST, relative to it, oldest first. */
+async function archivesIn(dest: string): Promise<string[]> {
+  const archives = (await listFiles(dest)).flatMap((f) => {
+    const parsed = parseArchiveName(f.slice(0, 10), f.slice(11));
+    return parsed ? [parsed] : [];
+  });
+  return archives.sort(byAge).map((a) => a.path);
+}
+
+/** Checks that the bucket holds `rel` exactly as DEST does: bytes, sidecar and metadata. */
+async function sameInBucket(ceph: Ceph, prefix: string, dest: string, rel: string) {
+  const local = await Deno.readFile(`${dest}/${rel}`);
+  const remote = await objectBytes(ceph, `${prefix}/${rel}`);
+  strictEqual(remote.length, local.length, `${rel}: size`);
+  strictEqual(sha256(remote), sha256(local), `${rel}: bytes`);
+  const sidecar = new TextDecoder().decode(await objectBytes(ceph, `${prefix}/${rel}.sha256`));
+  strictEqual(sidecar, await Deno.readTextFile(`${dest}/${rel}.sha256`), `${rel}: sidecar`);
+  const head = await ceph.client.send(
+    new HeadObjectCommand({ Bucket: BUCKET, Key: `${prefix}/${rel}` }),
+  );
+  strictEqual(head.Metadata?.sha256, sha256(local), `${rel}: sha256 metadata`);
+}
+
+Deno.test("backupd now uploads the archive and its sidecar, with credentials from _FILE variables", async () => {
+  await using ceph = await startCeph(BUCKET);
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await Deno.mkdir(source);
+  await Deno.writeTextFile(`${source}/employees.csv`, "1,Ada\n2,Grace\n".repeat(1000));
+  await Deno.writeTextFile(`${dir.path}/id`, `${ceph.accessKey}\n`);
+  await Deno.writeTextFile(`${dir.path}/secret`, `${ceph.secretKey}\n`);
+  const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...env } = ceph.env(
+    `s3://${BUCKET}/db`,
+  );
+  const dest = `${dir.path}/backup`;
+  const made = await backupd(["now", "--source", source, "--dest", dest], {
+    ...env,
+    AWS_ACCESS_KEY_ID_FILE: `${dir.path}/id`,
+    AWS_SECRET_ACCESS_KEY_FILE: `${dir.path}/secret`,
+  });
+  strictEqual(made.code, 0, made.stderr);
+  const [rel] = await archivesIn(dest);
+  match(made.stderr, new RegExp(`INFO upload done archive=${rel} to=s3://${BUCKET}/db/${rel} `));
+  deepStrictEqual(Object.keys(await objectsOf(ceph, "db")).sort(), [
+    rel,
+    `${rel}.sha256`,
+  ]);
+  await sameInBucket(ceph, "db", dest, rel ?? "");
+
+  const listed = await backupd(["list", "--remote", "--dest", dest], ceph.env(`s3://${BUCKET}/db`));
+  strictEqual(listed.code, 0, listed.stderr);
+  match(listed.stdout, new RegExp(`^${rel}  +[0-9.]+ [KM]?i?B  just now\n$`));
+
+  const wrongSecret = await backupd(["now", "--source", source, "--dest", dest], {
+    ...ceph.env(`s3://${BUCKET}/db`),
+    AWS_SECRET_ACCESS_KEY: "not-the-secret",
+  });
+  strictEqual(wrongSecret.code, 2);
+  match(
+    wrongSecret.stderr,
+    /ERROR backup failed error="Cannot (list|upload to) \\"s3:\/\/backups\/db.*SignatureDoesNotMatch \(HTTP 403\).*the local archive .* is kept; the next run uploads what the bucket lacks\)"\n$/,
+  );
+});
+
+Deno.test("a 60 MB archive goes up in parts, and verify and restore read it back from the bucket", async () => {
+  await using ceph = await startCeph(BUCKET);
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await randomFile(`${source}/base/16384/2619`, 60);
+  await Deno.writeTextFile(`${source}/PG_VERSION`, "15\n");
+  const env = ceph.env(`s3://${BUCKET}/db`);
+  const dest = `${dir.path}/backup`;
+  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  strictEqual(made.code, 0, made.stderr);
+  const archive = await onlyArchive(dest);
+  const rel = archive.slice(dest.length + 1);
+  // 60 MB in 8 MiB parts: 8 parts, and the ETag of a multipart object says so.
+  match(made.stderr, / INFO upload done .* parts=8 /);
+  const head = await ceph.client.send(
+    new HeadObjectCommand({ Bucket: BUCKET, Key: `db/${rel}` }),
+  );
+  match(head.ETag ?? "", /-8"$/);
+  await sameInBucket(ceph, "db", dest, rel);
+
+  const verified = await backupd(["verify", "--remote", "--dest", dest], env);
+  strictEqual(verified.code, 0, verified.stderr);
+  match(
+    verified.stdout,
+    new RegExp(
+      `^OK s3://${BUCKET}/db/${rel}: 5 entries, 57\\.2 MiB of content, sha256 matches the sidecar\n$`,
+    ),
+  );
+
+  const url = `s3://${BUCKET}/db/${rel}`;
+  const restored = await backupd(["restore", url, "--to", `${dir.path}/restored`], env);
+  strictEqual(restored.code, 0, restored.stderr);
+  strictEqual(
+    await sha256File(`${dir.path}/restored/base/16384/2619`),
+    await sha256File(`${source}/base/16384/2619`),
+  );
+  strictEqual(await Deno.readTextFile(`${dir.path}/restored/PG_VERSION`), "15\n");
+  // The download folder beside DIR is gone.
+  deepStrictEqual((await listFiles(dir.path)).filter((f) => f.startsWith(".")), []);
+
+  // Damage the object in the bucket: verify fails, and restore writes nothing.
+  await ceph.client.send(
+    new PutObjectCommand({
+      Bucket: BUCKET,
+      Key: `db/${rel}`,
+      Body: flipMiddleByte(await Deno.readFile(archive)),
+    }),
+  );
+  const damaged = await backupd(["verify", url], env);
+  strictEqual(damaged.code, 2);
+  strictEqual(damaged.stdout, `FAILED ${url}: the sha256 does not match the sidecar\n`);
+  const refused = await backupd(["restore", url, "--to", `${dir.path}/second`], env);
+  strictEqual(refused.code, 2);
+  match(
+    refused.stderr,
+    new RegExp(`backupd: Cannot restore "${url}": the sha256 does not match the sidecar\n$`),
+  );
+  strictEqual(await Deno.stat(`${dir.path}/second`).catch(() => undefined), undefined);
+  deepStrictEqual((await listFiles(dir.path)).filter((f) => f.startsWith(".")), []);
+
+  const missing = await backupd(["verify", `s3://${BUCKET}/db/2027-01-02/01-00-00.tar.gz`], env);
+  strictEqual(missing.code, 2);
+  strictEqual(
+    missing.stdout,
+    `FAILED s3://${BUCKET}/db/2027-01-02/01-00-00.tar.gz: no such object in the bucket\n`,
+  );
+});
+
+Deno.test("encrypted archives go to the bucket as .tar.gz.age and restore from it with the identity", async () => {
+  await using ceph = await startCeph(BUCKET);
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await Deno.mkdir(source);
+  await Deno.writeTextFile(`${source}/salaries.csv`, "Ada,100\n".repeat(5000));
+  const keygen = await run("age-keygen", ["-o", `${dir.path}/key.txt`]);
+  const recipient = /age1[0-9a-z]+/.exec(keygen.stderr)?.[0] ?? "";
+  const env = { ...ceph.env(`s3://${BUCKET}/enc`), BACKUP_AGE_RECIPIENTS: recipient };
+  const dest = `${dir.path}/backup`;
+  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  strictEqual(made.code, 0, made.stderr);
+  const [rel] = await archivesIn(dest);
+  match(rel ?? "", /\.tar\.gz\.age$/);
+  await sameInBucket(ceph, "enc", dest, rel ?? "");
+  const stored = await objectBytes(ceph, `enc/${rel}`);
+  strictEqual(new TextDecoder().decode(stored.subarray(0, 22)), "age-encryption.org/v1\n");
+
+  const hashOnly = await backupd(["verify", "--remote", "--dest", dest], env);
+  strictEqual(hashOnly.code, 0, hashOnly.stderr);
+  strictEqual(
+    hashOnly.stdout,
+    `OK s3://${BUCKET}/enc/${rel}: sha256 matches the sidecar; encrypted, content not checked (give --age-identity)\n`,
+  );
+  const withKey = { ...env, BACKUP_AGE_IDENTITY_FILE: `${dir.path}/key.txt` };
+  const full = await backupd(["verify", "--remote", "--all", "--dest", dest], withKey);
+  strictEqual(full.code, 0, full.stderr);
+  match(full.stdout, /: 2 entries, 39\.1 KiB of content, sha256 matches the sidecar\n$/);
+  // A new machine: no DEST, only the bucket and the identity.
+  const restored = await backupd([
+    "restore",
+    `s3://${BUCKET}/enc/${rel}`,
+    "--to",
+    `${dir.path}/new-host/data`,
+  ], withKey);
+  strictEqual(restored.code, 0, restored.stderr);
+  strictEqual(
+    await Deno.readTextFile(`${dir.path}/new-host/data/salaries.csv`),
+    "Ada,100\n".repeat(5000),
+  );
+});
+
+Deno.test("retention removes the same archives from the bucket as from DEST, with their sidecars", async () => {
+  await using ceph = await startCeph(BUCKET);
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await Deno.mkdir(source);
+  await Deno.writeTextFile(`${source}/t`, "x");
+  const env = ceph.env(`s3://${BUCKET}/kept`);
+  const dest = `${dir.path}/backup`;
+  for (let i = 0; i < 3; i++) {
+    const made = await backupd(
+      ["now", "--source", source, "--dest", dest, "--keep-last", "2"],
+      env,
+    );
+    strictEqual(made.code, 0, made.stderr);
+  }
+  const local = await archivesIn(dest);
+  strictEqual(local.length, 2);
+  deepStrictEqual(
+    Object.keys(await objectsOf(ceph, "kept")).sort(),
+    local.flatMap((a) => [a, `${a}.sha256`]).sort(),
+  );
+  // With a rule of 1, prune plans the bucket too; a dry run changes nothing.
+  const dry = await backupd(["prune", "--dry-run", "--dest", dest, "--keep-last", "1"], env);
+  strictEqual(dry.code, 0, dry.stderr);
+  match(
+    dry.stdout,
+    new RegExp(
+      `remove s3://${BUCKET}/kept/${
+        local[0]
+      }  \\(.*\\)\ndry run in s3://${BUCKET}/kept/: would keep 1 and remove 1; nothing was changed\n$`,
+    ),
+  );
+  strictEqual(Object.keys(await objectsOf(ceph, "kept")).length, 4);
+  const pruned = await backupd(["prune", "--dest", dest, "--keep-last", "1"], env);
+  strictEqual(pruned.code, 0, pruned.stderr);
+  deepStrictEqual(Object.keys(await objectsOf(ceph, "kept")).sort(), [
+    local[1],
+    `${local[1]}.sha256`,
+  ]);
+});
+
+Deno.test("the rgw killed mid-upload fails the run and keeps the archive; the next run uploads it", async () => {
+  await using ceph = await startCeph(BUCKET);
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await randomFile(`${source}/base/1/1259`, 300);
+  const env = ceph.env(`s3://${BUCKET}/db`);
+  const dest = `${dir.path}/backup`;
+  const child = spawnBackupd(["now", "--source", source, "--dest", dest], env);
+  let stderr = "";
+  const reading = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  await waitFor("the upload to start", () => stderr.includes("INFO upload started") || undefined);
+  await ceph.killRgw();
+  const status = await child.status;
+  await reading;
+  await child.stdout.cancel();
+  strictEqual(status.code, 2, stderr);
+  match(stderr, /WARN uploading .* failed; trying again in_seconds=1 /);
+  match(
+    stderr,
+    /ERROR backup failed error="Cannot .*the local archive \d{4}-\d{2}-\d{2}\/[\d-]+\.tar\.gz is kept; the next run uploads what the bucket lacks\)"\n$/,
+  );
+  const [first] = await archivesIn(dest);
+  const check = await run("sha256sum", ["-c", `${dest}/${first}.sha256`], {
+    cwd: `${dest}/${first?.slice(0, 10)}`,
+  });
+  strictEqual(check.code, 0, check.stderr);
+  const health = await backupd(["health", "--dest", dest]);
+  strictEqual(health.code, 1, health.stdout);
+  match(health.stdout, /^unhealthy: the last run failed/);
+
+  await ceph.startRgw();
+  // Whatever the dead rgw left of the first upload, the bucket does not hold it whole.
+  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  strictEqual(made.code, 0, made.stderr);
+  const archives = await archivesIn(dest);
+  strictEqual(archives.length, 2);
+  for (const rel of archives) {
+    match(made.stderr, new RegExp(`INFO upload done archive=${rel} `));
+    await sameInBucket(ceph, "db", dest, rel);
+  }
+  const healthy = await backupd(["health", "--dest", dest]);
+  strictEqual(healthy.code, 0, healthy.stdout);
+});
