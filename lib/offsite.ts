@@ -2,7 +2,7 @@
 // sidecar and confirmed with HeadObject, with retries; retention then applies to the bucket.
 
 import type { Logger } from "./log.ts";
-import { type ArchiveName, sidecarName, sidecarText } from "./names.ts";
+import { type ArchiveName, parseArchiveName, sidecarName, sidecarText } from "./names.ts";
 import { RunError } from "./errors.ts";
 import { applyPolicy, type PolicyResult } from "./retention.ts";
 import type { RemoteStore } from "./remote.ts";
@@ -92,6 +92,7 @@ export async function uploadMissing(
   options: UploadMissingOptions,
 ): Promise<string[]> {
   const objects = await retrying(options, "listing the bucket", () => store.objects());
+  await abortLeftovers(store, options.log);
   const uploaded: string[] = [];
   for (const archive of [...archives].reverse()) {
     const file = `${dest}/${archive.path}`;
@@ -112,6 +113,19 @@ export async function uploadMissing(
     uploaded.push(archive.path);
   }
   return uploaded;
+}
+
+/**
+ * Aborts the multipart uploads that an interrupted run left under the prefix (their parts
+ * are billed and invisible); only keys with names backupd writes are touched.
+ */
+async function abortLeftovers(store: RemoteStore, log: Logger): Promise<void> {
+  for (const upload of await store.incompleteUploads()) {
+    const parts = upload.path.split("/");
+    if (parts.length !== 2 || !parseArchiveName(parts[0] as string, parts[1] as string)) continue;
+    await store.abortUpload(upload.path, upload.uploadId);
+    log.info("aborted an upload left by an interrupted run", { to: store.url(upload.path) });
+  }
 }
 
 /** Runs `attempt` until it succeeds or the delays are used up; throws the last failure. */

@@ -2,9 +2,11 @@
 // @aws-sdk/client-s3. Keys mirror DEST: `PREFIX/YYYY-MM-DD/HH-MM-SS.tar.gz[.age]`.
 
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -60,6 +62,9 @@ function remoteError(action: string, url: string, err: unknown): RunError {
     const status = err.$metadata.httpStatusCode;
     const message = err.message && err.message !== "UnknownError" ? `: ${err.message}` : "";
     detail = `${err.name}${status ? ` (HTTP ${status})` : ""}${message}`;
+  } else if (err instanceof Error && err.name === "CredentialsProviderError") {
+    detail = "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or their _FILE " +
+      "variants), or give the SDK a profile or role";
   } else if (err instanceof Error) {
     const code = "code" in err && typeof err.code === "string" ? `${err.code}: ` : "";
     detail = `${code}${err.message.split("\n")[0]}`;
@@ -114,6 +119,47 @@ export class RemoteStore {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return objects;
+  }
+
+  /** Multipart uploads under the prefix that were started and never completed nor aborted. */
+  async incompleteUploads(): Promise<{ path: string; uploadId: string }[]> {
+    const base = this.#target.prefix === "" ? "" : `${this.#target.prefix}/`;
+    const found: { path: string; uploadId: string }[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.#client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.#target.bucket,
+          Prefix: base,
+          ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+          ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+        }),
+      ).catch((err) => {
+        throw remoteError("list the uploads in", this.url(), err);
+      });
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key && upload.UploadId) {
+          found.push({ path: upload.Key.slice(base.length), uploadId: upload.UploadId });
+        }
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    return found;
+  }
+
+  /** Aborts a multipart upload, so the store drops its parts. */
+  async abortUpload(path: string, uploadId: string): Promise<void> {
+    await this.#client.send(
+      new AbortMultipartUploadCommand({
+        Bucket: this.#target.bucket,
+        Key: this.key(path),
+        UploadId: uploadId,
+      }),
+    ).catch((err) => {
+      throw remoteError("abort the upload to", this.url(path), err);
+    });
   }
 
   /** Archives under the prefix, oldest first; keys backupd did not write are not listed. */

@@ -299,7 +299,8 @@ async function copyOffsite(
       ...(deps.signal ? { signal: deps.signal } : {}),
     });
   } catch (err) {
-    if (deps.signal?.aborted) throw err;
+    // Interrupted: the interruption is the reason, not the upload it cut short.
+    if (deps.signal?.aborted) throw deps.signal.reason ?? err;
     throw new RunError(
       `${
         describeError(err)

@@ -4,8 +4,10 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
@@ -17,6 +19,7 @@ import {
   randomFile,
   run,
   sha256File,
+  signalProcess,
   spawnBackupd,
   tempDir,
   waitFor,
@@ -80,6 +83,10 @@ Deno.test("backupd now uploads the archive and its sidecar, with credentials fro
     `s3://${BUCKET}/db`,
   );
   const dest = `${dir.path}/backup`;
+  // Multipart uploads an interrupted run would leave, and one of somebody else's.
+  for (const key of ["db/2027-01-02/01-00-00.tar.gz", "db/notes/upload.bin"]) {
+    await ceph.client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+  }
   const made = await backupd(["now", "--source", source, "--dest", dest], {
     ...env,
     AWS_ACCESS_KEY_ID_FILE: `${dir.path}/id`,
@@ -93,6 +100,14 @@ Deno.test("backupd now uploads the archive and its sidecar, with credentials fro
     `${rel}.sha256`,
   ]);
   await sameInBucket(ceph, "db", dest, rel ?? "");
+  match(
+    made.stderr,
+    /INFO aborted an upload left by an interrupted run to=s3:\/\/backups\/db\/2027-01-02\/01-00-00\.tar\.gz\n/,
+  );
+  const uploads = await ceph.client.send(
+    new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: "db/" }),
+  );
+  deepStrictEqual(uploads.Uploads?.map((u) => u.Key), ["db/notes/upload.bin"]);
 
   const listed = await backupd(["list", "--remote", "--dest", dest], ceph.env(`s3://${BUCKET}/db`));
   strictEqual(listed.code, 0, listed.stderr);
@@ -304,4 +319,64 @@ Deno.test("the rgw killed mid-upload fails the run and keeps the archive; the ne
   }
   const healthy = await backupd(["health", "--dest", dest]);
   strictEqual(healthy.code, 0, healthy.stdout);
+  // No multipart upload is left behind: the dead rgw's was aborted by the second run.
+  const uploads = await ceph.client.send(
+    new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: "db/" }),
+  );
+  deepStrictEqual(uploads.Uploads ?? [], []);
+});
+
+Deno.test("backupd run abandons an upload on SIGTERM with 143; the next run uploads it and leaves no parts", async () => {
+  await using ceph = await startCeph(BUCKET);
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await randomFile(`${source}/base/1/1259`, 300);
+  const env = ceph.env(`s3://${BUCKET}/db`);
+  const dest = `${dir.path}/backup`;
+  const child = spawnBackupd([
+    "run",
+    "--source",
+    source,
+    "--dest",
+    dest,
+    "--schedule",
+    "0 0 1 1 *",
+    "--run-on-start",
+  ], env);
+  let stderr = "";
+  const reading = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  await waitFor("the upload to start", () => stderr.includes("INFO upload started") || undefined);
+  const state = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`));
+  const signalled = performance.now();
+  signalProcess(state.pid, "SIGTERM");
+  const status = await child.status;
+  const latency = (performance.now() - signalled) / 1000;
+  await reading;
+  await child.stdout.cancel();
+  strictEqual(status.code, 143, stderr);
+  match(
+    stderr,
+    /INFO stopping: abandoning the run signal=SIGTERM\n.*ERROR backup failed reason=start error="Cannot finish the run: interrupted by SIGTERM"\n/,
+  );
+  const [archive] = await archivesIn(dest);
+  strictEqual(Object.keys(await objectsOf(ceph, "db")).includes(archive ?? ""), false);
+
+  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  strictEqual(made.code, 0, made.stderr);
+  // Whether lib-storage's own abort reached the rgw before the exit or not, none is left now.
+  for (const rel of await archivesIn(dest)) await sameInBucket(ceph, "db", dest, rel);
+  const uploads = await ceph.client.send(
+    new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: "db/" }),
+  );
+  deepStrictEqual(uploads.Uploads ?? [], []);
+  // The whole upload, measured in the same run, took far longer than stopping did.
+  const whole = Number(
+    new RegExp(`INFO upload done archive=${archive} .* seconds=([\\d.]+)`).exec(made.stderr)?.[1],
+  );
+  console.log(
+    `SIGTERM: exited ${latency.toFixed(2)} s after the signal; the upload takes ${whole} s`,
+  );
+  strictEqual(latency < whole / 2, true, `exit took ${latency} s against ${whole} s of upload`);
 });
