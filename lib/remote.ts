@@ -48,7 +48,8 @@ async function readSecret(secret: Secret): Promise<string> {
   try {
     return (await Deno.readTextFile(secret.file)).trim();
   } catch (err) {
-    throw new ConfigError(secret.from, secret.file, (err as Error).message, { cause: err });
+    const detail = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    throw new ConfigError(secret.from, secret.file, detail, { cause: err });
   }
 }
 

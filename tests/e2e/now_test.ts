@@ -279,6 +279,24 @@ const BAD: [string, string[], Record<string, string>, RegExp][] = [
     {},
     /^backupd: Cannot use --compression "bzip2": expected gzip or zstd$/,
   ],
+  [
+    "a bad S3 address",
+    ["--s3-url", "https://bucket.example/db"],
+    {},
+    /^backupd: Cannot use --s3-url "https:\/\/bucket.example\/db": expected s3:\/\/BUCKET\/PREFIX$/,
+  ],
+  [
+    "a bad age recipient",
+    [],
+    { BACKUP_AGE_RECIPIENTS: "age1notakey" },
+    /^backupd: Cannot use BACKUP_AGE_RECIPIENTS "age1notakey": not a valid age public key/,
+  ],
+  [
+    "a credentials file that is not there",
+    ["--s3-url", "s3://backups/db"],
+    { AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY_FILE: "/nonexistent/secret" },
+    /^backupd: Cannot use AWS_SECRET_ACCESS_KEY_FILE "\/nonexistent\/secret": no such file$/,
+  ],
 ];
 
 for (const [what, args, env, message] of BAD) {
@@ -296,6 +314,18 @@ for (const [what, args, env, message] of BAD) {
     strictEqual(result.stdout, "");
   });
 }
+
+Deno.test("backupd list and verify --remote exit 2 with one line without --s3-url", async () => {
+  for (const command of ["list", "verify"]) {
+    const result = await backupd([command, "--remote", "--dest", "/nonexistent"]);
+    strictEqual(result.code, 2);
+    strictEqual(result.stdout, "");
+    match(
+      result.stderr,
+      /^backupd: Cannot (list the bucket|verify the bucket's archives): give --s3-url s3:\/\/BUCKET\/PREFIX \(or BACKUP_S3_URL\)\n$/,
+    );
+  }
+});
 
 Deno.test("backupd now exits 2 with one line when DEST is not writable", async () => {
   await using tmpDir = await tempDir();
