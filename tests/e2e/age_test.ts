@@ -53,14 +53,14 @@ Deno.test("backupd now --age-recipient writes a .tar.gz.age that the age CLI dec
     await Deno.mkdir(out);
     const extracted = await run("sh", [
       "-c",
-      `age -d -i "$1" "$2" | tar -xzf - -C "$3" --strip-components=1 --warning=no-timestamp`,
+      `age -d -i "$1" "$2" | tar -xzpf - -C "$3" --numeric-owner --warning=no-timestamp`,
       "sh",
       `${dir.path}/${key}`,
       archive,
       out,
     ]);
     strictEqual(extracted.code, 0, extracted.stderr);
-    await sameTree(source, out, owners);
+    await sameTree(source, `${out}/data`, owners);
   }
 });
 
