@@ -172,8 +172,9 @@ function remoteJob(
           bytes: 0,
         };
       }
-      return await verifyBytes(path, body, sidecar, {
+      return await verifyBytes(path, body, {
         ...identities,
+        sidecar,
         // After a read that stopped early, download it again to judge the hash.
         rehash: async () => await hashStream(await store.get(path) ?? ReadableStream.from([])),
       });

@@ -9,6 +9,12 @@ import type { RemoteStore } from "./remote.ts";
 import type { KeepPolicy } from "./settings.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
 
+/** A local archive: its name, and its file. */
+export interface LocalArchive extends ArchiveName {
+  /** The archive's absolute path. */
+  file: string;
+}
+
 /** Options of {@linkcode uploadMissing}. */
 export interface UploadMissingOptions {
   log: Logger;
@@ -52,10 +58,10 @@ async function sha256Of(path: string): Promise<string> {
 /** Uploads one archive and its sidecar, then checks the object's size and sha256. */
 async function uploadOne(
   store: RemoteStore,
-  file: string,
-  archive: ArchiveName,
+  archive: LocalArchive,
   signal: AbortSignal | undefined,
 ): Promise<number> {
+  const file = archive.file;
   const sha256 = await sha256Of(file);
   const size = (await Deno.stat(file)).size;
   const parts = await store.upload(file, archive.path, { sha256, ...(signal ? { signal } : {}) });
@@ -76,32 +82,31 @@ async function uploadOne(
 }
 
 /**
- * Uploads every archive in `archives` (files under `dest`) that the bucket lacks, or holds
- * with another size or without its sidecar; newest first. Each is tried again after the
- * delays; the last failure is thrown. Returns the paths uploaded.
+ * Uploads every archive in `archives` that the bucket lacks, or holds with another size or
+ * without its sidecar; newest first. Each is tried again after the delays; the last
+ * failure is thrown. Returns the paths uploaded.
  *
  * @example
  * ```ts
- * await uploadMissing("/backup", await listArchives("/backup"), store, { log, sleep });
+ * const archives = (await listArchives("/backup")).map((a) => ({ ...a, file: `/backup/${a.path}` }));
+ * await uploadMissing(store, archives, { log, sleep: abortableSleep });
  * ```
  */
 export async function uploadMissing(
-  dest: string,
-  archives: readonly ArchiveName[],
   store: RemoteStore,
+  archives: readonly LocalArchive[],
   options: UploadMissingOptions,
 ): Promise<string[]> {
   const objects = await retrying(options, "listing the bucket", () => store.objects());
   await abortLeftovers(store, options.log);
   const uploaded: string[] = [];
   for (const archive of [...archives].reverse()) {
-    const file = `${dest}/${archive.path}`;
-    const size = (await Deno.stat(file)).size;
+    const size = (await Deno.stat(archive.file)).size;
     if (objects.get(archive.path) === size && objects.has(sidecarName(archive.path))) continue;
     const started = performance.now();
     const parts = await retrying(options, `uploading ${archive.path}`, () => {
       options.log.info("upload started", { archive: archive.path, to: store.url(archive.path) });
-      return uploadOne(store, file, archive, options.signal);
+      return uploadOne(store, archive, options.signal);
     });
     options.log.info("upload done", {
       archive: archive.path,

@@ -293,7 +293,8 @@ async function copyOffsite(
     ? new Set(applyPolicy(local, settings.keep).keep)
     : undefined;
   try {
-    await uploadMissing(dest, local.filter((a) => kept?.has(a.path) ?? true), remote, {
+    const wanted = local.filter((a) => kept?.has(a.path) ?? true);
+    await uploadMissing(remote, wanted.map((a) => ({ ...a, file: `${dest}/${a.path}` })), {
       log: deps.log,
       sleep: deps.sleep ?? abortableSleep,
       ...(deps.signal ? { signal: deps.signal } : {}),

@@ -62,27 +62,36 @@ async function readTar(
   return { entries, bytes };
 }
 
-/** Options of {@linkcode verifyArchive} and {@linkcode verifyBytes}. */
+/** Options of {@linkcode verifyArchive}. */
 export interface VerifyOptions {
   /** age identities for encrypted archives; without them only the hash is checked. */
   identities?: readonly string[];
 }
 
+/** Options of {@linkcode verifyBytes}. */
+export interface VerifyBytesOptions extends VerifyOptions {
+  /** What the archive's sidecar says. */
+  sidecar: SidecarHash;
+  /** Hashes the whole archive again, after a read that stopped early. */
+  rehash?: () => Promise<string>;
+}
+
 /**
  * Checks an archive called `name` read from `bytes` against what its sidecar says.
- * `rehash` hashes the whole archive again after a read that stopped early, when it can.
  *
  * @example
  * ```ts
- * const result = await verifyBytes("01-00-00.tar.gz", response.body, { hex: "ab12..." });
+ * const result = await verifyBytes("01-00-00.tar.gz", response.body, {
+ *   sidecar: { hex: "ab12..." },
+ * });
  * ```
  */
 export async function verifyBytes(
   name: string,
   bytes: Deno.FsFile | ReadableStream<Uint8Array>,
-  sidecar: SidecarHash,
-  options: VerifyOptions & { rehash?: () => Promise<string> } = {},
+  options: VerifyBytesOptions,
 ): Promise<VerifyResult> {
+  const { sidecar } = options;
   const hashChecked = "hex" in sidecar;
   if ("invalid" in sidecar) {
     return {
@@ -142,5 +151,5 @@ export async function verifyArchive(
 ): Promise<VerifyResult> {
   const sidecar = await readSidecar(path);
   using file = await Deno.open(path);
-  return await verifyBytes(path, file, sidecar, { ...options, rehash: () => hashFile(path) });
+  return await verifyBytes(path, file, { ...options, sidecar, rehash: () => hashFile(path) });
 }

@@ -148,6 +148,9 @@ console.log(
     }`,
 );
 
+// A key pair for the encrypted cases; the identity itself is not needed to encrypt.
+const recipient = /# public key: (age1[0-9a-z]+)/.exec(await sh(["age-keygen"]))?.[1] ?? "";
+
 type Case = {
   name: string;
   group: string;
@@ -217,6 +220,37 @@ const cases: Case[] = [
         "data",
       ]),
     size: () => sizeOf(`${out}/tzst/a.tar.zst`),
+  },
+  {
+    group: "backup",
+    name: "backupd now --age-recipient",
+    run: async () =>
+      measure([
+        ...backupd,
+        "now",
+        "--source",
+        `${work}/data`,
+        "--dest",
+        await fresh(`${out}/age`),
+        "--age-recipient",
+        recipient,
+      ]),
+    size: async () => sizeOf(await onlyFile(`${out}/age`, ".tar.gz.age")),
+  },
+  {
+    group: "backup",
+    name: "tar -czf | age -r",
+    run: async () =>
+      measure([
+        "sh",
+        "-c",
+        'tar -czf - -C "$1" data | age -r "$2" > "$3/a.tgz.age"',
+        "sh",
+        work,
+        recipient,
+        await fresh(`${out}/tage`),
+      ]),
+    size: () => sizeOf(`${out}/tage/a.tgz.age`),
   },
   {
     group: "small files",
@@ -316,6 +350,12 @@ ratios (higher is better for backupd):
   restore vs tar -xzf:                  ${ratio("backupd restore", "tar -xzf")} x   (target >= 1)
   zstd backup vs tar --zstd:            ${
   ratio("backupd now --compression zstd", "tar --zstd -cf")
+} x
+  encrypted backup vs tar -czf | age:   ${
+  ratio("backupd now --age-recipient", "tar -czf | age -r")
+} x
+  cost of encryption (plain / age):     ${
+  ratio("backupd now --age-recipient", "backupd now (gzip)")
 } x
   peak RSS of backupd now:              ${
   Math.max(...(results.get("backupd now (gzip)")?.rss ?? [])).toFixed(0)
