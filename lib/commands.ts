@@ -9,12 +9,12 @@ import type { Logger } from "./log.ts";
 import { type ArchiveName, instantOf, parseArchiveName, sidecarName } from "./names.ts";
 import { readIdentities } from "./encryption.ts";
 import { pruneRemote } from "./offsite.ts";
-import { openRemote, type RemoteStore } from "./remote.ts";
+import type { RemoteStore } from "./remote.ts";
 import { parseS3Url } from "./settings.ts";
 import { hashStream, parseSidecar } from "./sidecar.ts";
 import { formatBytes } from "./progress.ts";
 import { hasRules, prune } from "./prune.ts";
-import { restoreArchive } from "./restore.ts";
+import { checkRestoreTarget, restoreArchive } from "./restore.ts";
 import { cronSlots } from "./schedule.ts";
 import type { Settings } from "./settings.ts";
 import { readDaemonState, readLastRun } from "./status.ts";
@@ -63,6 +63,7 @@ async function configuredRemote(settings: Settings, what: string): Promise<Remot
   if (!settings.s3) {
     throw new UsageError(`Cannot ${what}: give --s3-url s3://BUCKET/PREFIX (or BACKUP_S3_URL)`);
   }
+  const { openRemote } = await import("./remote.ts");
   return await openRemote(settings.s3Connection, settings.s3, {
     credentials: settings.s3Credentials,
   });
@@ -83,6 +84,7 @@ async function remoteArchiveAt(
       `Cannot find the archive "${url}": expected s3://BUCKET/PREFIX/YYYY-MM-DD/HH-MM-SS.tar.gz[.age]`,
     );
   }
+  const { openRemote } = await import("./remote.ts");
   const store = await openRemote(settings.s3Connection, {
     bucket: target.bucket,
     prefix: parts.slice(0, -2).join("/"),
@@ -289,6 +291,8 @@ async function restoreRemote(
 ): Promise<number> {
   const { store, path } = await remoteArchiveAt(settings, url);
   const target = resolve(to);
+  // A folder that cannot take the restore is refused before the download, not after.
+  await checkRestoreTarget(target);
   await Deno.mkdir(dirname(target), { recursive: true });
   const download = await Deno.makeTempDir({
     dir: dirname(target),

@@ -77,16 +77,26 @@ function throughLink(made: Made, rel: string): string | undefined {
   return undefined;
 }
 
-async function checkEmptyTarget(dir: string): Promise<void> {
+/**
+ * Throws a `RunError` unless `dir` is absent or an empty folder; changes nothing.
+ *
+ * @example
+ * ```ts
+ * await checkRestoreTarget("/srv/pgdata");
+ * ```
+ */
+export async function checkRestoreTarget(dir: string): Promise<void> {
   const info = lstatOrUndefined(dir);
-  if (info === undefined) {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    return;
-  }
+  if (info === undefined) return;
   if (!info.isDirectory) throw new RunError(`Cannot restore into "${dir}": not a folder`);
   for await (const _ of Deno.readDir(dir)) {
     throw new RunError(`Cannot restore into "${dir}": not empty`);
   }
+}
+
+async function checkEmptyTarget(dir: string): Promise<void> {
+  await checkRestoreTarget(dir);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
 // File system calls are synchronous here: a database folder is thousands of small files, and

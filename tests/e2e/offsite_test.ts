@@ -163,6 +163,13 @@ Deno.test("a 60 MB archive goes up in parts, and verify and restore read it back
   strictEqual(await Deno.readTextFile(`${dir.path}/restored/PG_VERSION`), "15\n");
   // The download folder beside DIR is gone.
   deepStrictEqual((await listFiles(dir.path)).filter((f) => f.startsWith(".")), []);
+  // A folder that is not empty is refused before anything is downloaded.
+  const again = await backupd(["restore", url, "--to", `${dir.path}/restored`], env);
+  strictEqual(again.code, 2);
+  strictEqual(
+    again.stderr,
+    `backupd: Cannot restore into "${dir.path}/restored": not empty\n`,
+  );
 
   // Damage the object in the bucket: verify fails, and restore writes nothing.
   await ceph.client.send(
