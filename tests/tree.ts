@@ -1,6 +1,7 @@
 // The interop tree: every kind of name, link, mode, time and owner that an archive must
 // carry, and a snapshot of a tree to compare two trees attribute by attribute.
 
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { sha256File } from "./helpers.ts";
 
 /** Entry-name lengths (with the `<top>/` prefix) that cross ustar's limits. */
@@ -133,4 +134,16 @@ export async function snapshot(
   await visit("");
   for (const attrs of out.values()) attrs.links?.sort();
   return out;
+}
+
+/** Fails unless `actual` holds what `expected` holds, attribute by attribute, and no more. */
+export async function assertSameTree(
+  expected: string,
+  actual: string,
+  options: { owners: boolean },
+): Promise<void> {
+  const want = await snapshot(expected, options);
+  const got = await snapshot(actual, options);
+  for (const [rel, attrs] of want) deepStrictEqual(got.get(rel), attrs, `"${rel}" differs`);
+  strictEqual(got.size, want.size, "the trees hold different numbers of entries");
 }

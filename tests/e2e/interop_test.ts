@@ -3,7 +3,7 @@
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { backupd, isRoot, listFiles, onlyArchive, run, tempDir } from "../helpers.ts";
-import { makeInteropTree, NAME_LENGTHS, snapshot } from "../tree.ts";
+import { assertSameTree, makeInteropTree, NAME_LENGTHS, snapshot } from "../tree.ts";
 import { memberLength } from "../../lib/units.ts";
 
 const PYTHON_EXTRACT = `
@@ -102,10 +102,7 @@ async function extractsTo(
     "data/",
     ...(await listFiles(source)).map((f) => `data/${f}`),
   ]);
-  const expected = await snapshot(source, { owners });
-  const actual = await snapshot(`${out}/data`, { owners });
-  for (const [rel, attrs] of expected) deepStrictEqual(actual.get(rel), attrs, `"${rel}" differs`);
-  strictEqual(actual.size, expected.size);
+  await assertSameTree(source, `${out}/data`, { owners });
 }
 
 const PYTHON_STREAM_EXTRACT = `

@@ -29,6 +29,16 @@ import { type Ceph, startCeph } from "./ceph.ts";
 
 const BUCKET = "backups";
 
+/** Collects a child's stderr as it comes; `done` gives all of it at the end. */
+function collectStderr(child: Deno.ChildProcess): { text: () => string; done: Promise<string> } {
+  let text = "";
+  const done = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) text += chunk;
+    return text;
+  })();
+  return { text: () => text, done };
+}
+
 /** Keys under `prefix/`, relative to it, with their sizes. */
 async function objectsOf(ceph: Ceph, prefix: string): Promise<Record<string, number>> {
   const page = await ceph.client.send(
@@ -290,14 +300,14 @@ Deno.test("the rgw killed mid-upload fails the run and keeps the archive; the ne
   const env = ceph.env(`s3://${BUCKET}/db`);
   const dest = `${dir.path}/backup`;
   const child = spawnBackupd(["now", "--source", source, "--dest", dest], env);
-  let stderr = "";
-  const reading = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
-  })();
-  await waitFor("the upload to start", () => stderr.includes("INFO upload started") || undefined);
+  const log = collectStderr(child);
+  await waitFor(
+    "the upload to start",
+    () => log.text().includes("INFO upload started") || undefined,
+  );
   await ceph.killRgw();
   const status = await child.status;
-  await reading;
+  const stderr = await log.done;
   await child.stdout.cancel();
   strictEqual(status.code, 2, stderr);
   match(stderr, /WARN uploading .* failed; trying again in_seconds=1 /);
@@ -350,17 +360,17 @@ Deno.test("backupd run abandons an upload on SIGTERM with 143; the next run uplo
     "0 0 1 1 *",
     "--run-on-start",
   ], env);
-  let stderr = "";
-  const reading = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
-  })();
-  await waitFor("the upload to start", () => stderr.includes("INFO upload started") || undefined);
+  const log = collectStderr(child);
+  await waitFor(
+    "the upload to start",
+    () => log.text().includes("INFO upload started") || undefined,
+  );
   const state = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`));
   const signalled = performance.now();
   signalProcess(state.pid, "SIGTERM");
   const status = await child.status;
   const latency = (performance.now() - signalled) / 1000;
-  await reading;
+  const stderr = await log.done;
   await child.stdout.cancel();
   strictEqual(status.code, 143, stderr);
   match(
