@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ConfigError, RunError } from "./errors.ts";
+import { noteGarbage } from "./gc.ts";
 import { type ArchiveName, byAge, parseArchiveName } from "./names.ts";
 import type { S3Connection, S3Credentials, S3Target, Secret } from "./settings.ts";
 
@@ -198,7 +199,11 @@ export class RemoteStore {
       abortController: abort,
     });
     let parts = 0;
-    upload.on("httpUploadProgress", (progress) => parts = Math.max(parts, progress.part ?? 1));
+    upload.on("httpUploadProgress", (progress) => {
+      parts = Math.max(parts, progress.part ?? 1);
+      // Each part sent leaves its buffers (and the SDK's copies) for the collector.
+      noteGarbage(2 * PART_BYTES);
+    });
     try {
       await upload.done();
     } catch (err) {

@@ -12,7 +12,9 @@ import {
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import {
+  BACKUPD,
   backupd,
+  baseEnv,
   flipMiddleByte,
   listFiles,
   onlyArchive,
@@ -396,4 +398,32 @@ Deno.test("backupd run abandons an upload on SIGTERM with 143; the next run uplo
     `SIGTERM: exited ${latency.toFixed(2)} s after the signal; the upload takes ${whole} s`,
   );
   strictEqual(latency < whole / 2, true, `exit took ${latency} s against ${whole} s of upload`);
+});
+
+Deno.test("an upload keeps memory flat: a 4 x larger archive needs about the same peak RSS", async () => {
+  await using ceph = await startCeph(BUCKET);
+  await using dir = await tempDir();
+  const peaks: number[] = [];
+  for (const megabytes of [100, 400]) {
+    const source = `${dir.path}/data-${megabytes}`;
+    await randomFile(`${source}/base/1/1259`, megabytes);
+    // GNU time reports the largest resident set of the process tree it waited for.
+    const made = await run("/usr/bin/time", [
+      "-f",
+      "PEAK %M",
+      Deno.execPath(),
+      ...BACKUPD,
+      "now",
+      "--source",
+      source,
+      "--dest",
+      `${dir.path}/backup-${megabytes}`,
+    ], { env: baseEnv(ceph.env(`s3://${BUCKET}/rss-${megabytes}`)) });
+    strictEqual(made.code, 0, made.stderr);
+    match(made.stderr, / INFO upload done /);
+    peaks.push(Number(/PEAK (\d+)/.exec(made.stderr)?.[1]) / 1024);
+  }
+  const [small = 0, big = 0] = peaks;
+  console.log(`peak RSS: ${small.toFixed(0)} MB for 100 MB, ${big.toFixed(0)} MB for 400 MB`);
+  strictEqual(big < small * 1.3, true, `${big} MB against ${small} MB`);
 });
