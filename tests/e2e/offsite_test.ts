@@ -299,7 +299,18 @@ Deno.test("the rgw killed mid-upload fails the run and keeps the archive; the ne
   await using dir = await tempDir();
   const source = `${dir.path}/data`;
   await randomFile(`${source}/base/1/1259`, 300);
-  const env = ceph.env(`s3://${BUCKET}/db`);
+  const pings: string[] = [];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (req) => {
+      pings.push(`${new URL(req.url).pathname} ${await req.text()}`);
+      return new Response("OK");
+    },
+  );
+  const env = {
+    ...ceph.env(`s3://${BUCKET}/db`),
+    BACKUP_PING_URL: `http://127.0.0.1:${server.addr.port}/ping`,
+  };
   const dest = `${dir.path}/backup`;
   const child = spawnBackupd(["now", "--source", source, "--dest", dest], env);
   const log = collectStderr(child);
@@ -324,6 +335,12 @@ Deno.test("the rgw killed mid-upload fails the run and keeps the archive; the ne
   strictEqual(check.code, 0, check.stderr);
   const health = await backupd(["health", "--dest", dest]);
   strictEqual(health.code, 1, health.stdout);
+  strictEqual(pings.length, 2);
+  strictEqual(pings[0], "/ping/start ");
+  match(
+    pings[1] ?? "",
+    /^\/ping\/fail Cannot .* is kept; the next run uploads what the bucket lacks\)$/,
+  );
   match(health.stdout, /^unhealthy: the last run failed/);
 
   await ceph.startRgw();
@@ -338,6 +355,7 @@ Deno.test("the rgw killed mid-upload fails the run and keeps the archive; the ne
   }
   const healthy = await backupd(["health", "--dest", dest]);
   strictEqual(healthy.code, 0, healthy.stdout);
+  deepStrictEqual(pings.slice(2).map((p) => p.split(" ")[0]), ["/ping/start", "/ping"]);
   // No multipart upload is left behind: the dead rgw's was aborted by the second run.
   const uploads = await ceph.client.send(
     new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: "db/" }),
