@@ -115,7 +115,7 @@ function s3Options(cmd: Command): Command {
       "--s3-endpoint <url>",
       "MinIO, Ceph RGW, B2, R2, ... (BACKUP_S3_ENDPOINT, default AWS)",
     )
-    .option("--s3-region <region>", "(BACKUP_S3_REGION, default us-east-1)")
+    .option("--s3-region <region>", "the bucket's region (BACKUP_S3_REGION, default us-east-1)")
     .option(
       "--s3-path-style",
       "path-style requests: https://host/bucket/key (BACKUP_S3_PATH_STYLE)",
