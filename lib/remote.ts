@@ -43,6 +43,22 @@ export interface UploadOptions {
 /** The bytes of one part of a multipart upload, and how many go at once. */
 export const PART_BYTES = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
+/** S3 takes at most 10,000 parts; stay clear of it. */
+const MOST_PARTS = 9_000;
+
+/**
+ * The part size for a file: 8 MiB, or more for files over ~70 GiB so that the upload stays
+ * under S3's 10,000 parts.
+ *
+ * @example
+ * ```ts
+ * partSizeFor(1e9); // 8388608
+ * partSizeFor(1e12); // 111111112
+ * ```
+ */
+export function partSizeFor(bytes: number): number {
+  return Math.max(PART_BYTES, Math.ceil(bytes / MOST_PARTS));
+}
 
 async function readSecret(secret: Secret): Promise<string> {
   if ("value" in secret) return secret.value;
@@ -178,10 +194,11 @@ export class RemoteStore {
 
   /**
    * Uploads a file as `path`, multipart when it is larger than one part, streamed from the
-   * file with at most {@linkcode PART_BYTES} x 4 bytes in memory. Returns the parts sent.
+   * file with at most 4 parts ({@linkcode partSizeFor}) in memory. Returns the parts sent.
    */
   async upload(file: string, path: string, options: UploadOptions): Promise<number> {
     using handle = await Deno.open(file);
+    const partBytes = partSizeFor((await handle.stat()).size);
     const abort = new AbortController();
     const onAbort = () => abort.abort(options.signal?.reason);
     options.signal?.addEventListener("abort", onAbort);
@@ -193,7 +210,7 @@ export class RemoteStore {
         Body: handle.readable,
         Metadata: { sha256: options.sha256 },
       },
-      partSize: PART_BYTES,
+      partSize: partBytes,
       queueSize: PARTS_IN_FLIGHT,
       leavePartsOnError: false,
       abortController: abort,
@@ -202,7 +219,7 @@ export class RemoteStore {
     upload.on("httpUploadProgress", (progress) => {
       parts = Math.max(parts, progress.part ?? 1);
       // Each part sent leaves its buffers (and the SDK's copies) for the collector.
-      noteGarbage(2 * PART_BYTES);
+      noteGarbage(2 * partBytes);
     });
     try {
       await upload.done();
