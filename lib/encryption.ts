@@ -78,7 +78,7 @@ export async function readIdentities(path: string): Promise<string[]> {
 }
 
 /** An age file that cannot be decrypted: wrong key, or not an age file at all. */
-export class DecryptError extends Error {
+export class DecryptError extends RunError {
   /**
    * @example
    * ```ts

@@ -147,6 +147,11 @@ export async function restoreArchive(
   if (isEncryptedName(archive) && (options.identities?.length ?? 0) === 0) {
     throw new RunError(`Cannot restore "${label}": it is encrypted; give --age-identity FILE`);
   }
+  using file = await Deno.open(archive);
+  // A wrong age identity fails here, before DIR is touched.
+  using tar = await decompress(archive, file, {
+    ...(options.identities ? { identities: options.identities } : {}),
+  });
   await checkEmptyTarget(dir);
 
   const owners = options.owners ?? false;
@@ -158,10 +163,6 @@ export async function restoreArchive(
     options.onRefused?.({ name, reason });
   };
 
-  using file = await Deno.open(archive);
-  using tar = await decompress(archive, file, {
-    ...(options.identities ? { identities: options.identities } : {}),
-  });
   const entries = tar.stream.pipeThrough(createTarDecoder({ strict: true }));
   for await (const entry of entries) {
     const { header } = entry;

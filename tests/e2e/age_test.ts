@@ -133,6 +133,20 @@ Deno.test("backupd verify says FAILED for a wrong identity, a damaged and a trun
   const name = archive.slice(`${dir.path}/backup/`.length);
   const bytes = await Deno.readFile(archive);
 
+  const wrongRestore = await backupd([
+    "restore",
+    archive,
+    "--to",
+    `${dir.path}/restored`,
+    "--age-identity",
+    `${dir.path}/other.txt`,
+  ]);
+  strictEqual(wrongRestore.code, 2);
+  strictEqual(
+    wrongRestore.stderr,
+    "backupd: Cannot decrypt: no identity in the file given matches the archive's recipients\n",
+  );
+  strictEqual(await Deno.stat(`${dir.path}/restored`).catch(() => undefined), undefined);
   const wrong = await backupd(["verify", archive, "--age-identity", `${dir.path}/other.txt`]);
   strictEqual(wrong.code, 2, wrong.stderr);
   strictEqual(
