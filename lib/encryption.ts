@@ -52,10 +52,8 @@ export async function readIdentities(path: string): Promise<string[]> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new RunError(
-      `Cannot read the age identity file "${path}": ${(err as Error).message}`,
-      { cause: err },
-    );
+    const detail = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    throw new RunError(`Cannot read the age identity file "${path}": ${detail}`, { cause: err });
   }
   const identities = text.split("\n").map((line) => line.trim()).filter((line) =>
     line !== "" && !line.startsWith("#")

@@ -75,5 +75,12 @@ Deno.test("readIdentities skips comments and blank lines and names a bad file", 
     );
     return true;
   });
-  await rejects(readIdentities(`${dir.path}/missing.txt`), RunError);
+  await rejects(readIdentities(`${dir.path}/missing.txt`), (err: unknown) => {
+    strictEqual(err instanceof RunError, true);
+    strictEqual(
+      (err as Error).message,
+      `Cannot read the age identity file "${dir.path}/missing.txt": no such file`,
+    );
+    return true;
+  });
 });
