@@ -88,3 +88,25 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
   return String(err);
 }
+
+/**
+ * A request to the object store failed; `permanent` when trying again cannot help (access
+ * denied, no such bucket, no credentials).
+ *
+ * @example
+ * ```ts
+ * throw new RemoteError('Cannot list "s3://backups/db/": NoSuchBucket (HTTP 404)', {
+ *   permanent: true,
+ * });
+ * ```
+ */
+export class RemoteError extends RunError {
+  /** Whether trying again cannot help. */
+  readonly permanent: boolean;
+
+  constructor(message: string, options: ErrorOptions & { permanent?: boolean } = {}) {
+    super(message, options);
+    this.name = "RemoteError";
+    this.permanent = options.permanent ?? false;
+  }
+}

@@ -3,7 +3,7 @@
 
 import type { Logger } from "./log.ts";
 import { type ArchiveName, parseArchiveName, sidecarName, sidecarText } from "./names.ts";
-import { RunError } from "./errors.ts";
+import { RemoteError, RunError } from "./errors.ts";
 import { applyPolicy, type PolicyResult } from "./retention.ts";
 import type { RemoteStore } from "./remote.ts";
 import type { KeepPolicy } from "./settings.ts";
@@ -145,7 +145,8 @@ async function retrying<T>(
       return await attempt();
     } catch (err) {
       const delay = delays[n];
-      if (options.signal?.aborted || delay === undefined) throw err;
+      const permanent = err instanceof RemoteError && err.permanent;
+      if (options.signal?.aborted || delay === undefined || permanent) throw err;
       options.log.warn(`${what} failed; trying again`, {
         in_seconds: delay / 1000,
         error: (err as Error).message,

@@ -13,7 +13,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { ConfigError, RunError } from "./errors.ts";
+import { ConfigError, RemoteError } from "./errors.ts";
 import { noteGarbage } from "./gc.ts";
 import { type ArchiveName, byAge, parseArchiveName } from "./names.ts";
 import type { S3Connection, S3Credentials, S3Target, Secret } from "./settings.ts";
@@ -74,20 +74,25 @@ async function readSecret(secret: Secret): Promise<string> {
  * Says what went wrong with a request in one line: the service's error code and HTTP status
  * when it answered, the network error when it did not.
  */
-function remoteError(action: string, url: string, err: unknown): RunError {
+function remoteError(action: string, url: string, err: unknown): RemoteError {
   let detail: string;
+  let permanent = false;
   if (err instanceof S3ServiceException) {
     const status = err.$metadata.httpStatusCode;
     const message = err.message && err.message !== "UnknownError" ? `: ${err.message}` : "";
     detail = `${err.name}${status ? ` (HTTP ${status})` : ""}${message}`;
+    // A refusal (bad key, no bucket) stays one; timeouts, throttling and 5xx may pass.
+    permanent = status !== undefined && status >= 400 && status < 500 && status !== 408 &&
+      status !== 429;
   } else if (err instanceof Error && err.name === "CredentialsProviderError") {
     detail = "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or their _FILE " +
       "variants), or give the SDK a profile or role";
+    permanent = true;
   } else if (err instanceof Error) {
     const code = "code" in err && typeof err.code === "string" ? `${err.code}: ` : "";
     detail = `${code}${err.message.split("\n")[0]}`;
   } else detail = String(err);
-  return new RunError(`Cannot ${action} "${url}": ${detail}`, { cause: err });
+  return new RemoteError(`Cannot ${action} "${url}": ${detail}`, { cause: err, permanent });
 }
 
 /** One bucket and prefix, reached through one client. */

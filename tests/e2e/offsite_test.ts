@@ -130,6 +130,8 @@ Deno.test("backupd now uploads the archive and its sidecar, with credentials fro
     AWS_SECRET_ACCESS_KEY: "not-the-secret",
   });
   strictEqual(wrongSecret.code, 2);
+  // A refusal is not tried again: no other answer is coming.
+  strictEqual(wrongSecret.stderr.includes("trying again"), false, wrongSecret.stderr);
   match(
     wrongSecret.stderr,
     /ERROR backup failed error="Cannot (list|upload to) \\"s3:\/\/backups\/db.*SignatureDoesNotMatch \(HTTP 403\).*the local archive .* is kept; the next run uploads what the bucket lacks\)"\n$/,
