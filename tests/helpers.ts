@@ -82,6 +82,26 @@ export function backupd(args: string[], env: Record<string, string> = {}): Promi
 }
 
 /**
+ * Runs `deno task backupd now --source SOURCE --dest DEST ARGS`: one backup, as users make it.
+ */
+export function backupNow(
+  source: string,
+  dest: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Finished> {
+  return backupd(["now", "--source", source, "--dest", dest, ...args], env);
+}
+
+/** A port on 127.0.0.1 that was free a moment ago: nothing listens there. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
  * Starts `deno task backupd ARGS` without waiting for it.
  */
 export function spawnBackupd(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {

@@ -151,6 +151,10 @@ console.log(
 // A key pair for the encrypted cases; the identity itself is not needed to encrypt.
 const recipient = /# public key: (age1[0-9a-z]+)/.exec(await sh(["age-keygen"]))?.[1] ?? "";
 
+/** Times `backupd now` from SOURCE into a fresh DEST. */
+const measureNow = async (source: string, dest: string, ...extra: string[]) =>
+  measure([...backupd, "now", "--source", source, "--dest", await fresh(dest), ...extra]);
+
 type Case = {
   name: string;
   group: string;
@@ -163,8 +167,7 @@ const cases: Case[] = [
   {
     group: "backup",
     name: "backupd now (gzip)",
-    run: async () =>
-      measure([...backupd, "now", "--source", `${work}/data`, "--dest", await fresh(`${out}/gz`)]),
+    run: () => measureNow(`${work}/data`, `${out}/gz`),
     size: async () => sizeOf(await onlyFile(`${out}/gz`, ".tar.gz")),
   },
   {
@@ -193,17 +196,7 @@ const cases: Case[] = [
   {
     group: "backup",
     name: "backupd now --compression zstd",
-    run: async () =>
-      measure([
-        ...backupd,
-        "now",
-        "--source",
-        `${work}/data`,
-        "--dest",
-        await fresh(`${out}/zst`),
-        "--compression",
-        "zstd",
-      ]),
+    run: () => measureNow(`${work}/data`, `${out}/zst`, "--compression", "zstd"),
     size: async () => sizeOf(await onlyFile(`${out}/zst`, ".tar.zst")),
   },
   {
@@ -224,17 +217,7 @@ const cases: Case[] = [
   {
     group: "backup",
     name: "backupd now --age-recipient",
-    run: async () =>
-      measure([
-        ...backupd,
-        "now",
-        "--source",
-        `${work}/data`,
-        "--dest",
-        await fresh(`${out}/age`),
-        "--age-recipient",
-        recipient,
-      ]),
+    run: () => measureNow(`${work}/data`, `${out}/age`, "--age-recipient", recipient),
     size: async () => sizeOf(await onlyFile(`${out}/age`, ".tar.gz.age")),
   },
   {
@@ -255,15 +238,7 @@ const cases: Case[] = [
   {
     group: "small files",
     name: `backupd now (${SMALL} x 4 KiB)`,
-    run: async () =>
-      measure([
-        ...backupd,
-        "now",
-        "--source",
-        `${work}/small`,
-        "--dest",
-        await fresh(`${out}/small`),
-      ]),
+    run: () => measureNow(`${work}/small`, `${out}/small`),
   },
   {
     group: "small files",

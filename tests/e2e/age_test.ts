@@ -5,6 +5,7 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { dirname } from "node:path";
 import {
   backupd,
+  backupNow,
   flipMiddleByte,
   isRoot,
   listFiles,
@@ -29,7 +30,7 @@ Deno.test("backupd now --age-recipient writes a .tar.gz.age that the age CLI dec
   await makeInteropTree(source, { owners });
   const first = await keyPair(`${dir.path}/first.txt`);
   const second = await keyPair(`${dir.path}/second.txt`);
-  const made = await backupd(["now", "--source", source, "--dest", `${dir.path}/backup`], {
+  const made = await backupNow(source, `${dir.path}/backup`, [], {
     BACKUP_AGE_RECIPIENTS: `${first},${second}`,
   });
   strictEqual(made.code, 0, made.stderr);
@@ -119,15 +120,7 @@ Deno.test("backupd verify says FAILED for a wrong identity, a damaged and a trun
   await Deno.writeFile(`${source}/table`, crypto.getRandomValues(new Uint8Array(60_000)));
   const recipient = await keyPair(`${dir.path}/key.txt`);
   await keyPair(`${dir.path}/other.txt`);
-  const made = await backupd([
-    "now",
-    "--source",
-    source,
-    "--dest",
-    `${dir.path}/backup`,
-    "--age-recipient",
-    recipient,
-  ]);
+  const made = await backupNow(source, `${dir.path}/backup`, ["--age-recipient", recipient]);
   strictEqual(made.code, 0, made.stderr);
   const archive = await onlyArchive(`${dir.path}/backup`);
   const name = archive.slice(`${dir.path}/backup/`.length);

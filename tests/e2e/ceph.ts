@@ -2,7 +2,7 @@
 // on memstore and one rgw, all on 127.0.0.1 with Ceph's own auth off, as vstart.sh does.
 
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { run, signalProcess, waitFor } from "../helpers.ts";
+import { freePort, run, signalProcess, waitFor } from "../helpers.ts";
 
 /** A running cluster; disposing it stops every daemon and removes its folder. */
 export interface Ceph extends AsyncDisposable {
@@ -18,13 +18,6 @@ export interface Ceph extends AsyncDisposable {
   startRgw(): Promise<void>;
   /** backupd's settings for `s3://BUCKET/PREFIX` on this cluster. */
   env(url: string): Record<string, string>;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function must(cmd: string, args: string[], what: string): Promise<string> {

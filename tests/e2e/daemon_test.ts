@@ -4,6 +4,8 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupd,
+  backupNow,
+  freePort,
   listFiles,
   onlyArchive,
   randomFile,
@@ -111,7 +113,7 @@ Deno.test("backupd run makes a backup on SIGUSR1, and backupd now meanwhile is r
   const pid = await daemonPid(dest);
   signalProcess(pid, "SIGUSR1");
   await waitFor("the run to start", async () => (await partialSize(dest)) ?? undefined);
-  const refused = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+  const refused = await backupNow(`${dir.path}/data`, dest);
   strictEqual(refused.code, 2, refused.stderr);
   strictEqual(
     refused.stderr,
@@ -151,20 +153,12 @@ Deno.test("backupd health answers 0 before the first slot and after a success, 1
     /^healthy: no archive yet; the first slot is \d{4}-\d\d-\d\dT01:00:00\.000Z\n$/,
   );
 
-  strictEqual((await backupd(["now", "--source", data, "--dest", dest, "--tz", "UTC"])).code, 0);
+  strictEqual((await backupNow(data, dest, ["--tz", "UTC"])).code, 0);
   const after = await health();
   strictEqual(after.code, 0, after.stdout);
   match(after.stdout, /^healthy: the newest archive is from /);
 
-  const failed = await backupd([
-    "now",
-    "--source",
-    `${dir.path}/missing`,
-    "--dest",
-    dest,
-    "--tz",
-    "UTC",
-  ]);
+  const failed = await backupNow(`${dir.path}/missing`, dest, ["--tz", "UTC"]);
   strictEqual(failed.code, 2);
   const unhealthy = await health();
   strictEqual(unhealthy.code, 1, unhealthy.stdout);
@@ -174,7 +168,7 @@ Deno.test("backupd health answers 0 before the first slot and after a success, 1
   );
 
   // A good run again, then a schedule whose slot passed two hours ago with no archive since.
-  strictEqual((await backupd(["now", "--source", data, "--dest", dest, "--tz", "UTC"])).code, 0);
+  strictEqual((await backupNow(data, dest, ["--tz", "UTC"])).code, 0);
   const slot = new Date(Date.now() - 2 * 3_600_000);
   const missed = await health(`${slot.getUTCMinutes()} ${slot.getUTCHours()} * * *`);
   // The archive is from now, after that slot: healthy. Back-date it to before the slot.
@@ -196,7 +190,7 @@ Deno.test("backupd now logs JSON lines with level, time and message when asked",
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
   await Deno.writeTextFile(`${dir.path}/data/a`, "a");
-  const result = await backupd(["now", "--source", `${dir.path}/data`, "--dest", `${dir.path}/b`], {
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/b`, [], {
     BACKUP_LOG_FORMAT: "json",
   });
   strictEqual(result.code, 0, result.stderr);
@@ -234,20 +228,11 @@ Deno.test("backupd now pings URL/start and URL with the summary, URL/fail with t
   });
   try {
     const url = `http://127.0.0.1:${server.addr.port}/ping/abc`;
-    const ok = await backupd([
-      "now",
-      "--source",
-      `${dir.path}/data`,
-      "--dest",
-      `${dir.path}/b`,
-      "--ping-url",
-      url,
-    ]);
+    const ok = await backupNow(`${dir.path}/data`, `${dir.path}/b`, ["--ping-url", url]);
     strictEqual(ok.code, 0, ok.stderr);
-    const failed = await backupd(
-      ["now", "--source", `${dir.path}/nope`, "--dest", `${dir.path}/b`],
-      { BACKUP_PING_URL: url },
-    );
+    const failed = await backupNow(`${dir.path}/nope`, `${dir.path}/b`, [], {
+      BACKUP_PING_URL: url,
+    });
     strictEqual(failed.code, 2);
     deepStrictEqual(seen.map(([m, p]) => [m, p]), [
       ["POST", "/ping/abc/start"],
@@ -268,16 +253,8 @@ Deno.test("backupd now pings URL/start and URL with the summary, URL/fail with t
 Deno.test("backupd now logs a failed ping as a warning and still succeeds", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
-  // A port that was just free: nothing listens there.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const result = await backupd([
-    "now",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    `${dir.path}/b`,
+  const port = freePort();
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/b`, [
     "--ping-url",
     `http://127.0.0.1:${port}/x`,
   ]);

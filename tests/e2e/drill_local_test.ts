@@ -2,7 +2,7 @@
 // pre-hook and started again by the post-hook; the archive restored and started.
 
 import { match, strictEqual } from "node:assert/strict";
-import { backupd, listFiles, run, tempDir, waitFor } from "../helpers.ts";
+import { backupd, backupNow, listFiles, run, tempDir, waitFor } from "../helpers.ts";
 import { BATCH, startLoad } from "./load.ts";
 
 const BIN = "/usr/lib/postgresql/15/bin";
@@ -63,12 +63,7 @@ Deno.test("a backup with hooks that stop and start a local PostgreSQL restores e
     await waitFor("some committed rows", () => load.acks.length >= 20 || undefined);
     const quote = (words: string[]) => words.map((w) => `'${w}'`).join(" ");
     const marker = `${work.path}/stopped-at`;
-    const result = await backupd([
-      "now",
-      "--source",
-      data,
-      "--dest",
-      `${work.path}/backup`,
+    const result = await backupNow(data, `${work.path}/backup`, [
       "--pre-hook",
       `sh -c "${
         quote(pgCtl(data, sockets, 54391, "stop")).replaceAll('"', '\\"')

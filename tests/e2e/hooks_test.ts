@@ -1,18 +1,13 @@
 // Pre- and post-hooks on real runs: order, environment, failures, timeouts, bad commands.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { backupd, listFiles, tempDir } from "../helpers.ts";
+import { backupd, backupNow, listFiles, tempDir } from "../helpers.ts";
 
 Deno.test("backupd now runs the pre-hook before and the post-hook after, with the status and archive", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
   const log = `${dir.path}/hooks.log`;
-  const result = await backupd([
-    "now",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    `${dir.path}/backup`,
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/backup`, [
     "--pre-hook",
     `sh -c 'echo "pre $(ls ${dir.path}/backup | grep -c 20)" >> ${log}'`,
     "--post-hook",
@@ -32,13 +27,7 @@ Deno.test("backupd now fails with exit 2 and writes no archive when the pre-hook
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
   const log = `${dir.path}/hooks.log`;
-  const result = await backupd([
-    "now",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    `${dir.path}/backup`,
-  ], {
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/backup`, [], {
     BACKUP_PRE_HOOK: "sh -c 'echo checkpoint failed >&2; exit 3'",
     BACKUP_POST_HOOK: `sh -c 'echo "post [$BACKUP_STATUS] [$BACKUP_ARCHIVE]" >> ${log}'`,
   });
@@ -78,12 +67,7 @@ Deno.test("backupd now exits 1 when only the post-hook fails, and 2 when a hook 
 Deno.test("backupd now exits 2 with one line for a hook with an unterminated quote", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
-  const result = await backupd([
-    "now",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    `${dir.path}/b`,
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/b`, [
     "--pre-hook",
     "sh -c 'oops",
   ]);

@@ -2,7 +2,7 @@
 // each must extract a tree equal to the source in every attribute.
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { backupd, isRoot, listFiles, onlyArchive, run, tempDir } from "../helpers.ts";
+import { backupd, backupNow, isRoot, listFiles, onlyArchive, run, tempDir } from "../helpers.ts";
 import { assertSameTree, makeInteropTree, NAME_LENGTHS, snapshot } from "../tree.ts";
 import { memberLength } from "../../lib/units.ts";
 
@@ -34,15 +34,7 @@ Deno.test("backupd now writes an archive that GNU tar, bsdtar and Python extract
   await Deno.mkdir(source);
   const owners = isRoot();
   await makeInteropTree(source, { owners });
-  const result = await backupd([
-    "now",
-    "--source",
-    source,
-    "--dest",
-    `${tmp}/backup`,
-    "--tz",
-    "UTC",
-  ]);
+  const result = await backupNow(source, `${tmp}/backup`, ["--tz", "UTC"]);
   strictEqual(result.stderr.includes("WARN"), false, result.stderr);
   strictEqual(result.code, 0, result.stderr);
   const archive = await onlyArchive(`${tmp}/backup`);
@@ -128,15 +120,7 @@ Deno.test("backupd now --compression zstd writes a .tar.zst that tar --zstd, bsd
   await Deno.mkdir(source);
   const owners = isRoot();
   await makeInteropTree(source, { owners });
-  const result = await backupd([
-    "now",
-    "--source",
-    source,
-    "--dest",
-    `${tmpDir.path}/backup`,
-    "--compression",
-    "zstd",
-  ]);
+  const result = await backupNow(source, `${tmpDir.path}/backup`, ["--compression", "zstd"]);
   strictEqual(result.code, 0, result.stderr);
   const archive = await onlyArchive(`${tmpDir.path}/backup`);
   strictEqual(archive.endsWith(".tar.zst"), true, archive);

@@ -5,6 +5,7 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   BACKUPD,
   backupd,
+  backupNow,
   baseEnv,
   isRoot,
   listFiles,
@@ -115,7 +116,7 @@ Deno.test("backupd now killed mid-write leaves no final name, and the next run r
   // The lock file still names the killed process; its flock died with it and must not block.
   match(await Deno.readTextFile(`${dest}/.backupd/lock`), new RegExp(`^pid ${pid} `));
   await Deno.truncate(`${source}/big`, 1 * MB);
-  const next = await backupd(["now", "--source", source, "--dest", dest]);
+  const next = await backupNow(source, dest);
   strictEqual(next.code, 0, next.stderr);
   match(
     next.stderr,
@@ -141,17 +142,7 @@ Deno.test("backupd now skips sockets and FIFOs, leaves out excludes and DEST ins
   strictEqual((await run("mkfifo", [`${source}/fifo`])).code, 0);
   const listener = Deno.listen({ transport: "unix", path: `${source}/socket` });
   try {
-    const result = await backupd([
-      "now",
-      "--source",
-      source,
-      "--dest",
-      dest,
-      "--exclude",
-      "*.tmp",
-      "--exclude",
-      "pg_wal",
-    ]);
+    const result = await backupNow(source, dest, ["--exclude", "*.tmp", "--exclude", "pg_wal"]);
     strictEqual(result.code, 1, result.stderr);
     match(result.stderr, /WARN skipped: a FIFO cannot be archived path=data\/fifo/);
     match(result.stderr, /WARN skipped: a socket cannot be archived path=data\/socket/);
@@ -176,7 +167,7 @@ Deno.test("backupd now with BACKUP_* variables uses them, and flags win over the
     "from-env/env.txt",
   ]);
   strictEqual(
-    (await backupd(["now", "--source", `${tmp}/from-flag`, "--dest", `${tmp}/dest-flag`], env))
+    (await backupNow(`${tmp}/from-flag`, `${tmp}/dest-flag`, [], env))
       .code,
     0,
   );
@@ -191,7 +182,7 @@ Deno.test("backupd now draws a progress bar on a terminal and none on a pipe", a
   const tmp = tmpDir.path;
   await Deno.mkdir(`${tmp}/data`);
   await randomFile(`${tmp}/data/f`, 20);
-  const piped = await backupd(["now", "--source", `${tmp}/data`, "--dest", `${tmp}/b1`]);
+  const piped = await backupNow(`${tmp}/data`, `${tmp}/b1`);
   strictEqual(piped.code, 0, piped.stderr);
   strictEqual(/ETA|\r/.test(piped.stderr), false, "progress on a pipe");
 
@@ -343,7 +334,7 @@ Deno.test("backupd now exits 2 with one line when DEST is not writable", async (
     await Deno.chmod(`${tmp}/ro`, 0o555);
   }
   try {
-    const result = await backupd(["now", "--source", `${tmp}/src`, "--dest", dest]);
+    const result = await backupNow(`${tmp}/src`, dest);
     strictEqual(result.code, 2, result.stderr);
     const lines = result.stderr.split("\n").filter((l) => l !== "");
     deepStrictEqual(lines.length, 1, result.stderr);

@@ -14,6 +14,7 @@ import {
 import {
   BACKUPD,
   backupd,
+  backupNow,
   baseEnv,
   flipMiddleByte,
   listFiles,
@@ -99,7 +100,7 @@ Deno.test("backupd now uploads the archive and its sidecar, with credentials fro
   for (const key of ["db/2027-01-02/01-00-00.tar.gz", "db/notes/upload.bin"]) {
     await ceph.client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
   }
-  const made = await backupd(["now", "--source", source, "--dest", dest], {
+  const made = await backupNow(source, dest, [], {
     ...env,
     AWS_ACCESS_KEY_ID_FILE: `${dir.path}/id`,
     AWS_SECRET_ACCESS_KEY_FILE: `${dir.path}/secret`,
@@ -125,7 +126,7 @@ Deno.test("backupd now uploads the archive and its sidecar, with credentials fro
   strictEqual(listed.code, 0, listed.stderr);
   match(listed.stdout, new RegExp(`^${rel}  +[0-9.]+ [KM]?i?B  just now\n$`));
 
-  const wrongSecret = await backupd(["now", "--source", source, "--dest", dest], {
+  const wrongSecret = await backupNow(source, dest, [], {
     ...ceph.env(`s3://${BUCKET}/db`),
     AWS_SECRET_ACCESS_KEY: "not-the-secret",
   });
@@ -146,7 +147,7 @@ Deno.test("a 60 MB archive goes up in parts, and verify and restore read it back
   await Deno.writeTextFile(`${source}/PG_VERSION`, "15\n");
   const env = ceph.env(`s3://${BUCKET}/db`);
   const dest = `${dir.path}/backup`;
-  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  const made = await backupNow(source, dest, [], env);
   strictEqual(made.code, 0, made.stderr);
   const archive = await onlyArchive(dest);
   const rel = archive.slice(dest.length + 1);
@@ -223,7 +224,7 @@ Deno.test("encrypted archives go to the bucket as .tar.gz.age and restore from i
   const recipient = /age1[0-9a-z]+/.exec(keygen.stderr)?.[0] ?? "";
   const env = { ...ceph.env(`s3://${BUCKET}/enc`), BACKUP_AGE_RECIPIENTS: recipient };
   const dest = `${dir.path}/backup`;
-  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  const made = await backupNow(source, dest, [], env);
   strictEqual(made.code, 0, made.stderr);
   const [rel] = await archivesIn(dest);
   match(rel ?? "", /\.tar\.gz\.age$/);
@@ -264,10 +265,7 @@ Deno.test("retention removes the same archives from the bucket as from DEST, wit
   const env = ceph.env(`s3://${BUCKET}/kept`);
   const dest = `${dir.path}/backup`;
   for (let i = 0; i < 3; i++) {
-    const made = await backupd(
-      ["now", "--source", source, "--dest", dest, "--keep-last", "2"],
-      env,
-    );
+    const made = await backupNow(source, dest, ["--keep-last", "2"], env);
     strictEqual(made.code, 0, made.stderr);
   }
   const local = await archivesIn(dest);
@@ -347,7 +345,7 @@ Deno.test("the rgw killed mid-upload fails the run and keeps the archive; the ne
 
   await ceph.startRgw();
   // Whatever the dead rgw left of the first upload, the bucket does not hold it whole.
-  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  const made = await backupNow(source, dest, [], env);
   strictEqual(made.code, 0, made.stderr);
   const archives = await archivesIn(dest);
   strictEqual(archives.length, 2);
@@ -402,7 +400,7 @@ Deno.test("backupd run abandons an upload on SIGTERM with 143; the next run uplo
   const [archive] = await archivesIn(dest);
   strictEqual(Object.keys(await objectsOf(ceph, "db")).includes(archive ?? ""), false);
 
-  const made = await backupd(["now", "--source", source, "--dest", dest], env);
+  const made = await backupNow(source, dest, [], env);
   strictEqual(made.code, 0, made.stderr);
   // Whether lib-storage's own abort reached the rgw before the exit or not, none is left now.
   for (const rel of await archivesIn(dest)) await sameInBucket(ceph, "db", dest, rel);

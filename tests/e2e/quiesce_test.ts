@@ -3,7 +3,7 @@
 
 import { match, strictEqual } from "node:assert/strict";
 import {
-  backupd,
+  backupNow,
   listFiles,
   randomFile,
   run,
@@ -135,7 +135,7 @@ Deno.test("backupd resumes at its next start a container that a killed run left 
     strictEqual((await listFiles(dest)).includes(".backupd/quiesced.json"), true);
 
     await Deno.truncate(`${dir.path}/data/ballast`, 1000);
-    const next = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+    const next = await backupNow(`${dir.path}/data`, dest);
     strictEqual(next.code, 0, next.stderr);
     match(
       next.stderr,
@@ -151,7 +151,7 @@ Deno.test("backupd resumes at its next start a container that a killed run left 
 Deno.test("backupd now fails with one line when DOCKER_HOST names a socket that is not there", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
-  const result = await backupd(["now", "--source", `${dir.path}/data`, "--dest", `${dir.path}/b`], {
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/b`, [], {
     DOCKER_HOST: `unix://${dir.path}/docker.sock`,
   });
   strictEqual(result.code, 2, result.stderr);
@@ -175,7 +175,7 @@ Deno.test("backupd now resumes a paused container when the run fails during the 
       // A tiny newest archive lets the free-space check pass; the disk fills while paused.
       await Deno.mkdir(`${dest}/2020-01-01`);
       await Deno.writeFile(`${dest}/2020-01-01/01-00-00.tar.gz`, new Uint8Array(100));
-      const result = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+      const result = await backupNow(`${dir.path}/data`, dest);
       strictEqual(result.code, 2, result.stderr);
       match(
         result.stderr,

@@ -4,6 +4,7 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupd,
+  backupNow,
   flipMiddleByte,
   isRoot,
   listFiles,
@@ -15,7 +16,7 @@ import {
 import { assertSameTree, makeInteropTree, snapshot } from "../tree.ts";
 
 async function backupOf(source: string, dest: string): Promise<string> {
-  const made = await backupd(["now", "--source", source, "--dest", dest]);
+  const made = await backupNow(source, dest);
   strictEqual(made.code, 0, made.stderr);
   return await onlyArchive(dest);
 }
@@ -255,15 +256,7 @@ Deno.test("backupd verify says FAILED for a .tar.zst that is corrupt or truncate
     crypto.getRandomValues(new Uint8Array(60_000)),
   );
   await Deno.writeTextFile(`${dir.path}/data/text`, "row\n".repeat(1_000_000));
-  const made = await backupd([
-    "now",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    `${dir.path}/b`,
-    "--compression",
-    "zstd",
-  ]);
+  const made = await backupNow(`${dir.path}/data`, `${dir.path}/b`, ["--compression", "zstd"]);
   strictEqual(made.code, 0, made.stderr);
   const archive = await onlyArchive(`${dir.path}/b`);
   const pristine = await Deno.readFile(archive);

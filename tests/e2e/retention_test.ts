@@ -2,7 +2,7 @@
 // files it did not write; and the free-space check and ENOSPC on a small file system.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { backupd, listFiles, run, tempDir } from "../helpers.ts";
+import { backupd, backupNow, listFiles, run, tempDir } from "../helpers.ts";
 
 /** Writes a fake archive (any bytes) and its sidecar under DEST. */
 async function fakeArchive(dest: string, path: string, bytes = 1000): Promise<void> {
@@ -89,19 +89,11 @@ Deno.test("backupd now prunes after a successful run when a rule is set, never a
   const dest = `${dir.path}/backup`;
   await fabricate(dest);
   await Deno.mkdir(`${dir.path}/data`);
-  const failed = await backupd([
-    "now",
-    "--source",
-    `${dir.path}/missing`,
-    "--dest",
-    dest,
-    "--keep-last",
-    "1",
-  ]);
+  const failed = await backupNow(`${dir.path}/missing`, dest, ["--keep-last", "1"]);
   strictEqual(failed.code, 2);
   strictEqual((await listFiles(dest)).filter((f) => f.endsWith("01-00-00.tar.gz")).length, 4);
 
-  const ok = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest], {
+  const ok = await backupNow(`${dir.path}/data`, dest, [], {
     BACKUP_KEEP_LAST: "1",
   });
   strictEqual(ok.code, 0, ok.stderr);
@@ -145,7 +137,7 @@ Deno.test("backupd now fails at once when DEST has less than 1.5 x the newest ar
   const dest = `${dir.path}/small`;
   await withTmpfs(dest, "4m", async () => {
     await fakeArchive(dest, "2026-01-01/01-00-00.tar.gz", 3_000_000);
-    const result = await backupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+    const result = await backupNow(`${dir.path}/data`, dest);
     strictEqual(result.code, 2, result.stderr);
     match(
       result.stderr,
@@ -171,7 +163,7 @@ Deno.test("backupd now removes the partial and fails clearly on ENOSPC, and succ
   await withTmpfs(dest, "3m", async () => {
     // A small newest archive lets the free-space check pass; the disk fills during the run.
     await fakeArchive(dest, "2026-01-01/01-00-00.tar.gz", 10_000);
-    const full = await backupd(["now", "--source", source, "--dest", dest]);
+    const full = await backupNow(source, dest);
     strictEqual(full.code, 2, full.stderr);
     match(
       full.stderr,
@@ -180,7 +172,7 @@ Deno.test("backupd now removes the partial and fails clearly on ENOSPC, and succ
     strictEqual((await listFiles(dest)).some((f) => f.includes("partial")), false);
 
     strictEqual((await run("mount", ["-o", "remount,size=40m", dest])).code, 0);
-    const roomy = await backupd(["now", "--source", source, "--dest", dest]);
+    const roomy = await backupNow(source, dest);
     strictEqual(roomy.code, 0, roomy.stderr);
     strictEqual((await listFiles(dest)).filter((f) => f.endsWith(".tar.gz")).length, 2);
   });
