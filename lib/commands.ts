@@ -8,6 +8,7 @@ import { acquireLock } from "./lock.ts";
 import type { Logger } from "./log.ts";
 import { type ArchiveName, instantOf, parseArchiveName, sidecarName } from "./names.ts";
 import { readIdentities } from "./encryption.ts";
+import { statIfPresent } from "./present.ts";
 import { pruneRemote } from "./offsite.ts";
 import type { RemoteStore } from "./remote.ts";
 import { parseS3Url } from "./settings.ts";
@@ -137,12 +138,7 @@ export async function commandList(
 /** Finds an archive named on the command line: a path, or a name relative to DEST. */
 async function locate(dest: string, name: string): Promise<string> {
   for (const candidate of [resolve(name), `${dest}/${name}`]) {
-    try {
-      if ((await Deno.stat(candidate)).isFile) return candidate;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      // Not here; try the next place.
-    }
+    if ((await statIfPresent(candidate, { follow: true }))?.isFile) return candidate;
   }
   throw new UsageError(`Cannot find the archive "${name}" (as a path, or under "${dest}")`);
 }
@@ -195,13 +191,18 @@ async function verifyJobs(
     shown: path.startsWith(`${dest}/`) ? path.slice(dest.length + 1) : path,
     check: () => verifyArchive(path, identities),
   });
+  // Without names: the newest archive, or all of them newest first.
+  const choose = <T>(archives: T[], where: string): T[] => {
+    const chosen = options.all ? archives.reverse() : archives.slice(-1);
+    if (chosen.length === 0) throw new RunError(`Cannot verify: no archive ${where}`);
+    return chosen;
+  };
   if (options.remote) {
     const store = await configuredRemote(settings, "verify the bucket's archives");
     if (names.length > 0) return names.map((name) => remoteJob(store, name, identities));
-    const archives = await store.list();
-    const chosen = options.all ? archives.reverse() : archives.slice(-1);
-    if (chosen.length === 0) throw new RunError(`Cannot verify: no archive in "${store.url()}"`);
-    return chosen.map((a) => remoteJob(store, a.path, identities));
+    return choose(await store.list(), `in "${store.url()}"`).map((a) =>
+      remoteJob(store, a.path, identities)
+    );
   }
   if (names.length > 0) {
     return await Promise.all(names.map(async (name) => {
@@ -212,10 +213,7 @@ async function verifyJobs(
       return local(await locate(dest, name));
     }));
   }
-  const archives = await archivesIn(dest);
-  const chosen = options.all ? archives.reverse() : archives.slice(-1);
-  if (chosen.length === 0) throw new RunError(`Cannot verify: no archive under "${dest}"`);
-  return chosen.map((a) => local(`${dest}/${a.path}`));
+  return choose(await archivesIn(dest), `under "${dest}"`).map((a) => local(`${dest}/${a.path}`));
 }
 
 /**
@@ -366,11 +364,9 @@ export async function commandPrune(
     );
     return EXIT.ok;
   }
-  const exists = await Deno.stat(dest).then((info) => info.isDirectory, (err) => {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  });
-  if (!exists) throw new RunError(`Cannot prune "${dest}": no such folder`);
+  if (!(await statIfPresent(dest, { follow: true }))?.isDirectory) {
+    throw new RunError(`Cannot prune "${dest}": no such folder`);
+  }
   // Pruning takes the lock so it never races a run that is writing or pruning.
   if (!dryRun) await Deno.mkdir(`${dest}/.backupd`, { recursive: true, mode: 0o700 });
   const lock = dryRun

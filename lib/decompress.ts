@@ -3,7 +3,7 @@
 
 import { decryptStream } from "./encryption.ts";
 import { RunError } from "./errors.ts";
-import { type ByteReader, fileReader, inflate, streamReader } from "./frames.ts";
+import { type ByteReader, fileReader, inflate, streamReader, tappedReader } from "./frames.ts";
 import { compressionOfName, isEncryptedName } from "./names.ts";
 import { startCodecPool } from "./workers.ts";
 
@@ -20,7 +20,8 @@ export interface DecompressOptions {
   identities?: readonly string[];
 }
 
-function tapped(
+/** The stream, with every chunk shown to `onBytes` on its way through. */
+function tappedStream(
   stream: ReadableStream<Uint8Array>,
   onBytes: ((chunk: Uint8Array) => void) | undefined,
 ): ReadableStream<Uint8Array> {
@@ -50,21 +51,22 @@ export async function decompress(
   bytes: Deno.FsFile | ReadableStream<Uint8Array>,
   options: DecompressOptions = {},
 ): Promise<TarSource> {
+  const { onBytes } = options;
   let reader: ByteReader;
-  let onBytes = options.onBytes;
   if (isEncryptedName(name)) {
     if (!options.identities || options.identities.length === 0) {
       throw new RunError(`Cannot read "${name}": it is encrypted; give --age-identity FILE`);
     }
+    // The stored bytes are the encrypted ones: they are seen before decryption.
     const stored = bytes instanceof ReadableStream ? bytes : bytes.readable;
-    reader = streamReader(await decryptStream(tapped(stored, onBytes), options.identities));
-    onBytes = undefined;
+    reader = streamReader(await decryptStream(tappedStream(stored, onBytes), options.identities));
   } else {
-    reader = bytes instanceof ReadableStream ? streamReader(bytes) : fileReader(bytes);
+    const plain = bytes instanceof ReadableStream ? streamReader(bytes) : fileReader(bytes);
+    reader = onBytes ? tappedReader(plain, onBytes) : plain;
   }
   const pool = startCodecPool();
   return {
-    stream: inflate(reader, pool, compressionOfName(name), onBytes),
+    stream: inflate(reader, pool, compressionOfName(name)),
     [Symbol.dispose]: () => pool.close(),
   };
 }

@@ -99,19 +99,37 @@ export function streamReader(stream: ReadableStream<Uint8Array>): ByteReader {
   };
 }
 
-/** `head`, then the rest of the input, each chunk shown to `onBytes`. */
-async function* restOf(
-  head: Uint8Array,
+/**
+ * A reader that shows every byte it reads to `onBytes`, once and in order (for hashing).
+ *
+ * @example
+ * ```ts
+ * const reader = tappedReader(fileReader(file), (chunk) => hash.update(chunk));
+ * ```
+ */
+export function tappedReader(
   reader: ByteReader,
-  onBytes: ((chunk: Uint8Array) => void) | undefined,
-): AsyncGenerator<Uint8Array> {
-  onBytes?.(head);
+  onBytes: (chunk: Uint8Array) => void,
+): ByteReader {
+  const seen = (buffer: Uint8Array, n: number) => {
+    if (n > 0) onBytes(buffer.subarray(0, n));
+    return n;
+  };
+  return {
+    fill(buffer) {
+      const n = reader.fill(buffer);
+      return typeof n === "number" ? seen(buffer, n) : n.then((m) => seen(buffer, m));
+    },
+  };
+}
+
+/** `head`, then the rest of the input. */
+async function* restOf(head: Uint8Array, reader: ByteReader): AsyncGenerator<Uint8Array> {
   yield head;
   while (true) {
     const chunk = new Uint8Array(256 * 1024);
     const n = await reader.fill(chunk);
     if (n === 0) return;
-    onBytes?.(chunk.subarray(0, n));
     yield chunk.subarray(0, n);
   }
 }
@@ -120,7 +138,6 @@ async function* inflateUnits(
   reader: ByteReader,
   pool: CodecPool,
   compression: Compression,
-  onBytes: ((chunk: Uint8Array) => void) | undefined,
 ): AsyncGenerator<Uint8Array> {
   const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
   const op = compression === "zstd" ? "unzstd" : "gunzip";
@@ -134,13 +151,12 @@ async function* inflateUnits(
       const length = unitLength(header.subarray(0, got));
       if (length === undefined || length < got) {
         // Not backupd's framing (another tool's file): the rest goes through node:zlib.
-        plain = restOf(header.subarray(0, got), reader, onBytes);
+        plain = restOf(header.subarray(0, got), reader);
         return;
       }
       const unit = new Uint8Array(length);
       unit.set(header);
       const read = got + await reader.fill(unit.subarray(got));
-      onBytes?.(unit.subarray(0, read));
       if (read < length) throw new Error("unexpected end of file");
       noteGarbage(length);
       yield unit;
@@ -153,20 +169,18 @@ async function* inflateUnits(
 }
 
 /**
- * Decompresses an archive, in parallel on `pool` where its units carry their length;
- * `onBytes` sees every byte read once, in order (for hashing).
+ * Decompresses an archive, in parallel on `pool` where its units carry their length.
  * A truncated or corrupt input makes the stream error.
  *
  * @example
  * ```ts
- * const tar = inflate(fileReader(file), pool, "gzip", (chunk) => hash.update(chunk));
+ * const tar = inflate(fileReader(file), pool, "gzip");
  * ```
  */
 export function inflate(
   reader: ByteReader,
   pool: CodecPool,
   compression: Compression,
-  onBytes?: (chunk: Uint8Array) => void,
 ): ReadableStream<Uint8Array> {
-  return ReadableStream.from(inflateUnits(reader, pool, compression, onBytes));
+  return ReadableStream.from(inflateUnits(reader, pool, compression));
 }

@@ -6,6 +6,7 @@ import { createTarDecoder, type TarHeader } from "modern-tar";
 import { RunError } from "./errors.ts";
 import { decompress } from "./decompress.ts";
 import { isEncryptedName } from "./names.ts";
+import { statIfPresent } from "./present.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
 
 /** An entry that was not restored, and why. */
@@ -53,15 +54,6 @@ function safeRelative(name: string): string | { refuse: string } {
   return parts.slice(1).join("/");
 }
 
-function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-}
-
 /** What this restore made in DIR, by relative path. DIR starts empty, so this is all of it. */
 type Made = Map<string, "dir" | "file" | "symlink">;
 
@@ -86,7 +78,7 @@ function throughLink(made: Made, rel: string): string | undefined {
  * ```
  */
 export async function checkRestoreTarget(dir: string): Promise<void> {
-  const info = lstatOrUndefined(dir);
+  const info = await statIfPresent(dir);
   if (info === undefined) return;
   if (!info.isDirectory) throw new RunError(`Cannot restore into "${dir}": not a folder`);
   for await (const _ of Deno.readDir(dir)) {

@@ -22,6 +22,7 @@ import { runHook } from "./hooks.ts";
 import { quiesce, resumeLeftovers } from "./quiesce.ts";
 import { sendPing } from "./ping.ts";
 import { type RunResult, writeLastRun } from "./status.ts";
+import { statIfPresent } from "./present.ts";
 import { describeError, RunError } from "./errors.ts";
 import type { RemoteStore } from "./remote.ts";
 import { abortableSleep, pruneRemote, uploadMissing } from "./offsite.ts";
@@ -87,11 +88,7 @@ async function dockerFor(
   const endpoint = parseDockerHost(settings.docker.host);
   // Without DOCKER_HOST, no socket at the default path means no Docker here: nothing to do.
   if (!settings.docker.explicit && endpoint.socket) {
-    const present = await Deno.lstat(endpoint.socket).then(() => true, (err) => {
-      if (err instanceof Deno.errors.NotFound) return false;
-      throw err;
-    });
-    if (!present) return undefined;
+    if (await statIfPresent(endpoint.socket) === undefined) return undefined;
   }
   const api = dockerClient(endpoint);
   await resumeLeftovers(stateDir, api, log);

@@ -2,6 +2,7 @@
 // Only names that backupd writes are ever listed, chosen or removed here.
 
 import { removeIfPresent } from "./atomic_file.ts";
+import { statIfPresent } from "./present.ts";
 import {
   archiveFileName,
   type ArchiveName,
@@ -13,16 +14,6 @@ import {
   partialName,
   sidecarName,
 } from "./names.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
 
 async function dayFolders(dest: string): Promise<string[]> {
   const days: string[] = [];
@@ -73,8 +64,10 @@ export async function freeArchiveName(
       const name = archiveFileName(time, seq, compression, age);
       return [name, sidecarName(name), partialName(name), partialName(sidecarName(name))];
     });
-    const taken = await Promise.all(names.map((n) => exists(`${dayDir}/${n}`)));
-    if (!taken.some(Boolean)) return archiveFileName(time, seq, compression, encrypted);
+    const taken = await Promise.all(names.map((n) => statIfPresent(`${dayDir}/${n}`)));
+    if (taken.every((info) => info === undefined)) {
+      return archiveFileName(time, seq, compression, encrypted);
+    }
   }
 }
 

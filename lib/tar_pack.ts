@@ -82,6 +82,19 @@ function baseHeader(entry: WalkEntry, name: string, owners: OwnerNames | undefin
   return header;
 }
 
+/** The header of a hard link or symlink; a non-ASCII target goes in a pax record too. */
+function linkHeader(
+  entry: WalkEntry,
+  name: string,
+  link: { type: "link" | "symlink"; target: string; owners: OwnerNames | undefined },
+): TarHeader {
+  const header = baseHeader(entry, name, link.owners);
+  header.type = link.type;
+  header.linkname = link.target;
+  if (NON_ASCII.test(link.target)) header.pax = { ...header.pax, linkpath: link.target };
+  return header;
+}
+
 async function addBodyless(controller: TarPackController, header: TarHeader): Promise<void> {
   await controller.add(header).close();
 }
@@ -127,11 +140,10 @@ export function packTree(
       ? hardLinks.get(key)
       : undefined;
     if (target !== undefined) {
-      const header = baseHeader(entry, name, options.owners);
-      header.type = "link";
-      header.linkname = target;
-      if (NON_ASCII.test(target)) header.pax = { ...header.pax, linkpath: target };
-      await addBodyless(controller, header);
+      await addBodyless(
+        controller,
+        linkHeader(entry, name, { type: "link", target, owners: options.owners }),
+      );
       stats.entries++;
       return;
     }
@@ -199,11 +211,10 @@ export function packTree(
         }
         throw describeOpenError(entry.path, err);
       }
-      const header = baseHeader(entry, path, options.owners);
-      header.type = "symlink";
-      header.linkname = target;
-      if (NON_ASCII.test(target)) header.pax = { ...header.pax, linkpath: target };
-      await addBodyless(controller, header);
+      await addBodyless(
+        controller,
+        linkHeader(entry, path, { type: "symlink", target, owners: options.owners }),
+      );
       stats.entries++;
     } else if (info.isFile) {
       await addFile(entry, path);

@@ -1,9 +1,9 @@
-// A pool of gzip workers, and ordered pipelines over it: jobs run in parallel, results come
-// back in the order the jobs went in, with a bounded number in flight.
+// A pool of codec workers (gzip, zstd), and ordered pipelines over it: jobs run in parallel,
+// results come back in the order the jobs went in, with a bounded number in flight.
 
 import type { Answer, Job } from "./codec_worker.ts";
 
-/** A pool of workers doing gzip jobs; `using` it closes it. */
+/** A pool of workers doing codec jobs; `using` it closes it. */
 export interface CodecPool extends Disposable {
   /** Runs one job; the buffer of `data` is transferred to the worker. */
   run(op: Job["op"], data: Uint8Array): Promise<Uint8Array>;

@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { inflate, streamReader } from "../lib/frames.ts";
+import { inflate, streamReader, tappedReader } from "../lib/frames.ts";
 import { startCodecPool } from "../lib/workers.ts";
 
 Deno.test("streamReader fills buffers across chunk boundaries and returns less only at the end", async () => {
@@ -25,9 +25,10 @@ Deno.test("inflate reads a foreign gzip stream from a stream reader, chunk by ch
   const chunks = [gz.subarray(0, 7), gz.subarray(7, 1000), gz.subarray(1000)];
   using pool = startCodecPool();
   const seen: number[] = [];
-  const out = inflate(streamReader(ReadableStream.from(chunks)), pool, "gzip", (c) => {
+  const reader = tappedReader(streamReader(ReadableStream.from(chunks)), (c) => {
     seen.push(c.length);
   });
+  const out = inflate(reader, pool, "gzip");
   deepStrictEqual(new Uint8Array(await new Response(out).arrayBuffer()), plain);
   strictEqual(seen.reduce((a, b) => a + b, 0), gz.length);
 });
