@@ -6,6 +6,7 @@ import { removeIfPresent } from "./atomic_file.ts";
 import type { Container, DockerApi } from "./docker.ts";
 import { describeError, RunError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { readStateFile, writeStateFile } from "./state_file.ts";
 
 /** The labels backupd acts on. */
 export const PAUSE_LABEL = "backupd.pause=true";
@@ -53,13 +54,8 @@ export async function resumeLeftovers(
   api: DockerApi,
   log: Logger,
 ): Promise<void> {
-  let record: Record;
-  try {
-    record = JSON.parse(await Deno.readTextFile(recordPath(stateDir)));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
+  const record = await readStateFile<Record>(recordPath(stateDir));
+  if (record === undefined) return;
   log.warn("resuming containers that an interrupted run left quiesced", {
     paused: record.paused.map((c) => c.name).join(","),
     stopped: record.stopped.map((c) => c.name).join(","),
@@ -97,8 +93,7 @@ export async function quiesce(
   };
   if (record.paused.length + record.stopped.length === 0) return () => Promise.resolve();
   const path = recordPath(stateDir);
-  await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(record), { mode: 0o600 });
-  await Deno.rename(`${path}.tmp`, path);
+  await writeStateFile(path, record);
   const done: Record = { paused: [], stopped: [] };
   const resumeAll = async () => {
     const failures = await resume(api, done, log);

@@ -1,6 +1,8 @@
 // What `health` reads from DEST/.backupd: the last run's result (status.json, written by
 // every run) and the daemon's start and next slot (daemon.json, written by the daemon).
 
+import { readStateFile, writeStateFile } from "./state_file.ts";
+
 /** The result of a run: done, done with warnings, failed. */
 export type RunResult = "ok" | "warning" | "failed";
 
@@ -22,27 +24,6 @@ export interface DaemonState {
   running: boolean;
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw new Error(`Cannot read "${path}": not valid JSON`, { cause: err });
-  }
-}
-
-async function writeJson(path: string, value: unknown): Promise<void> {
-  const temp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(temp, JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
-  await Deno.rename(temp, path);
-}
-
 /**
  * Reads the last run; `undefined` before the first.
  *
@@ -52,7 +33,7 @@ async function writeJson(path: string, value: unknown): Promise<void> {
  * ```
  */
 export function readLastRun(stateDir: string): Promise<LastRun | undefined> {
-  return readJson<LastRun>(`${stateDir}/status.json`);
+  return readStateFile<LastRun>(`${stateDir}/status.json`);
 }
 
 /**
@@ -64,7 +45,7 @@ export function readLastRun(stateDir: string): Promise<LastRun | undefined> {
  * ```
  */
 export function writeLastRun(stateDir: string, run: LastRun): Promise<void> {
-  return writeJson(`${stateDir}/status.json`, run);
+  return writeStateFile(`${stateDir}/status.json`, run);
 }
 
 /**
@@ -76,7 +57,7 @@ export function writeLastRun(stateDir: string, run: LastRun): Promise<void> {
  * ```
  */
 export function readDaemonState(stateDir: string): Promise<DaemonState | undefined> {
-  return readJson<DaemonState>(`${stateDir}/daemon.json`);
+  return readStateFile<DaemonState>(`${stateDir}/daemon.json`);
 }
 
 /**
@@ -88,5 +69,5 @@ export function readDaemonState(stateDir: string): Promise<DaemonState | undefin
  * ```
  */
 export function writeDaemonState(stateDir: string, state: DaemonState): Promise<void> {
-  return writeJson(`${stateDir}/daemon.json`, state);
+  return writeStateFile(`${stateDir}/daemon.json`, state);
 }
