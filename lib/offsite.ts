@@ -4,7 +4,8 @@
 import type { Logger } from "./log.ts";
 import { type ArchiveName, parseArchiveName, sidecarName, sidecarText } from "./names.ts";
 import { RemoteError, RunError } from "./errors.ts";
-import { applyPolicy, type PolicyResult } from "./retention.ts";
+import type { PolicyResult } from "./retention.ts";
+import { pruneArchives } from "./prune.ts";
 import type { RemoteStore } from "./remote.ts";
 import type { KeepPolicy } from "./settings.ts";
 import { hashFile, readSidecar } from "./sidecar.ts";
@@ -170,11 +171,8 @@ export async function pruneRemote(
   policy: KeepPolicy,
   options: { dryRun: boolean },
 ): Promise<PolicyResult> {
-  const plan = applyPolicy(await store.list(), policy);
-  if (options.dryRun) return plan;
-  for (const path of plan.remove) {
-    await store.remove(path);
-    await store.remove(sidecarName(path));
-  }
-  return plan;
+  return await pruneArchives(await store.list(), policy, {
+    dryRun: options.dryRun,
+    remove: (path) => store.remove(path),
+  });
 }

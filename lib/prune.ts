@@ -2,7 +2,7 @@
 // its sidecar, and date folders left empty. Files backupd did not write are never touched.
 
 import { removeIfPresent } from "./atomic_file.ts";
-import { sidecarName } from "./names.ts";
+import { type ArchiveName, sidecarName } from "./names.ts";
 import { applyPolicy, type PolicyResult } from "./retention.ts";
 import type { KeepPolicy } from "./settings.ts";
 import { listArchives } from "./store.ts";
@@ -25,12 +25,47 @@ async function removeFolderIfEmpty(dir: string): Promise<boolean> {
   return true;
 }
 
+/** Options of {@linkcode pruneArchives}. */
+export interface PruneOptions {
+  /** Plan only; remove nothing. */
+  dryRun: boolean;
+  /** Removes one file (an archive or its sidecar) by its path relative to the store. */
+  remove: (path: string) => Promise<void>;
+}
+
 /**
- * Plans retention for DEST and, unless `dryRun`, removes what the plan gives up.
+ * Plans retention over `archives` (of any store: DEST, a bucket) and, unless `dryRun`,
+ * removes each archive the plan gives up, with its sidecar.
  *
  * @example
  * ```ts
- * const plan = await prune("/backup", { keepLast: 7 }, { dryRun: true });
+ * const plan = await pruneArchives(await store.list(), { last: 7 }, {
+ *   dryRun: false,
+ *   remove: (path) => store.remove(path),
+ * });
+ * ```
+ */
+export async function pruneArchives(
+  archives: readonly ArchiveName[],
+  policy: KeepPolicy,
+  options: PruneOptions,
+): Promise<PolicyResult> {
+  const plan = applyPolicy(archives, policy);
+  if (options.dryRun) return plan;
+  for (const path of plan.remove) {
+    await options.remove(path);
+    await options.remove(sidecarName(path));
+  }
+  return plan;
+}
+
+/**
+ * Plans retention for DEST and, unless `dryRun`, removes what the plan gives up and the
+ * date folders it leaves empty.
+ *
+ * @example
+ * ```ts
+ * const plan = await prune("/backup", { last: 7 }, { dryRun: true });
  * ```
  */
 export async function prune(
@@ -38,14 +73,12 @@ export async function prune(
   policy: KeepPolicy,
   options: { dryRun: boolean },
 ): Promise<PolicyResult> {
-  const plan = applyPolicy(await listArchives(dest), policy);
+  const plan = await pruneArchives(await listArchives(dest), policy, {
+    dryRun: options.dryRun,
+    remove: (path) => removeIfPresent(`${dest}/${path}`),
+  });
   if (options.dryRun) return plan;
-  const days = new Set<string>();
-  for (const path of plan.remove) {
-    await removeIfPresent(`${dest}/${path}`);
-    await removeIfPresent(`${dest}/${sidecarName(path)}`);
-    days.add(path.slice(0, path.indexOf("/")));
-  }
+  const days = new Set(plan.remove.map((path) => path.slice(0, path.indexOf("/"))));
   for (const day of days) await removeFolderIfEmpty(`${dest}/${day}`);
   return plan;
 }
