@@ -9,6 +9,7 @@ import type { Logger } from "./log.ts";
 import { type ArchiveName, instantOf, parseArchiveName, sidecarName } from "./names.ts";
 import { readIdentities } from "./encryption.ts";
 import { statIfPresent } from "./present.ts";
+import { writePartial } from "./atomic_file.ts";
 import { pruneRemote } from "./offsite.ts";
 import type { RemoteStore } from "./remote.ts";
 import { parseS3Url } from "./settings.ts";
@@ -303,13 +304,18 @@ async function restoreRemote(
     if (sidecar !== undefined) await Deno.writeTextFile(sidecarName(file), sidecar);
     const body = await store.get(path);
     if (body === undefined) throw new RunError(`Cannot restore "${url}": no such object`);
-    await Deno.writeFile(file, body, { mode: 0o600 });
+    // Hashed on the way to the disk, so the check before restoring does not read it again.
+    const downloaded = await writePartial(download, basename(path), body);
+    await downloaded.commit();
     io.log.info("download done", {
       archive: url,
-      bytes: (await Deno.stat(file)).size,
+      bytes: downloaded.bytes,
       seconds: Number(((io.now() - started) / 1000).toFixed(3)),
     });
-    return await restoreLocal(settings, file, target, io, url);
+    return await restoreLocal(settings, file, target, io, {
+      label: url,
+      sha256: downloaded.sha256,
+    });
   } finally {
     await Deno.remove(download, { recursive: true });
   }
@@ -320,12 +326,13 @@ async function restoreLocal(
   archive: string,
   to: string,
   io: CommandIo,
-  shown = archive,
+  download?: { label: string; sha256: string },
 ): Promise<number> {
+  const shown = download?.label ?? archive;
   let noSidecar = false;
   const result = await restoreArchive(archive, resolve(to), {
     ...await identitiesOf(settings),
-    label: shown,
+    ...download,
     owners: io.isRoot,
     onRefused: (r) => io.log.warn("entry not restored", { name: r.name, reason: r.reason }),
     onNoSidecar: () => {

@@ -27,6 +27,8 @@ export interface RestoreOptions {
   identities?: readonly string[];
   /** How messages name the archive (a download names its address). @default {archive} */
   label?: string;
+  /** The archive's sha256 when it is already known (hashed while downloaded). */
+  sha256?: string;
 }
 
 /** What a restore did. */
@@ -133,7 +135,7 @@ export async function restoreArchive(
   const sidecar = await readSidecar(archive);
   if ("invalid" in sidecar) throw new RunError(`Cannot restore "${label}": ${sidecar.invalid}`);
   if ("missing" in sidecar) options.onNoSidecar?.();
-  else if (await hashFile(archive) !== sidecar.hex) {
+  else if ((options.sha256 ?? await hashFile(archive)) !== sidecar.hex) {
     throw new RunError(`Cannot restore "${label}": the sha256 does not match the sidecar`);
   }
   if (isEncryptedName(archive) && (options.identities?.length ?? 0) === 0) {
