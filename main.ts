@@ -3,14 +3,7 @@
 
 import { cli } from "./lib/cli.ts";
 import { describeError } from "./lib/errors.ts";
-import { writeStderr } from "./lib/log.ts";
-
-const encoder = new TextEncoder();
-
-function writeStdout(text: string): void {
-  let bytes = encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
-}
+import { writeAllSync, writeStderr } from "./lib/log.ts";
 
 /** The last net: an error nothing caught (a library's callback) still ends in one line, exit 2. */
 function exitOnUncaught(event: ErrorEvent | PromiseRejectionEvent): void {
@@ -24,7 +17,7 @@ if (import.meta.main) {
   globalThis.addEventListener("error", exitOnUncaught);
   globalThis.addEventListener("unhandledrejection", exitOnUncaught);
   const code = await cli(Deno.args, Deno.env.toObject(), {
-    stdout: writeStdout,
+    stdout: (text) => writeAllSync(Deno.stdout, text),
     stderr: writeStderr,
     stderrIsTerminal: Deno.stderr.isTerminal(),
     now: () => Date.now(),

@@ -41,8 +41,20 @@ const encoder = new TextEncoder();
  * ```
  */
 export function writeStderr(text: string): void {
+  writeAllSync(Deno.stderr, text);
+}
+
+/**
+ * Writes all of `text` to a synchronous sink (stdout, stderr), however many calls it takes.
+ *
+ * @example
+ * ```ts
+ * writeAllSync(Deno.stdout, "OK\n");
+ * ```
+ */
+export function writeAllSync(sink: { writeSync(p: Uint8Array): number }, text: string): void {
   let bytes = encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+  while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
 }
 
 function quote(value: string): string {
