@@ -199,22 +199,14 @@ export async function restoreArchive(
         result.restored++;
         break;
       case "file":
-        if (existing !== undefined || rel === "") {
-          refuse(header.name, "already restored under that name");
-          break;
-        }
-        await writeBody(path, entry.body);
-        made.set(rel, "file");
-        applyAttributes(path, header, owners);
-        result.restored++;
-        break;
       case "symlink":
         if (existing !== undefined || rel === "") {
           refuse(header.name, "already restored under that name");
           break;
         }
-        Deno.symlinkSync(header.linkname ?? "", path);
-        made.set(rel, "symlink");
+        if (header.type === "file") await writeBody(path, entry.body);
+        else Deno.symlinkSync(header.linkname ?? "", path);
+        made.set(rel, header.type);
         applyAttributes(path, header, owners);
         result.restored++;
         break;
