@@ -59,12 +59,11 @@ async function sha256Of(path: string): Promise<string> {
 /** Uploads one archive and its sidecar, then checks the object's size and sha256. */
 async function uploadOne(
   store: RemoteStore,
-  archive: LocalArchive,
+  archive: LocalArchive & { size: number },
   signal: AbortSignal | undefined,
 ): Promise<number> {
-  const file = archive.file;
+  const { file, size } = archive;
   const sha256 = await sha256Of(file);
-  const size = (await Deno.stat(file)).size;
   const parts = await store.upload(file, archive.path, { sha256, ...(signal ? { signal } : {}) });
   const fileName = archive.path.slice(archive.day.length + 1);
   await store.putText(sidecarName(archive.path), sidecarText(sha256, fileName), signal);
@@ -107,7 +106,7 @@ export async function uploadMissing(
     const started = performance.now();
     const parts = await retrying(options, `uploading ${archive.path}`, () => {
       options.log.info("upload started", { archive: archive.path, to: store.url(archive.path) });
-      return uploadOne(store, archive, options.signal);
+      return uploadOne(store, { ...archive, size }, options.signal);
     });
     options.log.info("upload done", {
       archive: archive.path,
