@@ -12,8 +12,18 @@ import { type Compression, sidecarName, sidecarText } from "./names.ts";
 import { loadOwnerNames } from "./owners.ts";
 import type { Folders } from "./preflight.ts";
 import type { ProgressBar } from "./progress.ts";
-import { packTree, type PackWarning } from "./tar_pack.ts";
+import { type PackAppender, packTree, type PackWarning, type StoredFile } from "./tar_pack.ts";
 import { treeBytes } from "./walk.ts";
+
+/** A database's own backup around the copy (README: Consistency). */
+export interface OnlineCopy {
+  /** True for paths relative to SOURCE that the copy leaves out. */
+  exclude(rel: string): boolean;
+  /** Told of each regular file stored, with its sha256. */
+  onStored(file: StoredFile): void;
+  /** Ends the database's backup and adds what it returns, after the walk. */
+  finish(append: PackAppender): Promise<void>;
+}
 
 /** Options of {@linkcode writeArchive}. */
 export interface ArchiveOptions {
@@ -29,6 +39,8 @@ export interface ArchiveOptions {
   signal?: AbortSignal;
   /** age public keys: when any is given, the archive is encrypted to all of them. */
   recipients?: readonly string[];
+  /** A database backup around the copy. */
+  online?: OnlineCopy;
 }
 
 /** A written archive. */
@@ -60,7 +72,9 @@ export async function writeArchive(
   name: string,
   options: ArchiveOptions,
 ): Promise<ArchiveResult> {
-  const exclude = excludeMatcher(options.excludes);
+  const excluded = excludeMatcher(options.excludes);
+  const { online } = options;
+  const exclude = online ? (rel: string) => excluded(rel) || online.exclude(rel) : excluded;
   const bar = options.progress?.(
     await treeBytes(folders.source, { exclude, skipFolders: folders.skip }),
   );
@@ -71,6 +85,7 @@ export async function writeArchive(
     onWarning: options.onWarning,
     ...(bar ? { onBytes: (n: number) => bar.add(n) } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(online ? { onStored: online.onStored, finish: online.finish } : {}),
   });
   // The stream carries the same error; this keeps the promise from rejecting unobserved.
   pack.done.catch(() => undefined);

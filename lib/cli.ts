@@ -122,6 +122,13 @@ function s3Options(cmd: Command): Command {
     );
 }
 
+function postgresOption(cmd: Command): Command {
+  return cmd.option(
+    "--postgres <url>",
+    "consistent online backup through PostgreSQL's backup API: postgres://USER@HOST:PORT/DB; password from PGPASSWORD or PGPASSWORD_FILE (BACKUP_POSTGRES_URL)",
+  );
+}
+
 function identityOption(cmd: Command): Command {
   return cmd.option(
     "--age-identity <file>",
@@ -165,16 +172,16 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     invocation = { command, flags, operands: cmd.args };
   };
 
-  s3Options(archiveOptions(
+  postgresOption(s3Options(archiveOptions(
     pathOptions(define("now", "make one backup now (then apply retention when a rule is set)")),
-  ))
+  )))
     .action(record("now"));
   scheduleOptions(
-    s3Options(
+    postgresOption(s3Options(
       archiveOptions(
         pathOptions(define("run", "the daemon: back up at each scheduled slot", true)),
       ),
-    ),
+    )),
   )
     .option(
       "--catch-up",

@@ -13,10 +13,11 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { ConfigError, RemoteError } from "./errors.ts";
+import { RemoteError } from "./errors.ts";
 import { noteGarbage } from "./gc.ts";
 import { type ArchiveName, byAge, parseArchiveName } from "./names.ts";
-import type { S3Connection, S3Credentials, S3Target, Secret } from "./settings.ts";
+import type { S3Connection, S3Credentials, S3Target } from "./settings.ts";
+import { readSecret } from "./secret.ts";
 
 /** An archive in the bucket. */
 export interface RemoteArchive extends ArchiveName {
@@ -58,16 +59,6 @@ const MOST_PARTS = 9_000;
  */
 export function partSizeFor(bytes: number): number {
   return Math.max(PART_BYTES, Math.ceil(bytes / MOST_PARTS));
-}
-
-async function readSecret(secret: Secret): Promise<string> {
-  if ("value" in secret) return secret.value;
-  try {
-    return (await Deno.readTextFile(secret.file)).trim();
-  } catch (err) {
-    const detail = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
-    throw new ConfigError(secret.from, secret.file, detail, { cause: err });
-  }
 }
 
 /**

@@ -95,6 +95,14 @@ async function dockerFor(
   return api;
 }
 
+/** What a file can do while it is read, besides being readable. */
+const CHANGES: ReadonlySet<PackWarning["kind"]> = new Set([
+  "grew",
+  "shrank",
+  "changed",
+  "vanished",
+]);
+
 /** Free space a run needs, as a multiple of the newest archive (or of SOURCE without one). */
 export const SPACE_FACTOR = 1.5;
 
@@ -202,7 +210,10 @@ async function backUpSteps(
       credentials: settings.s3Credentials,
     })
     : undefined;
-  const docker = await dockerFor(settings, folders.stateDir, deps.log);
+  // With PostgreSQL's backup API nothing is paused: the database keeps serving.
+  const docker = settings.postgres
+    ? undefined
+    : await dockerFor(settings, folders.stateDir, deps.log);
   if (settings.preHook) {
     await runHook("--pre-hook", settings.preHook, hookOptions(settings, deps, true));
   }
@@ -225,18 +236,40 @@ async function backUpSteps(
   );
   const archive = `${stamp.day}/${name}`;
   deps.log.info("backup started", { source: folders.source, archive });
+  const online = settings.postgres
+    ? await (await import("./postgres.ts")).startOnlineBackup(settings.postgres, folders.source, {
+      label: `backupd ${archive}`,
+      log: deps.log,
+      now: deps.now,
+    })
+    : undefined;
+  if (online) cleanups.push(() => online.close());
+  const signals = [deps.signal, online?.signal].filter((s) => s !== undefined);
   const warnings: PackWarning[] = [];
+  let changedOnline = 0;
   const result = await writeArchive(folders, dayDir, name, {
     excludes: settings.excludes,
     compression: settings.compression,
     recipients: settings.ageRecipients,
     onWarning: (warning) => {
+      // Under the backup API a file changing while it is copied is normal: the WAL in the
+      // archive repairs it when the server starts, as for pg_basebackup.
+      if (online && CHANGES.has(warning.kind)) {
+        changedOnline++;
+        return;
+      }
       warnings.push(warning);
       deps.log.warn(warning.detail, { path: warning.name });
     },
     ...(deps.progress ? { progress: deps.progress } : {}),
-    ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
+    ...(online ? { online } : {}),
   });
+  if (changedOnline > 0) {
+    deps.log.info("files changed while copied; replaying the archived WAL repairs them", {
+      files: changedOnline,
+    });
+  }
   resumed = true;
   await resumeContainers?.();
   const outcome = {

@@ -8,6 +8,8 @@ import type { LogFormat } from "./log.ts";
 import { DEFAULT_DOCKER_HOST, parseDockerHost } from "./docker.ts";
 import { splitWords } from "./words.ts";
 import { checkRecipient } from "./encryption.ts";
+import type { Secret } from "./secret.ts";
+import type { PostgresTarget } from "./postgres.ts";
 
 /** Flag values as the command line gave them (commander's option names). */
 export interface Flags {
@@ -36,6 +38,7 @@ export interface Flags {
   s3PathStyle?: boolean;
   ageRecipient?: string[];
   ageIdentity?: string;
+  postgres?: string;
   /** Command-specific flags (list/verify --remote), verify --all, restore --to, prune --dry-run). */
   remote?: boolean;
   all?: boolean;
@@ -69,9 +72,6 @@ export interface S3Connection {
   /** `https://host/bucket/key` instead of `https://bucket.host/key`. */
   pathStyle: boolean;
 }
-
-/** A secret given in a variable, or in a file a `..._FILE` variable names. */
-export type Secret = { value: string } | { file: string; from: string };
 
 /** S3 credentials from the environment; the SDK's own chain looks when absent. */
 export interface S3Credentials {
@@ -122,6 +122,8 @@ export interface Settings {
   ageRecipients: string[];
   /** The age identity file for verify and restore. */
   ageIdentityFile?: string;
+  /** The PostgreSQL server whose backup API keeps the copy consistent, if any. */
+  postgres?: PostgresTarget;
 }
 
 /** Facts about the system that defaults depend on. */
@@ -314,6 +316,33 @@ function offsiteSettings(flags: Flags, env: Env) {
 }
 
 /**
+ * A connection URL with its password, if any, masked: for messages.
+ *
+ * @example
+ * ```ts
+ * maskPassword("postgres://app:s3cret@db/shop"); // "postgres://app:***@db/shop"
+ * ```
+ */
+export function maskPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^@/]*@/i, "$1***@");
+}
+
+function postgresSettings(flags: Flags, env: Env): { postgres?: PostgresTarget } {
+  const picked = pick(flags.postgres, "--postgres", env, "BACKUP_POSTGRES_URL");
+  if (!picked) return {};
+  const url = URL.parse(picked.value);
+  if (!url || !/^postgres(ql)?:$/.test(url.protocol) || url.hostname === "") {
+    throw new ConfigError(
+      picked.from,
+      maskPassword(picked.value),
+      "expected postgres://USER@HOST:PORT/DATABASE",
+    );
+  }
+  const password = secret(env, "PGPASSWORD");
+  return { postgres: { url: picked.value, ...(password ? { password } : {}) } };
+}
+
+/**
  * Resolves every setting: a flag wins over the environment, which wins over the default.
  *
  * @example
@@ -442,6 +471,7 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
 
   return {
     ...offsiteSettings(flags, env),
+    ...postgresSettings(flags, env),
     ...(pingPicked ? { pingUrl: pingPicked.value } : {}),
     ...hooks,
     hookTimeoutMs: hookTimeoutSeconds * 1000,

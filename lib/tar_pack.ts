@@ -1,6 +1,7 @@
 // Turns a folder tree into a POSIX tar stream with modern-tar's packer: pax records where
 // ustar is not enough, each file read through readExactly so a changing file never breaks it.
 
+import { createHash } from "node:crypto";
 import { createTarPacker, type TarHeader, type TarPackController } from "modern-tar";
 import { RunError } from "./errors.ts";
 import { readExactly, slabAllocator } from "./exact_reader.ts";
@@ -28,6 +29,37 @@ export interface PackStats {
   bytes: number;
 }
 
+/** A regular file as stored in the archive (for a manifest of the backup). */
+export interface StoredFile {
+  /** Path relative to the root, `/`-separated. */
+  rel: string;
+  /** Bytes stored. */
+  size: number;
+  /** Modification time stored, epoch milliseconds. */
+  mtimeMs: number;
+  /** sha256 of the bytes stored, hex. */
+  sha256: string;
+}
+
+/** Mode, owner and time of an entry that has no file of its own on disk. */
+export interface EntryLook {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Epoch milliseconds. */
+  mtimeMs: number;
+}
+
+/** Adds entries after the walk, before the end-of-archive marker. */
+export interface PackAppender {
+  /** Adds the file at `path` as `rel`, read exactly; the bytes stored, or none when it is gone. */
+  file(rel: string, path: string): Promise<number | undefined>;
+  /** Adds `content` as a regular file named `rel`. */
+  content(rel: string, content: Uint8Array, look: EntryLook): Promise<void>;
+  /** Adds a folder named `rel`. */
+  folder(rel: string, look: EntryLook): Promise<void>;
+}
+
 /** Options of {@linkcode packTree}. */
 export interface PackOptions {
   /** True for relative paths to leave out. */
@@ -42,6 +74,10 @@ export interface PackOptions {
   onBytes?: (n: number) => void;
   /** Stops the pack between chunks. */
   signal?: AbortSignal;
+  /** Told of each regular file stored, with its sha256 (computed only when this is set). */
+  onStored?: (file: StoredFile) => void;
+  /** Adds entries after the walk; its failure fails the pack. */
+  finish?: (append: PackAppender) => Promise<void>;
 }
 
 const USTAR_MAX_SECONDS = 0o77777777777;
@@ -129,44 +165,54 @@ export function packTree(
 ): { readable: ReadableStream<Uint8Array>; done: Promise<PackStats> } {
   const { readable, controller } = createTarPacker();
   const stats: PackStats = { entries: 0, files: 0, bytes: 0 };
-  const hardLinks = new Map<string, string>();
+  /** Files with more than one link, by device and inode: the first name, and what it stored. */
+  const hardLinks = new Map<string, { name: string; stored: StoredFile | undefined }>();
   const alloc = slabAllocator();
   const warn = (kind: PackWarning["kind"], name: string, detail: string) =>
     options.onWarning?.({ kind, name, detail });
+  const nameOf = (rel: string) => rel === "" ? top : `${top}/${rel}`;
 
-  const addFile = async (entry: WalkEntry, name: string): Promise<void> => {
+  /** Stores a regular file; returns the bytes stored, or none when it was not there to read. */
+  const addFile = async (entry: WalkEntry, name: string): Promise<number | undefined> => {
     const key = `${entry.info.dev}:${entry.info.ino}`;
-    const target = entry.info.nlink !== null && entry.info.nlink > 1
+    const first = entry.info.nlink !== null && entry.info.nlink > 1
       ? hardLinks.get(key)
       : undefined;
-    if (target !== undefined) {
+    if (first !== undefined) {
       await addBodyless(
         controller,
-        linkHeader(entry, name, { type: "link", target, owners: options.owners }),
+        linkHeader(entry, name, { type: "link", target: first.name, owners: options.owners }),
       );
       stats.entries++;
-      return;
+      if (first.stored) options.onStored?.({ ...first.stored, rel: entry.rel });
+      return first.stored?.size ?? 0;
     }
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(entry.path, { read: true });
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        return warn("vanished", name, "vanished before it was read");
+        warn("vanished", name, "vanished before it was read");
+        return undefined;
       }
       throw describeOpenError(entry.path, err);
     }
     try {
       const opened = file.statSync();
-      if (!opened.isFile) return warn("vanished", name, "was replaced before it was read");
+      if (!opened.isFile) {
+        warn("vanished", name, "was replaced before it was read");
+        return undefined;
+      }
       const header = baseHeader({ ...entry, info: opened }, name, options.owners);
       header.type = "file";
       header.size = opened.size;
       const writer = controller.add(header).getWriter();
+      const hash = options.onStored ? createHash("sha256") : undefined;
       let change: PackWarning["kind"] | undefined;
       const chunks = readExactly(file, opened.size, { onChange: (c) => change = c, alloc });
       for (const chunk of chunks) {
         if (options.signal?.aborted) throw options.signal.reason;
+        hash?.update(chunk);
         await writer.write(chunk);
         stats.bytes += chunk.length;
         options.onBytes?.(chunk.length);
@@ -185,7 +231,15 @@ export function packTree(
         warn("shrank", name, `shrank while read; stored padded with zeros to ${opened.size} bytes`);
       }
       if (change === "changed") warn("changed", name, "changed while read");
-      if (opened.nlink !== null && opened.nlink > 1) hardLinks.set(key, name);
+      const stored = hash && {
+        rel: entry.rel,
+        size: opened.size,
+        mtimeMs: header.mtime?.getTime() ?? 0,
+        sha256: hash.digest("hex"),
+      };
+      if (stored) options.onStored?.(stored);
+      if (opened.nlink !== null && opened.nlink > 1) hardLinks.set(key, { name, stored });
+      return opened.size;
     } finally {
       file.close();
     }
@@ -194,7 +248,7 @@ export function packTree(
   const addEntry = async (entry: WalkEntry): Promise<void> => {
     // Each entry leaves header blocks and stream objects behind, whatever its size.
     noteGarbage(ENTRY_GARBAGE);
-    const path = entry.rel === "" ? top : `${top}/${entry.rel}`;
+    const path = nameOf(entry.rel);
     const { info } = entry;
     if (info.isDirectory) {
       const header = baseHeader(entry, `${path}/`, options.owners);
@@ -223,17 +277,71 @@ export function packTree(
     }
   };
 
+  const lookHeader = (rel: string, look: EntryLook): TarHeader => {
+    const pax: Record<string, string> = {};
+    const header: TarHeader = {
+      name: nameOf(rel),
+      size: 0,
+      mode: look.mode & 0o7777,
+      uid: look.uid,
+      gid: look.gid,
+      mtime: timeFields(new Date(look.mtimeMs), pax),
+      pax,
+    };
+    const uname = options.owners?.user(look.uid);
+    const gname = options.owners?.group(look.gid);
+    if (uname !== undefined) header.uname = uname;
+    if (gname !== undefined) header.gname = gname;
+    return header;
+  };
+
+  const appender: PackAppender = {
+    file: async (rel, path) => {
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(path);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return undefined;
+        throw describeOpenError(path, err);
+      }
+      return await addFile({ rel, path, info }, nameOf(rel));
+    },
+    content: async (rel, content, look) => {
+      const header = { ...lookHeader(rel, look), type: "file" as const, size: content.length };
+      const writer = controller.add(header).getWriter();
+      await writer.write(content);
+      await writer.close();
+      stats.entries++;
+      stats.files++;
+      stats.bytes += content.length;
+      if (options.onStored) {
+        options.onStored({
+          rel,
+          size: content.length,
+          mtimeMs: header.mtime?.getTime() ?? 0,
+          sha256: createHash("sha256").update(content).digest("hex"),
+        });
+      }
+    },
+    folder: async (rel, look) => {
+      const header = lookHeader(rel, look);
+      await addBodyless(controller, { ...header, name: `${header.name}/`, type: "directory" });
+      stats.entries++;
+    },
+  };
+
   const done = (async () => {
     try {
       const walk = walkTree(root, {
         ...(options.exclude ? { exclude: options.exclude } : {}),
         ...(options.skipFolders ? { skipFolders: options.skipFolders } : {}),
-        onVanished: (rel) => warn("vanished", `${top}/${rel}`, "vanished before it was read"),
+        onVanished: (rel) => warn("vanished", nameOf(rel), "vanished before it was read"),
       });
       for await (const entry of walk) {
         if (options.signal?.aborted) throw options.signal.reason;
         await addEntry(entry);
       }
+      await options.finish?.(appender);
       controller.finalize();
       return stats;
     } catch (err) {

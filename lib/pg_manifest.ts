@@ -1,0 +1,160 @@
+// PostgreSQL's terms for a base backup as plain data: LSNs, WAL segment names, the backup
+// label's facts and the backup_manifest that pg_verifybackup checks (README: Consistency).
+
+import { createHash } from "node:crypto";
+
+/**
+ * Reads a WAL location written as PostgreSQL prints it (`X/Y`, hexadecimal).
+ *
+ * @example
+ * ```ts
+ * parseLsn("0/2000028"); // 0x2000028n
+ * ```
+ */
+export function parseLsn(text: string): bigint {
+  const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+  if (!match) throw new TypeError(`Cannot read the WAL location "${text}": expected X/Y in hex`);
+  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+}
+
+/**
+ * Writes a WAL location as PostgreSQL does (`%X/%X`).
+ *
+ * @example
+ * ```ts
+ * formatLsn(0x2000028n); // "0/2000028"
+ * ```
+ */
+export function formatLsn(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${
+    (lsn & 0xffffffffn).toString(16).toUpperCase()
+  }`;
+}
+
+function hex8(n: bigint | number): string {
+  return n.toString(16).toUpperCase().padStart(8, "0");
+}
+
+/**
+ * The names of the WAL segments a backup needs: from the one holding `start` to the one
+ * holding the last byte before `stop`, on timeline `timeline`.
+ *
+ * @example
+ * ```ts
+ * walSegmentNames(1, 0x2000028n, 0x3000000n, 16 * 1024 * 1024);
+ * // ["000000010000000000000002"]
+ * ```
+ */
+export function walSegmentNames(
+  timeline: number,
+  start: bigint,
+  stop: bigint,
+  segmentBytes: number,
+): string[] {
+  if (!Number.isInteger(segmentBytes) || segmentBytes <= 0 || 0x100000000 % segmentBytes !== 0) {
+    throw new RangeError(`Cannot use the WAL segment size "${segmentBytes}": not a power of two`);
+  }
+  if (stop <= start) {
+    throw new RangeError(`Cannot list WAL from "${formatLsn(start)}" to "${formatLsn(stop)}"`);
+  }
+  const size = BigInt(segmentBytes);
+  const perId = 0x100000000n / size;
+  const names: string[] = [];
+  for (let seg = start / size; seg <= (stop - 1n) / size; seg++) {
+    names.push(`${hex8(timeline)}${hex8(seg / perId)}${hex8(seg % perId)}`);
+  }
+  return names;
+}
+
+/** What a backup label says of where the backup starts. */
+export interface LabelFacts {
+  /** START WAL LOCATION. */
+  start: bigint;
+  /** START TIMELINE. */
+  timeline: number;
+}
+
+/**
+ * Reads the start location and timeline out of a backup_label.
+ *
+ * @example
+ * ```ts
+ * parseBackupLabel("START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nSTART TIMELINE: 1\n");
+ * // { start: 0x2000028n, timeline: 1 }
+ * ```
+ */
+export function parseBackupLabel(label: string): LabelFacts {
+  const start = /^START WAL LOCATION: (\S+)/m.exec(label)?.[1];
+  const timeline = /^START TIMELINE: (\d+)$/m.exec(label)?.[1];
+  if (start === undefined || timeline === undefined) {
+    throw new TypeError("Cannot read the backup label: no START WAL LOCATION or START TIMELINE");
+  }
+  return { start: parseLsn(start), timeline: Number(timeline) };
+}
+
+/** One file of the backup as stored in the archive. */
+export interface ManifestFile {
+  /** Path relative to the data folder, `/`-separated. */
+  path: string;
+  /** Bytes stored. */
+  size: number;
+  /** Modification time, epoch milliseconds. */
+  mtimeMs: number;
+  /** sha256 of the bytes stored, hex. */
+  sha256: string;
+}
+
+/** What the manifest says of the WAL the backup needs. */
+export interface ManifestWal {
+  timeline: number;
+  start: bigint;
+  end: bigint;
+}
+
+/** Options of {@linkcode backupManifest}. */
+export interface ManifestOptions {
+  /** The server's major version: 17 and later write version 2, with the system identifier. */
+  serverMajor: number;
+  /** The cluster's system identifier, for version 2. */
+  systemIdentifier: string;
+}
+
+function lastModified(mtimeMs: number): string {
+  const iso = new Date(Math.floor(mtimeMs / 1000) * 1000).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} GMT`;
+}
+
+/**
+ * The backup_manifest of a backup, in PostgreSQL's format: the files with size, time and
+ * SHA256 checksum, the WAL range, and the manifest's own SHA256 over all that precedes it.
+ *
+ * @example
+ * ```ts
+ * const text = backupManifest(
+ *   [{ path: "PG_VERSION", size: 3, mtimeMs: 0, sha256: "ab".repeat(32) }],
+ *   { timeline: 1, start: 0x2000028n, end: 0x2000100n },
+ *   { serverMajor: 15, systemIdentifier: "7713752329763326377" },
+ * );
+ * JSON.parse(text)["WAL-Ranges"][0]["Start-LSN"]; // "0/2000028"
+ * ```
+ */
+export function backupManifest(
+  files: readonly ManifestFile[],
+  wal: ManifestWal,
+  options: ManifestOptions,
+): string {
+  const head = options.serverMajor >= 17
+    ? `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": ${options.systemIdentifier},\n`
+    : `{ "PostgreSQL-Backup-Manifest-Version": 1,\n`;
+  const lines = files.map((f) =>
+    `{ "Path": ${JSON.stringify(f.path)}, "Size": ${f.size}, "Last-Modified": "${
+      lastModified(f.mtimeMs)
+    }", "Checksum-Algorithm": "SHA256", "Checksum": "${f.sha256}" }`
+  );
+  const body = `${head}"Files": [\n${lines.join(",\n")}\n],\n` +
+    `"WAL-Ranges": [\n{ "Timeline": ${wal.timeline}, "Start-LSN": "${
+      formatLsn(wal.start)
+    }", "End-LSN": "${formatLsn(wal.end)}" }\n],\n`;
+  const checksum = createHash("sha256").update(body).digest("hex");
+  return `${body}"Manifest-Checksum": "${checksum}"}\n`;
+}
