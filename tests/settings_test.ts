@@ -160,3 +160,49 @@ Deno.test("resolveSettings names the setting and value of each bad off-site valu
     });
   }
 });
+
+Deno.test("resolveSettings reads --postgres over BACKUP_POSTGRES_URL, with PGPASSWORD or PGPASSWORD_FILE", () => {
+  const env = {
+    BACKUP_POSTGRES_URL: "postgres://employees@employee-db:5432/employees",
+    PGPASSWORD_FILE: "/run/secrets/pg",
+  };
+  deepStrictEqual(resolveSettings({}, env, SYSTEM).postgres, {
+    url: "postgres://employees@employee-db:5432/employees",
+    password: { file: "/run/secrets/pg", from: "PGPASSWORD_FILE" },
+  });
+  deepStrictEqual(
+    resolveSettings({ postgres: "postgresql://a@h/db" }, {
+      ...env,
+      PGPASSWORD_FILE: "",
+      PGPASSWORD: "pw",
+    }, SYSTEM)
+      .postgres,
+    { url: "postgresql://a@h/db", password: { value: "pw" } },
+  );
+  strictEqual(resolveSettings({}, { BACKUP_POSTGRES_URL: "" }, SYSTEM).postgres, undefined);
+});
+
+Deno.test("resolveSettings names a bad --postgres value with its password masked", () => {
+  const cases: [Parameters<typeof resolveSettings>[0], Record<string, string>, string][] = [
+    [{ postgres: "" }, {}, 'Cannot use --postgres "": expected postgres://USER@HOST:PORT/DATABASE'],
+    [
+      {},
+      { BACKUP_POSTGRES_URL: "mysql://root:hunter2@db/x" },
+      'Cannot use BACKUP_POSTGRES_URL "mysql://root:***@db/x": expected postgres://',
+    ],
+    [{ postgres: "postgres:///db" }, {}, 'Cannot use --postgres "postgres:///db": expected'],
+    [
+      { postgres: "postgres://a@h/db" },
+      { PGPASSWORD: "x", PGPASSWORD_FILE: "/f" },
+      'Cannot use PGPASSWORD_FILE "/f": give PGPASSWORD or PGPASSWORD_FILE, not both',
+    ],
+  ];
+  for (const [flags, env, message] of cases) {
+    throws(() => resolveSettings(flags, env, SYSTEM), (err: unknown) => {
+      strictEqual(err instanceof ConfigError, true, String(err));
+      strictEqual((err as Error).message.startsWith(message), true, (err as Error).message);
+      strictEqual((err as Error).message.includes("hunter2"), false);
+      return true;
+    });
+  }
+});

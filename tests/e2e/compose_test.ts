@@ -4,6 +4,8 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { backupd, listFiles, randomFile, run, tempDir, waitFor } from "../helpers.ts";
 import { composeProject, DOCKER, inspect, PSQL, queryRestored } from "./docker_helpers.ts";
+import { BATCH, startLoad } from "./load.ts";
+import { PG_BIN } from "./local_pg.ts";
 
 Deno.test("the compose stack backs up the database, turns healthy, stops cleanly, and its archive restores", async (t) => {
   await using work = await tempDir("backupd-compose-");
@@ -17,6 +19,8 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
       /^\d{4}-\d\d-\d\d\/\d\d-\d\d-\d\d(-\d+)?\.tar\.gz$/.test(f)
     );
 
+  /** Transactions acknowledged before the first backup started. */
+  let committedBefore = 0;
   try {
     const up = await compose("up", "-d", "--build");
     strictEqual(up.code, 0, up.stderr);
@@ -30,15 +34,31 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
     );
     strictEqual(seeded.code, 0, seeded.stderr);
 
-    await t.step("exec ... now puts an archive on the host", async () => {
-      const now = await compose("exec", "-T", "backup", "backupd", "now");
-      strictEqual(now.code, 0, now.stderr);
-      match(
-        now.stderr,
-        /INFO backup done archive=\d{4}-\d\d-\d\d\/\d\d-\d\d-\d\d\.tar\.gz files=\d+ /,
-      );
-      strictEqual((await archives()).length, 1);
-    });
+    await t.step(
+      "exec ... now under write load backs up through PostgreSQL's backup API",
+      async () => {
+        const load = await startLoad([DOCKER, "exec", "-i", `${name}_employee-db_1`, ...PSQL]);
+        await waitFor("some committed rows", () => load.acks.length >= 20 || undefined);
+        committedBefore = load.acks.length;
+        const now = await compose("exec", "-T", "backup", "backupd", "now");
+        const seen = load.acks.length;
+        // The database kept serving: commits went on during and after the backup.
+        await waitFor("commits after the backup", () => load.acks.length > seen + 5 || undefined);
+        await load.stop();
+        strictEqual(now.code, 0, now.stderr);
+        match(
+          now.stderr,
+          /INFO postgres backup started server="employee-db:5432\/employees as employees"/,
+        );
+        match(now.stderr, /INFO postgres backup stopped .* wal_segments=[1-9]/);
+        match(
+          now.stderr,
+          /INFO backup done archive=\d{4}-\d\d-\d\d\/\d\d-\d\d-\d\d\.tar\.gz files=\d+ .* warnings=0/,
+        );
+        strictEqual(now.stderr.includes("change-me"), false, "the password is never logged");
+        strictEqual((await archives()).length, 1);
+      },
+    );
 
     await t.step("kill -s USR1 puts another archive on the host", async () => {
       const before = await archives();
@@ -99,7 +119,7 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
     );
 
     await t.step(
-      "an archive restored into a fresh folder starts PostgreSQL with the seeded rows",
+      "the archive made under load restores, passes pg_verifybackup and starts consistent",
       async () => {
         const archive = (await archives())[0] ?? "";
         const restored = await backupd([
@@ -111,12 +131,24 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
           `${work.path}/restored`,
         ]);
         strictEqual(restored.code, 0, restored.stderr);
-        const { rows } = await queryRestored(
+        const verified = await run(`${PG_BIN}/pg_verifybackup`, [`${work.path}/restored`]);
+        strictEqual(verified.code, 0, verified.stdout + verified.stderr);
+        const { rows, log } = await queryRestored(
           name,
           `${work.path}/restored`,
-          "SELECT count(*), sum(id) FROM staff",
+          "SELECT (SELECT count(*) || '|' || sum(id) FROM staff) || '|' || " +
+            "(SELECT count(*) || '|' || coalesce(min(id), 0) || '|' || coalesce(max(id), 0) FROM drill)",
         );
-        deepStrictEqual(rows, `5000|${(5000 * 5001) / 2}`);
+        match(log, /completed backup recovery with redo LSN/);
+        const [staff, staffSum, count = -1, min, max] = rows.split("|").map(Number);
+        deepStrictEqual([staff, staffSum], [5000, (5000 * 5001) / 2]);
+        strictEqual(count % BATCH, 0, `${count} rows is not a whole number of transactions`);
+        strictEqual(
+          count >= committedBefore * BATCH,
+          true,
+          `${count} rows, ${committedBefore} before`,
+        );
+        deepStrictEqual([min, max], [1, count]);
       },
     );
   } finally {

@@ -1,0 +1,327 @@
+// Online backups through PostgreSQL's backup API against a real local PostgreSQL 15: under
+// pgbench load with checkpoints, every archive restores, verifies, starts and is consistent;
+// bad input and a lost session end in one line with nothing left behind on either side.
+
+import { match, strictEqual } from "node:assert/strict";
+import {
+  backupd,
+  backupNow,
+  freePort,
+  listFiles,
+  run,
+  signalProcess,
+  spawnBackupd,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
+import { asPostgres, type Cluster, cluster, mustRun, PASSWORD, PG_BIN } from "./local_pg.ts";
+
+const decoder = new TextDecoder();
+
+/** A pgbench cluster of `scale` (15 MB each) with data checksums, started. */
+async function pgbenchCluster(work: string, scale: number): Promise<Cluster> {
+  await Deno.chmod(work, 0o755);
+  const db = await cluster(work, `${work}/pgdata`, { checksums: true });
+  await db.start();
+  await mustRun(
+    asPostgres("pgbench", ...db.socketArgs, "-i", "-q", "-s", String(scale), "postgres"),
+    "pgbench -i",
+  );
+  return db;
+}
+
+/** Archives under DEST (not the sidecars, not the state folder). */
+async function archives(dest: string): Promise<string[]> {
+  return (await listFiles(dest)).filter((f) => /\.tar\.gz(\.partial)?$/.test(f));
+}
+
+/** What the server still holds of backupd's sessions: its slots and its connections. */
+async function leftovers(db: Cluster): Promise<string> {
+  return await db.psql(
+    "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'backupd%') || ',' || " +
+      "(SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backupd')",
+  );
+}
+
+/** Restores `archive` into `into`, runs pg_verifybackup, starts it and hands it to `check`. */
+async function restoreAndStart(
+  archive: string,
+  dest: string,
+  work: string,
+  into: string,
+  check: (restored: Cluster) => Promise<void>,
+): Promise<void> {
+  const restored = await backupd(["restore", archive, "--dest", dest, "--to", into]);
+  strictEqual(restored.code, 0, restored.stderr);
+  const verified = await run(`${PG_BIN}/pg_verifybackup`, [into]);
+  strictEqual(verified.code, 0, `pg_verifybackup ${archive}: ${verified.stdout}${verified.stderr}`);
+  match(verified.stdout, /backup successfully verified/);
+  const copy = await cluster(work, into);
+  await copy.start();
+  try {
+    await check(copy);
+  } finally {
+    await copy.stop();
+  }
+  match(await Deno.readTextFile(`${into}.log`), /completed backup recovery with redo LSN/);
+}
+
+Deno.test("backups under pgbench load with checkpoints restore, pass pg_verifybackup and pg_amcheck, and keep pgbench's sums", async () => {
+  await using work = await tempDir("backupd-pg-load-");
+  const db = await pgbenchCluster(work.path, 20);
+  const dest = `${work.path}/backup`;
+  const secretFile = `${work.path}/pg-password`;
+  await Deno.writeTextFile(secretFile, `${PASSWORD}\n`);
+  const load = new Deno.Command("runuser", {
+    args: [
+      "-u",
+      "postgres",
+      "--",
+      `${PG_BIN}/pgbench`,
+      ...db.socketArgs,
+      "-c",
+      "4",
+      "-j",
+      "2",
+      "-T",
+      "3600",
+      "-n",
+      "postgres",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let checkpointing = true;
+  const checkpoints = (async () => {
+    let count = 0;
+    while (checkpointing) {
+      await db.psql("CHECKPOINT");
+      count++;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return count;
+  })();
+  let lastHistory = -1;
+  try {
+    const before = Number(await db.psql("SELECT count(*) FROM pgbench_history"));
+    await waitFor(
+      "pgbench transactions",
+      async () =>
+        Number(await db.psql("SELECT count(*) FROM pgbench_history")) > before + 100 || undefined,
+    );
+    for (let i = 0; i < 8; i++) {
+      const made = await backupNow(db.data, dest, ["--postgres", db.url], {
+        PGPASSWORD_FILE: secretFile,
+      });
+      strictEqual(made.code, 0, made.stderr);
+      strictEqual(/ WARN | ERROR /.test(made.stderr), false, made.stderr);
+      match(
+        made.stderr,
+        /INFO postgres backup started server="127\.0\.0\.1:\d+\/postgres as postgres" start_lsn=[0-9A-F]+\/[0-9A-F]+ slot=backupd_/,
+      );
+      match(made.stderr, /INFO postgres backup stopped .* wal_segments=[1-9]/);
+      const archive = (await archives(dest)).at(-1) ?? "";
+      await restoreAndStart(
+        archive,
+        dest,
+        work.path,
+        `${work.path}/restored-${i}`,
+        async (copy) => {
+          const amcheck = await run("runuser", [
+            "-u",
+            "postgres",
+            "--",
+            `${PG_BIN}/pg_amcheck`,
+            ...copy.socketArgs,
+            "--all",
+            "--heapallindexed",
+          "--install-missing",
+          ]);
+          strictEqual(amcheck.code, 0, `pg_amcheck: ${amcheck.stdout}${amcheck.stderr}`);
+          const sums = await copy.psql(
+            "SELECT (SELECT sum(abalance) FROM pgbench_accounts) || ',' || " +
+              "(SELECT sum(tbalance) FROM pgbench_tellers) || ',' || " +
+              "(SELECT sum(bbalance) FROM pgbench_branches) || ',' || " +
+              "(SELECT coalesce(sum(delta), 0) FROM pgbench_history) || ',' || " +
+              "(SELECT count(*) FROM pgbench_history)",
+          );
+          const [accounts, tellers, branches, history, rows] = sums.split(",").map(Number);
+          strictEqual(accounts, history, `backup ${i}: accounts ${accounts} != history ${history}`);
+          strictEqual(tellers, history, `backup ${i}: tellers ${tellers} != history ${history}`);
+          strictEqual(branches, history, `backup ${i}: branches ${branches} != history ${history}`);
+          strictEqual((rows ?? 0) > lastHistory, true, `backup ${i} holds ${rows} transactions`);
+          lastHistory = rows ?? 0;
+        },
+      );
+      await Deno.remove(`${work.path}/restored-${i}`, { recursive: true });
+    }
+    strictEqual(await leftovers(db), "0,0");
+  } finally {
+    checkpointing = false;
+    const count = await checkpoints;
+    // runuser passes SIGTERM on to pgbench (not SIGINT).
+    load.kill("SIGTERM");
+    const pgbench = await load.output();
+    await db.stop();
+    console.log(
+      `${count} checkpoints during the backups; pgbench: ${
+        decoder.decode(pgbench.stderr).trim().split("\n").at(-1)
+      }`,
+    );
+  }
+});
+
+Deno.test("bad PostgreSQL settings each end in one line, exit 2, no archive, and an unhealthy health", async () => {
+  await using work = await tempDir("backupd-pg-bad-");
+  await Deno.chmod(work.path, 0o755);
+  const db = await cluster(work.path, `${work.path}/pgdata`, { checksums: false });
+  const other = await cluster(`${work.path}/other`, `${work.path}/other/pgdata`, {});
+  const plain = `${work.path}/plain`;
+  await Deno.mkdir(`${plain}/global`, { recursive: true });
+  await db.start();
+  try {
+    await db.psql("CREATE ROLE weak LOGIN PASSWORD 'weak-pw'");
+    const port = db.port;
+    const cases: [string, string, Record<string, string>, RegExp][] = [
+      [
+        db.data,
+        `postgres://postgres@127.0.0.1:${freePort()}/postgres`,
+        { PGPASSWORD: PASSWORD },
+        /^Cannot connect to PostgreSQL at 127\.0\.0\.1:\d+\/postgres as postgres: connection refused$/,
+      ],
+      [
+        db.data,
+        db.url,
+        { PGPASSWORD: "wrong-pw" },
+        new RegExp(
+          `^Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port}/postgres as postgres: password authentication failed for user "postgres"$`,
+        ),
+      ],
+      [
+        db.data,
+        `postgres://weak@127.0.0.1:${port}/postgres`,
+        { PGPASSWORD: "weak-pw" },
+        /^Cannot start the PostgreSQL backup at 127\.0\.0\.1:\d+\/postgres as weak: .*(superuser or replication|permission denied).*; the role needs the REPLICATION attribute and EXECUTE on pg_backup_start and pg_backup_stop \(README: Consistency\)$/,
+      ],
+      [
+        other.data,
+        db.url,
+        { PGPASSWORD: PASSWORD },
+        new RegExp(
+          `^Cannot back up "${other.data}" through PostgreSQL at 127\\.0\\.0\\.1:${port}/postgres as postgres: it is another cluster's data folder \\(system identifier \\d+ in global/pg_control, the server's is \\d+\\)$`,
+        ),
+      ],
+      [
+        plain,
+        db.url,
+        { PGPASSWORD: PASSWORD },
+        new RegExp(
+          `^Cannot back up "${plain}" through PostgreSQL: it is not a PostgreSQL data folder \\(no global/pg_control\\)$`,
+        ),
+      ],
+    ];
+    for (const [i, [source, url, env, expected]] of cases.entries()) {
+      const dest = `${work.path}/backup-${i}`;
+      const result = await backupNow(source, dest, ["--postgres", url], env);
+      strictEqual(result.code, 2, result.stderr);
+      const errors = result.stderr.split("\n").filter((l) => / ERROR /.test(l));
+      strictEqual(errors.length, 1, result.stderr);
+      match(
+        JSON.parse(/ERROR backup failed error=(".*")$/.exec(errors[0] ?? "")?.[1] ?? '""'),
+        expected,
+      );
+      strictEqual(/unexpected error|\n\s+at /.test(result.stderr), false, result.stderr);
+      strictEqual(result.stderr.includes(PASSWORD) || result.stderr.includes("weak-pw"), false);
+      strictEqual((await archives(dest)).length, 0, (await listFiles(dest)).join(" "));
+      const health = await backupd(["health", "--dest", dest]);
+      strictEqual(health.code, 1, health.stdout + health.stderr);
+    }
+    strictEqual(await leftovers(db), "0,0");
+  } finally {
+    await db.stop();
+  }
+});
+
+Deno.test("a lost session or SIGTERM abandons the run and leaves the server as it was", async () => {
+  await using work = await tempDir("backupd-pg-abandon-");
+  const db = await pgbenchCluster(work.path, 20);
+  const dest = `${work.path}/backup`;
+  const env = { PGPASSWORD: PASSWORD };
+  try {
+    // The server ends backupd's session in the middle of the copy.
+    const child = spawnBackupd(
+      ["now", "--source", db.data, "--dest", dest, "--postgres", db.url],
+      env,
+    );
+    await waitFor(
+      "the backup's session",
+      async () =>
+        (await db.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backupd' AND query LIKE '%backup_start%'",
+          )) === "1" || undefined,
+    );
+    await waitFor("a partial archive", async () => (await archives(dest)).length > 0 || undefined);
+    strictEqual(
+      await db.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'backupd'",
+      ),
+      "t",
+    );
+    const lost = await child.output();
+    const stderr = decoder.decode(lost.stderr);
+    strictEqual(lost.code, 2, stderr);
+    match(
+      stderr,
+      /ERROR backup failed error="Cannot (finish|stop) the PostgreSQL backup.*(was lost|was closed|terminat)/,
+    );
+    strictEqual((await archives(dest)).length, 0, (await listFiles(dest)).join(" "));
+    await waitFor(
+      "the server to drop the session",
+      async () => await leftovers(db) === "0,0" || undefined,
+    );
+
+    // SIGTERM to the daemon in the middle of the copy.
+    const daemon = spawnBackupd(
+      [
+        "run",
+        "--source",
+        db.data,
+        "--dest",
+        dest,
+        "--postgres",
+        db.url,
+        "--schedule",
+        "0 0 1 1 *",
+        "--run-on-start",
+      ],
+      env,
+    );
+    const pid = await waitFor("daemon.json", async () => {
+      const text = await Deno.readTextFile(`${dest}/.backupd/daemon.json`).catch(() => "");
+      return text ? JSON.parse(text).pid as number : undefined;
+    });
+    await waitFor(
+      "the backup's session",
+      async () =>
+        (await db.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backupd'",
+          )) === "1" || undefined,
+    );
+    await waitFor("a partial archive", async () => (await archives(dest)).length > 0 || undefined);
+    signalProcess(pid, "SIGTERM");
+    const stopped = await daemon.output();
+    strictEqual(stopped.code, 143, decoder.decode(stopped.stderr));
+    strictEqual((await archives(dest)).length, 0, (await listFiles(dest)).join(" "));
+    await waitFor(
+      "the server to drop the session",
+      async () => await leftovers(db) === "0,0" || undefined,
+    );
+
+    // Nothing was left that stops the next backup.
+    const next = await backupNow(db.data, dest, ["--postgres", db.url], env);
+    strictEqual(next.code, 0, next.stderr);
+    strictEqual((await archives(dest)).length, 1);
+  } finally {
+    await db.stop();
+  }
+});
