@@ -135,7 +135,7 @@ Deno.test("backups under pgbench load with checkpoints restore, pass pg_verifyba
             ...copy.socketArgs,
             "--all",
             "--heapallindexed",
-          "--install-missing",
+            "--install-missing",
           ]);
           strictEqual(amcheck.code, 0, `pg_amcheck: ${amcheck.stdout}${amcheck.stderr}`);
           const sums = await copy.psql(
