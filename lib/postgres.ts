@@ -200,6 +200,22 @@ export async function startOnlineBackup(
   }
 }
 
+/** What the first query reads of the server. */
+interface ServerFacts {
+  version: number;
+  version_name: string;
+  standby: boolean;
+  system: string;
+  segment: string;
+}
+
+/** What pg_backup_stop returns. */
+interface StopResult {
+  lsn: string;
+  labelfile: string;
+  spcmapfile: string | null;
+}
+
 interface Session extends OnlineBackupOptions {
   server: string;
   source: string;
@@ -209,9 +225,9 @@ interface Session extends OnlineBackupOptions {
 
 async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup> {
   const { server, source, log } = session;
-  let facts;
+  let facts: ServerFacts | undefined;
   try {
-    [facts] = await sql`
+    [facts] = await sql<ServerFacts[]>`
       SELECT current_setting('server_version_num')::int AS version,
              current_setting('server_version') AS version_name,
              pg_is_in_recovery() AS standby,
@@ -246,8 +262,10 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
     if (version >= 140000) await sql`SET idle_session_timeout = 0`;
     await sql`SELECT pg_create_physical_replication_slot(${slot}, true, true)`;
     const [started] = version >= 150000
-      ? await sql`SELECT pg_backup_start(${session.label}, true)::text AS lsn`
-      : await sql`SELECT pg_start_backup(${session.label}, true, false)::text AS lsn`;
+      ? await sql<{ lsn: string }[]>`SELECT pg_backup_start(${session.label}, true)::text AS lsn`
+      : await sql<
+        { lsn: string }[]
+      >`SELECT pg_start_backup(${session.label}, true, false)::text AS lsn`;
     start = parseLsn(String(started?.lsn));
   } catch (err) {
     const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
@@ -266,8 +284,13 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
       if (!file.rel.startsWith("pg_wal/")) files.push({ ...file, path: file.rel });
     },
     finish: (append) =>
-      finish(sql, append, { ...session, version, start, segment: Number(facts.segment), files }, {
+      finish(sql, append, {
+        ...session,
+        version,
         systemIdentifier: facts.system,
+        start,
+        segment: Number(facts.segment),
+        files,
       }),
     close: session.close,
   };
@@ -275,6 +298,7 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
 
 interface Finishing extends Session {
   version: number;
+  systemIdentifier: string;
   start: bigint;
   segment: number;
   files: ManifestFile[];
@@ -284,7 +308,6 @@ async function finish(
   sql: postgres.Sql,
   append: PackAppender,
   state: Finishing,
-  ids: { systemIdentifier: string },
 ): Promise<void> {
   const { source, server, log } = state;
   const sourceInfo = await Deno.stat(source);
@@ -298,11 +321,15 @@ async function finish(
   if (await append.file("global/pg_control", `${source}/global/pg_control`) === undefined) {
     throw new RunError(`Cannot copy "${source}/global/pg_control": it is gone`);
   }
-  let stopped;
+  let stopped: StopResult | undefined;
   try {
     [stopped] = state.version >= 150000
-      ? await sql`SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_backup_stop(false)`
-      : await sql`SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_stop_backup(false, false)`;
+      ? await sql<
+        StopResult[]
+      >`SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_backup_stop(false)`
+      : await sql<
+        StopResult[]
+      >`SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_stop_backup(false, false)`;
   } catch (err) {
     throw new RunError(`Cannot stop the PostgreSQL backup at ${server}: ${reason(err)}`, {
       cause: err,
@@ -313,27 +340,7 @@ async function finish(
   const stop = parseLsn(String(stopped?.lsn));
   const { timeline } = parseBackupLabel(label);
   const segments = walSegmentNames(timeline, state.start, stop, state.segment);
-
-  const wal = `${source}/pg_wal`;
-  await append.folder("pg_wal", look(0o700));
-  await append.folder("pg_wal/archive_status", look(0o700));
-  const history = [...Deno.readDirSync(wal)].map((e) => e.name).filter((n) => HISTORY_FILE.test(n))
-    .sort();
-  for (const name of [...segments, ...history]) {
-    const stored = await append.file(`pg_wal/${name}`, `${wal}/${name}`);
-    if (stored === undefined) {
-      throw new RunError(
-        `Cannot copy the WAL segment "pg_wal/${name}": it is not in "${wal}" any more`,
-      );
-    }
-    if (!name.endsWith(".history") && stored !== state.segment) {
-      throw new RunError(
-        `Cannot copy the WAL segment "pg_wal/${name}": ${stored} bytes, expected ${state.segment}`,
-      );
-    }
-    // Marked as archived already, so a restored server with archiving on does not send it again.
-    await append.content(`pg_wal/archive_status/${name}.done`, new Uint8Array(0), look(0o600));
-  }
+  await appendWal(append, { dir: `${source}/pg_wal`, segments, segmentBytes: state.segment, look });
   const encoder = new TextEncoder();
   await append.content("backup_label", encoder.encode(label), look(0o600));
   if (tablespaceMap !== "") {
@@ -346,7 +353,7 @@ async function finish(
   const manifest = backupManifest(
     state.files,
     { timeline, start: state.start, end: stop },
-    { serverMajor: Math.floor(state.version / 10000), systemIdentifier: ids.systemIdentifier },
+    { serverMajor: Math.floor(state.version / 10000), systemIdentifier: state.systemIdentifier },
   );
   await append.content("backup_manifest", encoder.encode(manifest), look(0o600));
   log.info("postgres backup stopped", {
@@ -354,4 +361,47 @@ async function finish(
     stop_lsn: String(stopped?.lsn),
     wal_segments: segments.length,
   });
+}
+
+/** What to copy of pg_wal once the backup has stopped. */
+export interface WalCopy {
+  /** SOURCE's pg_wal folder. */
+  dir: string;
+  /** The segments the backup needs, oldest first. */
+  segments: readonly string[];
+  /** The size every segment has. */
+  segmentBytes: number;
+  /** Mode, owner and time of the folders and markers that backupd adds. */
+  look: (mode: number) => EntryLook;
+}
+
+/**
+ * Appends `pg_wal/` with the segments a backup needs, each marked archived so a restored
+ * server with archiving on does not send it again, and the timeline history files. A
+ * missing or short segment fails the backup, naming it.
+ *
+ * @example
+ * ```ts ignore
+ * await appendWal(append, { dir: "/data/pg_wal", segments, segmentBytes: 16777216, look });
+ * ```
+ */
+export async function appendWal(append: PackAppender, wal: WalCopy): Promise<void> {
+  await append.folder("pg_wal", wal.look(0o700));
+  await append.folder("pg_wal/archive_status", wal.look(0o700));
+  const history = [...Deno.readDirSync(wal.dir)].map((e) => e.name)
+    .filter((name) => HISTORY_FILE.test(name)).sort();
+  for (const name of [...wal.segments, ...history]) {
+    const stored = await append.file(`pg_wal/${name}`, `${wal.dir}/${name}`);
+    if (stored === undefined) {
+      throw new RunError(
+        `Cannot copy the WAL segment "pg_wal/${name}": it is not in "${wal.dir}" any more`,
+      );
+    }
+    if (!HISTORY_FILE.test(name) && stored !== wal.segmentBytes) {
+      throw new RunError(
+        `Cannot copy the WAL segment "pg_wal/${name}": ${stored} bytes, expected ${wal.segmentBytes}`,
+      );
+    }
+    await append.content(`pg_wal/archive_status/${name}.done`, new Uint8Array(0), wal.look(0o600));
+  }
 }

@@ -1,5 +1,8 @@
 import { strictEqual } from "node:assert/strict";
-import { describeServer, leftOutOfBackup } from "../lib/postgres.ts";
+import { RunError } from "../lib/errors.ts";
+import { appendWal, describeServer, leftOutOfBackup } from "../lib/postgres.ts";
+import { packTree } from "../lib/tar_pack.ts";
+import { run, tempDir } from "./helpers.ts";
 
 Deno.test("leftOutOfBackup leaves out what pg_basebackup does and keeps the data", () => {
   const out = [
@@ -55,4 +58,87 @@ Deno.test("describeServer names host, port, database and user but never the pass
   strictEqual(describeServer("postgres://app:s3cret@db:5433/shop"), "db:5433/shop as app");
   strictEqual(describeServer("postgresql://db/shop"), "db:5432/shop as the default user");
   strictEqual(describeServer("postgres://a%40b:x@db"), "db:5432/ as a@b");
+});
+
+const SEGMENT = 8192;
+const LOOK = (mode: number) => ({ mode, uid: 0, gid: 0, mtimeMs: Date.UTC(2026, 10, 30) });
+
+/** Packs `src` (its pg_wal left to appendWal) into `tar`; returns how the pack ended. */
+async function packWal(src: string, tar: string, segments: string[]): Promise<unknown> {
+  // The file first: the pack starts at once, and its failure must find a handler waiting.
+  const file = await Deno.create(tar);
+  const pack = packTree(src, "data", {
+    exclude: (rel) => rel.startsWith("pg_wal"),
+    finish: (append) =>
+      appendWal(append, { dir: `${src}/pg_wal`, segments, segmentBytes: SEGMENT, look: LOOK }),
+  });
+  const [written, done] = await Promise.allSettled([
+    pack.readable.pipeTo(file.writable),
+    pack.done,
+  ]);
+  if (done.status === "rejected") return done.reason;
+  strictEqual(written.status, "fulfilled");
+  return undefined;
+}
+
+Deno.test("appendWal stores the needed segments, their .done markers and the history files", async () => {
+  await using dir = await tempDir();
+  const wal = `${dir.path}/src/pg_wal`;
+  await Deno.mkdir(wal, { recursive: true });
+  const names = ["000000020000000000000001", "000000020000000000000002"];
+  for (const name of [...names, "000000020000000000000003"]) {
+    await Deno.writeFile(
+      `${wal}/${name}`,
+      new Uint8Array(SEGMENT).fill(name.at(-1)!.charCodeAt(0)),
+    );
+  }
+  await Deno.writeTextFile(
+    `${wal}/00000002.history`,
+    "1\t0/3000000\tno recovery target specified\n",
+  );
+  strictEqual(await packWal(`${dir.path}/src`, `${dir.path}/x.tar`, names), undefined);
+  const listing = await run("tar", ["-tvf", `${dir.path}/x.tar`]);
+  strictEqual(listing.code, 0, listing.stderr);
+  const entries = listing.stdout.trim().split("\n").map((l) =>
+    `${l.slice(0, 10)} ${l.split(/\s+/).at(-1)}`
+  );
+  strictEqual(
+    entries.join("\n"),
+    [
+      "drwxr-xr-x data/",
+      "drwx------ data/pg_wal/",
+      "drwx------ data/pg_wal/archive_status/",
+      "-rw-r--r-- data/pg_wal/000000020000000000000001",
+      "-rw------- data/pg_wal/archive_status/000000020000000000000001.done",
+      "-rw-r--r-- data/pg_wal/000000020000000000000002",
+      "-rw------- data/pg_wal/archive_status/000000020000000000000002.done",
+      "-rw-r--r-- data/pg_wal/00000002.history",
+      "-rw------- data/pg_wal/archive_status/00000002.history.done",
+    ].join("\n"),
+  );
+  const second = await run("tar", ["-xOf", `${dir.path}/x.tar`, `data/pg_wal/${names[1]}`]);
+  strictEqual(second.stdout, "2".repeat(SEGMENT));
+});
+
+Deno.test("appendWal fails the pack naming a segment that is missing or short", async () => {
+  await using dir = await tempDir();
+  const wal = `${dir.path}/src/pg_wal`;
+  await Deno.mkdir(wal, { recursive: true });
+  await Deno.writeFile(`${wal}/000000010000000000000001`, new Uint8Array(SEGMENT));
+  await Deno.writeFile(`${wal}/000000010000000000000002`, new Uint8Array(SEGMENT / 2));
+  const missing = await packWal(`${dir.path}/src`, `${dir.path}/a.tar`, [
+    "000000010000000000000001",
+    "000000010000000000000003",
+  ]);
+  strictEqual(missing instanceof RunError, true, String(missing));
+  strictEqual(
+    (missing as Error).message,
+    `Cannot copy the WAL segment "pg_wal/000000010000000000000003": it is not in "${wal}" any more`,
+  );
+  const short = await packWal(`${dir.path}/src`, `${dir.path}/b.tar`, ["000000010000000000000002"]);
+  strictEqual(short instanceof RunError, true, String(short));
+  strictEqual(
+    (short as Error).message,
+    `Cannot copy the WAL segment "pg_wal/000000010000000000000002": 4096 bytes, expected ${SEGMENT}`,
+  );
 });
