@@ -125,7 +125,7 @@ function reason(err: unknown): string {
 }
 
 const PRIVILEGES =
-  "the role needs the REPLICATION attribute and EXECUTE on pg_backup_start and pg_backup_stop (README: Consistency)";
+  "the role needs the REPLICATION attribute and EXECUTE on pg_control_system, pg_backup_start and pg_backup_stop (README: Consistency)";
 
 function isPrivilegeError(err: unknown): boolean {
   return (err as { code?: unknown })?.code === "42501";
@@ -234,7 +234,10 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
              (SELECT system_identifier::text FROM pg_control_system()) AS system,
              (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS segment`;
   } catch (err) {
-    throw new RunError(`Cannot connect to PostgreSQL at ${server}: ${reason(err)}`, { cause: err });
+    // Connected, but the role may not read the server's identity (pg_control_system).
+    const action = isPrivilegeError(err) ? "check the server" : "connect to PostgreSQL";
+    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
+    throw new RunError(`Cannot ${action} at ${server}: ${reason(err)}${hint}`, { cause: err });
   }
   if (!facts) throw new RunError(`Cannot read the server's facts at ${server}`);
   const version = Number(facts.version);

@@ -201,7 +201,7 @@ Deno.test("bad PostgreSQL settings each end in one line, exit 2, no archive, and
         db.data,
         `postgres://weak@127.0.0.1:${port}/postgres`,
         { PGPASSWORD: "weak-pw" },
-        /^Cannot start the PostgreSQL backup at 127\.0\.0\.1:\d+\/postgres as weak: .*(superuser or replication|permission denied).*; the role needs the REPLICATION attribute and EXECUTE on pg_backup_start and pg_backup_stop \(README: Consistency\)$/,
+        /^Cannot start the PostgreSQL backup at 127\.0\.0\.1:\d+\/postgres as weak: .*(superuser or replication|permission denied).*; the role needs the REPLICATION attribute and EXECUTE on pg_control_system, pg_backup_start and pg_backup_stop \(README: Consistency\)$/,
       ],
       [
         other.data,
