@@ -22,6 +22,25 @@ function segmentClass(glob: string, start: number): [string, number] | undefined
 }
 
 /**
+ * Why a glob cannot be used, or nothing when it can: an unterminated or empty `[...]`.
+ *
+ * @example
+ * ```ts
+ * globProblem("*.tmp"); // undefined
+ * globProblem("["); // "an unterminated [ set"
+ * ```
+ */
+export function globProblem(glob: string): string | undefined {
+  for (let i = 0; i < glob.length; i++) {
+    if (glob[i] !== "[") continue;
+    const cls = segmentClass(glob, i);
+    if (!cls) return "an unterminated [ set";
+    i = cls[1];
+  }
+  return undefined;
+}
+
+/**
  * Turns a glob into an anchored regular expression over `/`-separated paths.
  *
  * @example

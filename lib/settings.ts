@@ -7,6 +7,7 @@ import { type Compression, EXTENSIONS } from "./names.ts";
 import type { LogFormat } from "./log.ts";
 import { DEFAULT_DOCKER_HOST, parseDockerHost } from "./docker.ts";
 import { splitWords } from "./words.ts";
+import { globProblem } from "./glob.ts";
 import { checkRecipient } from "./encryption.ts";
 import type { Secret } from "./secret.ts";
 import type { PostgresTarget } from "./postgres.ts";
@@ -157,6 +158,19 @@ function pick(
   const fromEnv = env[envName];
   if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, from: envName };
   return undefined;
+}
+
+/** A folder setting; an empty one is refused rather than read as the working folder. */
+function folderSetting(
+  flag: string | undefined,
+  flagName: string,
+  env: Env,
+  envName: string,
+): string | undefined {
+  if (flag === "" || (flag === undefined && env[envName] === "")) {
+    throw new ConfigError(flag === "" ? flagName : envName, "", "expected a folder");
+  }
+  return pick(flag, flagName, env, envName)?.value;
 }
 
 const TRUE = new Set(["1", "true", "yes", "on"]);
@@ -352,9 +366,9 @@ function postgresSettings(flags: Flags, env: Env): { postgres?: PostgresTarget }
  * ```
  */
 export function resolveSettings(flags: Flags, env: Env, system: System): Settings {
-  const source = pick(flags.source, "--source", env, "BACKUP_SOURCE")?.value ??
+  const source = folderSetting(flags.source, "--source", env, "BACKUP_SOURCE") ??
     flags.defaultSource ?? DEFAULTS.source;
-  const dest = pick(flags.dest, "--dest", env, "BACKUP_DEST")?.value ?? flags.defaultDest ??
+  const dest = folderSetting(flags.dest, "--dest", env, "BACKUP_DEST") ?? flags.defaultDest ??
     DEFAULTS.dest;
 
   const tzPicked = pick(flags.tz, "--tz", env, "TZ");
@@ -371,13 +385,12 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
     ? flags.exclude
     : (env.BACKUP_EXCLUDE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
   for (const glob of excludes) {
+    const from = flags.exclude?.length ? "--exclude" : "BACKUP_EXCLUDE";
     if (glob.startsWith("/")) {
-      throw new ConfigError(
-        flags.exclude?.length ? "--exclude" : "BACKUP_EXCLUDE",
-        glob,
-        "expected a path relative to the source",
-      );
+      throw new ConfigError(from, glob, "expected a path relative to the source");
     }
+    const problem = globProblem(glob);
+    if (problem) throw new ConfigError(from, glob, problem);
   }
 
   const keep: KeepPolicy = {};

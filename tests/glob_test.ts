@@ -1,5 +1,5 @@
 import { strictEqual } from "node:assert/strict";
-import { excludeMatcher, globToRegExp } from "../lib/glob.ts";
+import { excludeMatcher, globProblem, globToRegExp } from "../lib/glob.ts";
 
 Deno.test("globToRegExp keeps * and ? inside one segment and lets ** cross them", () => {
   strictEqual(globToRegExp("*.tmp").test("x.tmp"), true);
@@ -25,4 +25,13 @@ Deno.test("excludeMatcher matches a bare name at any depth and a path from the r
   strictEqual(excluded("logs/x.log"), true);
   strictEqual(excluded("logs/sub/x.log"), false);
   strictEqual(excluded("keep.txt"), false);
+});
+
+Deno.test("globProblem names an unterminated set and accepts the rest", () => {
+  for (const bad of ["[", "a[b", "[]", "log/[0-9"]) {
+    strictEqual(globProblem(bad), "an unterminated [ set", bad);
+  }
+  for (const good of ["[a]", "*.tmp", "[!x]", "[]]", "**/pg_wal", "a]b"]) {
+    strictEqual(globProblem(good), undefined, good);
+  }
 });

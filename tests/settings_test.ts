@@ -206,3 +206,26 @@ Deno.test("resolveSettings names a bad --postgres value with its password masked
     });
   }
 });
+
+Deno.test("resolveSettings refuses an empty folder and an unterminated glob, naming the setting", () => {
+  const cases: [Parameters<typeof resolveSettings>[0], Record<string, string>, string][] = [
+    [{ source: "" }, {}, 'Cannot use --source "": expected a folder'],
+    [{ dest: "" }, {}, 'Cannot use --dest "": expected a folder'],
+    [{}, { BACKUP_SOURCE: "" }, 'Cannot use BACKUP_SOURCE "": expected a folder'],
+    [{}, { BACKUP_DEST: "" }, 'Cannot use BACKUP_DEST "": expected a folder'],
+    [{ exclude: ["["] }, {}, 'Cannot use --exclude "[": an unterminated [ set'],
+    [
+      {},
+      { BACKUP_EXCLUDE: "*.tmp,log/[0-9" },
+      'Cannot use BACKUP_EXCLUDE "log/[0-9": an unterminated [ set',
+    ],
+  ];
+  for (const [flags, env, message] of cases) {
+    throws(() => resolveSettings(flags, env, SYSTEM), (err: unknown) => {
+      strictEqual(err instanceof ConfigError, true, String(err));
+      strictEqual((err as Error).message, message);
+      return true;
+    });
+  }
+  strictEqual(resolveSettings({ source: "/srv" }, { BACKUP_SOURCE: "" }, SYSTEM).source, "/srv");
+});

@@ -283,6 +283,30 @@ const BAD: [string, string[], Record<string, string>, RegExp][] = [
     /^backupd: Cannot use BACKUP_AGE_RECIPIENTS "age1notakey": not a valid age public key/,
   ],
   [
+    "an empty --source (never the working folder)",
+    ["--source", ""],
+    {},
+    /^backupd: Cannot use --source "": expected a folder$/,
+  ],
+  [
+    "an empty BACKUP_DEST",
+    ["--dest", "SRC-DEST-UNSET"],
+    { BACKUP_DEST: "" },
+    /^backupd: Cannot use BACKUP_DEST "": expected a folder$/,
+  ],
+  [
+    "an unterminated glob",
+    ["--exclude", "["],
+    {},
+    /^backupd: Cannot use --exclude "\[": an unterminated \[ set$/,
+  ],
+  [
+    "a PostgreSQL address that is not one, with its password masked",
+    ["--postgres", "mysql://root:hunter2@db/app"],
+    {},
+    /^backupd: Cannot use --postgres "mysql:\/\/root:\*\*\*@db\/app": expected postgres:\/\/USER@HOST:PORT\/DATABASE$/,
+  ],
+  [
     "a credentials file that is not there",
     ["--s3-url", "s3://backups/db"],
     { AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY_FILE: "/nonexistent/secret" },
@@ -295,9 +319,14 @@ for (const [what, args, env, message] of BAD) {
     await using tmpDir = await tempDir();
     const tmp = tmpDir.path;
     await Deno.mkdir(`${tmp}/src`);
+    // A case about the environment's DEST leaves --dest out, so the variable is read.
     const defaults = ["--source", `${tmp}/src`, "--dest", `${tmp}/dest`];
-    const withPaths = args.map((a) => a === "SRC" ? `${tmp}/src` : a);
-    const result = await backupd(["now", ...defaults, ...withPaths], env);
+    const ownDest = args[1] === "SRC-DEST-UNSET";
+    const withPaths = ownDest ? [] : args.map((a) => a === "SRC" ? `${tmp}/src` : a);
+    const result = await backupd(
+      ["now", ...(ownDest ? defaults.slice(0, 2) : defaults), ...withPaths],
+      env,
+    );
     strictEqual(result.code, 2, result.stderr);
     const lines = result.stderr.split("\n").filter((l) => l !== "");
     strictEqual(lines.length, 1, result.stderr);
