@@ -3,7 +3,15 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { type DaemonSignal, runDaemon, systemClock } from "./daemon.ts";
-import { ConfigError, describeError, EXIT, LockHeldError, RunError, UsageError } from "./errors.ts";
+import {
+  ConfigError,
+  describeError,
+  EXIT,
+  LockHeldError,
+  RunError,
+  STOP_CODES,
+  UsageError,
+} from "./errors.ts";
 import {
   commandHealth,
   commandList,
@@ -264,21 +272,42 @@ async function commandNow(
   log: Logger,
 ): Promise<number> {
   let bar: ProgressBar | undefined;
-  const report = await runBackup(settings, originsOf(flags, env), {
-    now: io.now,
-    log: aroundBar(log, () => bar),
-    holder: `pid ${io.pid} (backupd now)`,
-    ...(io.stderrIsTerminal
-      ? {
-        progress: (total: number) => bar = startProgress(total, io.stderr, () => performance.now()),
-      }
-      : {}),
-  });
+  // SIGTERM and SIGINT abandon the run as in the daemon: partial removed, containers
+  // resumed, post-hook told the run failed.
+  const stop = new AbortController();
+  let stoppedBy: keyof typeof STOP_CODES | undefined;
+  const stopOn = (signal: keyof typeof STOP_CODES) => () => {
+    if (stoppedBy) return;
+    stoppedBy = signal;
+    log.info("stopping: abandoning the run", { signal });
+    stop.abort(new RunError(`Cannot finish the run: interrupted by ${signal}`));
+  };
+  const removers = [
+    io.onSignal("SIGTERM", stopOn("SIGTERM")),
+    io.onSignal("SIGINT", stopOn("SIGINT")),
+  ];
+  let report;
+  try {
+    report = await runBackup(settings, originsOf(flags, env), {
+      now: io.now,
+      log: aroundBar(log, () => bar),
+      holder: `pid ${io.pid} (backupd now)`,
+      signal: stop.signal,
+      ...(io.stderrIsTerminal
+        ? {
+          progress: (total: number) =>
+            bar = startProgress(total, io.stderr, () => performance.now()),
+        }
+        : {}),
+    });
+  } finally {
+    for (const remove of removers) remove();
+  }
   if (report.result === "failed") {
     const err = report.error;
-    if (err instanceof ConfigError || err instanceof LockHeldError) throw err;
+    if (!stoppedBy && (err instanceof ConfigError || err instanceof LockHeldError)) throw err;
     log.error("backup failed", { error: describeError(err) });
-    return EXIT.failed;
+    return stoppedBy ? STOP_CODES[stoppedBy] : EXIT.failed;
   }
   return report.result === "warning" ? EXIT.warnings : EXIT.ok;
 }

@@ -2,7 +2,7 @@
 // signals (TERM/INT stop, USR1 runs now), the daemon's state for `health`, each run reported.
 
 import { type Clock, daemonLoop, type RunReason, Wakeup } from "./daemon_loop.ts";
-import { describeError, RunError } from "./errors.ts";
+import { describeError, RunError, STOP_CODES } from "./errors.ts";
 import { acquireLock } from "./lock.ts";
 import type { Logger } from "./log.ts";
 import { instantOf } from "./names.ts";
@@ -28,9 +28,6 @@ export interface DaemonDeps {
 }
 
 const iso = (ms: number | undefined) => ms === undefined ? "never" : new Date(ms).toISOString();
-
-/** Exit codes after a stop during a run (SPEC): 128 + the signal's number. */
-const STOP_CODES = { SIGTERM: 143, SIGINT: 130 } as const;
 
 /**
  * A clock on real time: sleeps are timers that a stop cancels.

@@ -1,8 +1,11 @@
 // Error classes that callers are meant to catch, and the exit codes they map to.
 // Everything else that escapes a command is an unexpected failure (exit 2).
 
-/** Exit codes from SPEC: done, done with warnings, failed. */
+/** Exit codes (README: Exit codes): done, done with warnings, failed. */
 export const EXIT = { ok: 0, warnings: 1, failed: 2 } as const;
+
+/** Exit codes after a stop during a run: 128 + the signal's number. */
+export const STOP_CODES = { SIGTERM: 143, SIGINT: 130 } as const;
 
 /**
  * A setting with a bad value: names the setting (flag or variable) and the value.
