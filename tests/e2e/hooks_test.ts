@@ -1,7 +1,16 @@
 // Pre- and post-hooks on real runs: order, environment, failures, timeouts, bad commands.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { backupd, backupNow, listFiles, tempDir } from "../helpers.ts";
+import {
+  backupd,
+  backupNow,
+  listFiles,
+  run,
+  signalProcess,
+  spawnBackupd,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
 
 Deno.test("backupd now runs the pre-hook before and the post-hook after, with the status and archive", async () => {
   await using dir = await tempDir();
@@ -56,7 +65,7 @@ Deno.test("backupd now exits 1 when only the post-hook fails, and 2 when a hook 
   strictEqual(slow.code, 2, slow.stderr);
   match(
     slow.stderr,
-    /ERROR backup failed error="Cannot finish --pre-hook: still running after 1 s, killed"/,
+    /ERROR backup failed error="Cannot finish --pre-hook: still running after 1 s, stopped"/,
   );
 
   const missing = await backupd([...args, "--pre-hook", "/nonexistent/hook --flag"]);
@@ -76,4 +85,110 @@ Deno.test("backupd now exits 2 with one line for a hook with an unterminated quo
     result.stderr,
     `backupd: Cannot use --pre-hook "sh -c 'oops": unterminated single quote\n`,
   );
+});
+
+/** Whether a process whose command line holds `marker` is still running. */
+async function running(marker: string): Promise<boolean> {
+  return (await run("pgrep", ["-f", marker])).code === 0;
+}
+
+Deno.test("backupd now does not wait for what a post-hook left running with its output", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  // Like `pg_ctl start` without -l: a server left running, holding the hook's stdout.
+  const child = spawnBackupd([
+    "now",
+    "--source",
+    `${dir.path}/data`,
+    "--dest",
+    `${dir.path}/backup`,
+    "--post-hook",
+    "sh -c 'sleep 301 & echo started'",
+  ]);
+  try {
+    const result = await waitFor("backupd now to exit", () => child.output(), 60);
+    const stderr = new TextDecoder().decode(result.stderr);
+    strictEqual(result.code, 0, stderr);
+    match(stderr, /INFO --post-hook output stream=stdout line=started/);
+    // What the hook started is its own business: it is left running.
+    strictEqual(await running("sleep 301"), true);
+  } finally {
+    await run("pkill", ["-f", "sleep 301"]);
+  }
+});
+
+Deno.test("a hook that ignores SIGTERM is killed with its whole group after the timeout", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/backup`, [
+    "--pre-hook",
+    `sh -c 'trap "" TERM; sleep 302; echo never'`,
+    "--hook-timeout",
+    "1",
+  ]);
+  strictEqual(result.code, 2, result.stderr);
+  match(
+    result.stderr,
+    /ERROR backup failed error="Cannot finish --pre-hook: still running after 1 s, stopped"\n$/,
+  );
+  strictEqual(await running("sleep 302"), false, "the hook's child was killed too");
+});
+
+Deno.test("a hook printing 200 MB is logged up to the cap, and backupd's memory stays flat", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  const peak = `${dir.path}/peak`;
+  // The post-hook floods, then reads backupd's peak RSS (its parent's VmHWM).
+  const result = await backupNow(`${dir.path}/data`, `${dir.path}/backup`, [
+    "--pre-hook",
+    "sh -c 'head -c 100000000 /dev/zero | tr \"\\\\0\" x'",
+    "--post-hook",
+    `sh -c 'yes backupd | head -c 100000000; grep VmHWM /proc/$PPID/status > ${peak}'`,
+  ]);
+  strictEqual(result.code, 0, result.stderr.slice(-2000));
+  match(result.stderr, /INFO --pre-hook output stream=stdout line="x{2000} \[line cut\]"/);
+  match(
+    result.stderr,
+    /WARN --post-hook output cut: the rest is not logged most_lines=1000 most_chars=262144/,
+  );
+  strictEqual(
+    result.stderr.split("\n").length < 1010,
+    true,
+    `${result.stderr.split("\n").length} lines of log`,
+  );
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(await Deno.readTextFile(peak))?.[1]);
+  console.log(`peak RSS with two hooks printing 100 MB each: ${(kb / 1024).toFixed(0)} MB`);
+  strictEqual(kb < 300 * 1024, true, `peak RSS ${kb} kB`);
+});
+
+Deno.test("SIGTERM to the daemon during a hook that ignores it stops the hook's group and exits 143", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  const dest = `${dir.path}/backup`;
+  const daemon = spawnBackupd([
+    "run",
+    "--source",
+    `${dir.path}/data`,
+    "--dest",
+    dest,
+    "--schedule",
+    "0 0 1 1 *",
+    "--run-on-start",
+    "--pre-hook",
+    `sh -c 'trap "" TERM; sleep 303'`,
+  ]);
+  const pid = await waitFor("daemon.json", async () => {
+    const text = await Deno.readTextFile(`${dest}/.backupd/daemon.json`).catch(() => "");
+    return text ? JSON.parse(text).pid as number : undefined;
+  });
+  await waitFor("the hook", async () => await running("sleep 303") || undefined);
+  signalProcess(pid, "SIGTERM");
+  const result = await daemon.output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  strictEqual(result.code, 143, stderr);
+  match(
+    stderr,
+    /ERROR backup failed reason=start error="Cannot finish the run: interrupted by SIGTERM"/,
+  );
+  strictEqual(await running("sleep 303"), false, "the hook was killed with its group");
 });
