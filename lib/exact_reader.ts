@@ -53,7 +53,7 @@ export function slabAllocator(slabBytes = 1024 * 1024): (n: number) => Uint8Arra
  * ```
  */
 export function* readExactly(
-  file: Deno.FsFile,
+  file: { readSync(buffer: Uint8Array): number | null },
   size: number,
   options: ReadExactlyOptions = {},
 ): Generator<Uint8Array<ArrayBuffer>> {

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { createTarPacker, type TarHeader, type TarPackController } from "modern-tar";
 import { RunError } from "./errors.ts";
 import { readExactly, slabAllocator } from "./exact_reader.ts";
+import { openAsSeen, type SourceFile } from "./source_file.ts";
 import { noteGarbage } from "./gc.ts";
 import type { OwnerNames } from "./owners.ts";
 import { type FolderId, type WalkEntry, walkTree } from "./walk.ts";
@@ -95,8 +96,15 @@ function timeFields(mtime: Date | null, pax: Record<string, string>): Date {
   return new Date(fits ? seconds * 1000 : 0);
 }
 
-function baseHeader(entry: WalkEntry, name: string, owners: OwnerNames | undefined): TarHeader {
-  const { info } = entry;
+/** What a header takes from a file's status. */
+interface HeaderInfo {
+  mode: number | null;
+  uid: number | null;
+  gid: number | null;
+  mtime: Date | null;
+}
+
+function baseHeader(info: HeaderInfo, name: string, owners: OwnerNames | undefined): TarHeader {
   const pax: Record<string, string> = {};
   const header: TarHeader = {
     name,
@@ -124,7 +132,7 @@ function linkHeader(
   name: string,
   link: { type: "link" | "symlink"; target: string; owners: OwnerNames | undefined },
 ): TarHeader {
-  const header = baseHeader(entry, name, link.owners);
+  const header = baseHeader(entry.info, name, link.owners);
   header.type = link.type;
   header.linkname = link.target;
   if (NON_ASCII.test(link.target)) header.pax = { ...header.pax, linkpath: link.target };
@@ -141,6 +149,16 @@ function specialKind(info: Deno.FileInfo): string | undefined {
   if (info.isBlockDevice) return "block device";
   if (info.isCharDevice) return "character device";
   return undefined;
+}
+
+function isSymlinkNow(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch (err) {
+    // Gone too: whatever it is now, it is not the link the walk saw.
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
 
 function describeOpenError(path: string, err: unknown): RunError {
@@ -187,29 +205,29 @@ export function packTree(
       if (first.stored) options.onStored?.({ ...first.stored, rel: entry.rel });
       return first.stored?.size ?? 0;
     }
-    let file: Deno.FsFile;
+    let opened: SourceFile;
     try {
-      file = Deno.openSync(entry.path, { read: true });
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
+      const file = openAsSeen(entry.path, entry.info);
+      if (file === "gone") {
         warn("vanished", name, "vanished before it was read");
         return undefined;
       }
+      if (file === "replaced") {
+        warn("changed", name, "changed while read: replaced by a link or another file; not stored");
+        return undefined;
+      }
+      opened = file;
+    } catch (err) {
       throw describeOpenError(entry.path, err);
     }
     try {
-      const opened = file.statSync();
-      if (!opened.isFile) {
-        warn("vanished", name, "was replaced before it was read");
-        return undefined;
-      }
-      const header = baseHeader({ ...entry, info: opened }, name, options.owners);
+      const header = baseHeader(opened, name, options.owners);
       header.type = "file";
       header.size = opened.size;
       const writer = controller.add(header).getWriter();
       const hash = options.onStored ? createHash("sha256") : undefined;
       let change: PackWarning["kind"] | undefined;
-      const chunks = readExactly(file, opened.size, { onChange: (c) => change = c, alloc });
+      const chunks = readExactly(opened, opened.size, { onChange: (c) => change = c, alloc });
       for (const chunk of chunks) {
         if (options.signal?.aborted) throw options.signal.reason;
         hash?.update(chunk);
@@ -221,8 +239,7 @@ export function packTree(
       stats.entries++;
       stats.files++;
       if (change === undefined) {
-        const after = file.statSync();
-        if (after.mtime?.getTime() !== opened.mtime?.getTime()) change = "changed";
+        if (opened.mtimeMsNow() !== opened.mtime.getTime()) change = "changed";
       }
       if (change === "grew") {
         warn("grew", name, `grew while read; stored cut to ${opened.size} bytes`);
@@ -238,10 +255,10 @@ export function packTree(
         sha256: hash.digest("hex"),
       };
       if (stored) options.onStored?.(stored);
-      if (opened.nlink !== null && opened.nlink > 1) hardLinks.set(key, { name, stored });
+      if (opened.nlink > 1) hardLinks.set(key, { name, stored });
       return opened.size;
     } finally {
-      file.close();
+      opened.close();
     }
   };
 
@@ -251,7 +268,7 @@ export function packTree(
     const path = nameOf(entry.rel);
     const { info } = entry;
     if (info.isDirectory) {
-      const header = baseHeader(entry, `${path}/`, options.owners);
+      const header = baseHeader(entry.info, `${path}/`, options.owners);
       header.type = "directory";
       await addBodyless(controller, header);
       stats.entries++;
@@ -262,6 +279,10 @@ export function packTree(
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) {
           return warn("vanished", path, "vanished before it was read");
+        }
+        // EINVAL: no longer a link, swapped for a file since the walk saw it.
+        if (!isSymlinkNow(entry.path)) {
+          return warn("changed", path, "changed while read: no longer a link; not stored");
         }
         throw describeOpenError(entry.path, err);
       }
@@ -336,6 +357,18 @@ export function packTree(
         ...(options.exclude ? { exclude: options.exclude } : {}),
         ...(options.skipFolders ? { skipFolders: options.skipFolders } : {}),
         onVanished: (rel) => warn("vanished", nameOf(rel), "vanished before it was read"),
+        onBadName: (rel) =>
+          warn(
+            "skipped",
+            nameOf(rel).replaceAll("\uFFFD", "\\ufffd"),
+            "skipped: the name is not valid UTF-8 (\\ufffd marks the bytes), which backupd cannot open; rename it to archive it",
+          ),
+        onReplaced: (rel) =>
+          warn(
+            "changed",
+            nameOf(rel),
+            "changed while read: the folder was replaced; its contents are not stored",
+          ),
       });
       for await (const entry of walk) {
         if (options.signal?.aborted) throw options.signal.reason;

@@ -28,7 +28,13 @@ export interface WalkOptions {
   skipFolders?: readonly FolderId[];
   /** Told of a path that vanished between its folder's listing and its lstat. */
   onVanished?: (rel: string) => void;
+  /** Told of a folder that was replaced (by a link or another folder) while it was listed. */
+  onReplaced?: (rel: string) => void;
+  /** Told of a name that is not valid UTF-8: the runtime cannot open it. */
+  onBadName?: (rel: string) => void;
 }
+
+const REPLACEMENT = "\uFFFD";
 
 function isNotFound(err: unknown): boolean {
   return err instanceof Deno.errors.NotFound;
@@ -52,17 +58,24 @@ export async function* walkTree(
 ): AsyncGenerator<WalkEntry> {
   const info = Deno.lstatSync(root);
   yield { rel: "", path: root, info };
-  if (info.isDirectory) yield* walkFolder(root, "", options);
+  if (info.isDirectory) yield* walkFolder(root, "", undefined, options);
 }
 
 async function* walkFolder(
   dir: string,
   rel: string,
+  seen: Deno.FileInfo | undefined,
   options: WalkOptions,
 ): AsyncGenerator<WalkEntry> {
   const names: string[] = [];
   try {
     for (const entry of Deno.readDirSync(dir)) names.push(entry.name);
+    // The listing follows a link put in the folder's place: list only what the walk saw.
+    const listed = seen && Deno.statSync(dir);
+    if (listed && (listed.dev !== seen.dev || listed.ino !== seen.ino)) {
+      options.onReplaced?.(rel);
+      return;
+    }
   } catch (err) {
     if (isNotFound(err)) {
       options.onVanished?.(rel);
@@ -80,14 +93,17 @@ async function* walkFolder(
       info = Deno.lstatSync(path);
     } catch (err) {
       if (isNotFound(err)) {
-        options.onVanished?.(childRel);
+        // Deno hands out names as UTF-8, replacing bytes that are not with U+FFFD; such a
+        // name leads nowhere, and is not a file that vanished.
+        if (name.includes(REPLACEMENT)) options.onBadName?.(childRel);
+        else options.onVanished?.(childRel);
         continue;
       }
       throw new RunError(`Cannot stat "${path}": ${(err as Error).message}`, { cause: err });
     }
     if (info.isDirectory && sameFolder(info, options.skipFolders ?? [])) continue;
     yield { rel: childRel, path, info };
-    if (info.isDirectory) yield* walkFolder(path, childRel, options);
+    if (info.isDirectory) yield* walkFolder(path, childRel, info, options);
   }
 }
 

@@ -1,0 +1,68 @@
+// Opens a file of SOURCE only as the walk saw it: never through a symlink, never blocking
+// on a FIFO, and only while it is still the same file (device and inode).
+
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+
+/** A file opened for reading, with its status at the time it was opened. */
+export interface SourceFile {
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+  nlink: number;
+  /** Reads into `buffer`; the bytes read, 0 at the end. */
+  readSync(buffer: Uint8Array): number;
+  /** Its modification time now, epoch milliseconds. */
+  mtimeMsNow(): number;
+  close(): void;
+}
+
+const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function code(err: unknown): unknown {
+  return (err as { code?: unknown })?.code;
+}
+
+/**
+ * Opens `path` if it is still the regular file `seen` (its lstat in the walk). "gone" when
+ * nothing is there any more; "replaced" when a link, another file or a special file is.
+ * Other failures (permission denied, I/O errors) are thrown.
+ *
+ * @example
+ * ```ts
+ * const seen = Deno.lstatSync("/data/base/1/1259");
+ * const file = openAsSeen("/data/base/1/1259", seen);
+ * if (typeof file === "object") file.close();
+ * ```
+ */
+export function openAsSeen(
+  path: string,
+  seen: { dev: number; ino: number | null },
+): SourceFile | "gone" | "replaced" {
+  let fd: number;
+  try {
+    fd = openSync(path, FLAGS);
+  } catch (err) {
+    if (code(err) === "ENOENT") return "gone";
+    // O_NOFOLLOW refuses a symlink with ELOOP: the path was swapped for a link.
+    if (code(err) === "ELOOP" || code(err) === "ENXIO") return "replaced";
+    throw err;
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile() || stat.dev !== seen.dev || stat.ino !== seen.ino) {
+    closeSync(fd);
+    return "replaced";
+  }
+  return {
+    size: stat.size,
+    mode: stat.mode,
+    uid: stat.uid,
+    gid: stat.gid,
+    mtime: stat.mtime,
+    nlink: stat.nlink,
+    readSync: (buffer) => readSync(fd, buffer, 0, buffer.length, null),
+    mtimeMsNow: () => fstatSync(fd).mtimeMs,
+    close: () => closeSync(fd),
+  };
+}
