@@ -2,8 +2,8 @@
 // prune, health. Each takes resolved settings and its operands, and returns an exit code.
 
 import { basename, dirname, resolve } from "node:path";
-import { EXIT, RunError, UsageError } from "./errors.ts";
-import { assessHealth } from "./health.ts";
+import { describeError, EXIT, fsReason, RunError, UsageError } from "./errors.ts";
+import { assessHealth, type Health } from "./health.ts";
 import { acquireLock } from "./lock.ts";
 import type { Logger } from "./log.ts";
 import { type ArchiveName, instantOf, parseArchiveName, sidecarName } from "./names.ts";
@@ -18,6 +18,7 @@ import { formatBytes } from "./progress.ts";
 import { hasRules, prune } from "./prune.ts";
 import { checkRestoreTarget, restoreArchive } from "./restore.ts";
 import { cronSlots } from "./schedule.ts";
+import { stateDirOf } from "./state_file.ts";
 import type { Settings } from "./settings.ts";
 import { readDaemonState, readLastRun } from "./status.ts";
 import { listArchives } from "./store.ts";
@@ -375,10 +376,10 @@ export async function commandPrune(
     throw new RunError(`Cannot prune "${dest}": no such folder`);
   }
   // Pruning takes the lock so it never races a run that is writing or pruning.
-  if (!dryRun) await Deno.mkdir(`${dest}/.backupd`, { recursive: true, mode: 0o700 });
+  if (!dryRun) await Deno.mkdir(stateDirOf(dest), { recursive: true, mode: 0o700 });
   const lock = dryRun
     ? undefined
-    : await acquireLock(`${dest}/.backupd`, `pid ${io.pid} (backupd prune)`);
+    : await acquireLock(stateDirOf(dest), `pid ${io.pid} (backupd prune)`);
   try {
     const plans = [{
       plan: await prune(dest, settings.keep, { dryRun }),
@@ -422,16 +423,45 @@ export async function commandPrune(
  */
 export async function commandHealth(settings: Settings, io: CommandIo): Promise<number> {
   const dest = resolve(settings.dest);
-  const stateDir = `${dest}/.backupd`;
-  const newest = (await archivesIn(dest)).at(-1);
-  const daemon = await readDaemonState(stateDir);
-  const health = assessHealth({
-    now: io.now(),
-    slots: cronSlots(settings.schedule, settings.tz),
-    lastRun: await readLastRun(stateDir),
-    newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
-    daemonStarted: daemon ? Date.parse(daemon.started) : undefined,
-  });
+  const stateDir = stateDirOf(dest);
+  let health: Health;
+  try {
+    const newest = (await archivesIn(dest)).at(-1);
+    const daemon = await readDaemonState(stateDir);
+    health = assessHealth({
+      now: io.now(),
+      slots: cronSlots(settings.schedule, settings.tz),
+      lastRun: await readLastRun(stateDir),
+      newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
+      daemonStarted: daemon ? Date.parse(daemon.started) : undefined,
+    });
+    // Runs that cannot write their result leave an old one behind that may still look good.
+    const unwritable = health.healthy ? await notWritable(stateDir) : undefined;
+    if (unwritable) {
+      health = {
+        healthy: false,
+        reason: `runs cannot record their results: "${stateDir}" is not writable (${unwritable})`,
+      };
+    }
+  } catch (err) {
+    // health answers 0 or 1: a state it cannot read is a reason to be unhealthy.
+    health = { healthy: false, reason: describeError(err) };
+  }
   io.stdout(`${health.healthy ? "healthy" : "unhealthy"}: ${health.reason}\n`);
   return health.healthy ? EXIT.ok : 1;
+}
+
+/** Why a folder cannot be written to (read-only file system, full, permission denied), if so. */
+async function notWritable(dir: string): Promise<string | undefined> {
+  // A write tells: permission bits do not show a read-only mount, not to root at least.
+  const probe = `${dir}/.health-probe-${Deno.pid}`;
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { mode: 0o600 });
+    await Deno.remove(probe);
+    return undefined;
+  } catch (err) {
+    // No state folder yet: nothing has run, which assessHealth judges on its own.
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    return fsReason(err);
+  }
 }

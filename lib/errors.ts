@@ -92,6 +92,34 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/** What an operator can do to a file system, in words. */
+const FS_CODES: Record<string, string> = {
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EIO: "input/output error",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+};
+
+/**
+ * Says in words why a file operation failed: no such file, permission denied, read-only
+ * file system, no space left, ...; otherwise the error's own first line.
+ *
+ * @example
+ * ```ts
+ * fsReason(new Deno.errors.NotFound("x")); // "no such file or folder"
+ * ```
+ */
+export function fsReason(err: unknown): string {
+  if (err instanceof Deno.errors.NotFound) return "no such file or folder";
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (err instanceof Deno.errors.NotADirectory) return "a path component is not a folder";
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && code in FS_CODES) return FS_CODES[code] as string;
+  return describeError(err);
+}
+
 /**
  * A request to the object store failed; `permanent` when trying again cannot help (access
  * denied, no such bucket, no credentials).

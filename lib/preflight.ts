@@ -2,7 +2,8 @@
 // a ConfigError that names the setting and its value.
 
 import { resolve } from "node:path";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, fsReason } from "./errors.ts";
+import { stateDirOf } from "./state_file.ts";
 import type { FolderId } from "./walk.ts";
 
 /** The folders of a run, checked and made absolute. */
@@ -21,14 +22,6 @@ export interface Folders {
 export interface FolderOrigins {
   source: string;
   dest: string;
-}
-
-function reason(err: unknown): string {
-  if (err instanceof Deno.errors.NotFound) return "no such file or folder";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (err instanceof Deno.errors.NotADirectory) return "a path component is not a folder";
-  if (err instanceof Error && "code" in err && err.code === "EROFS") return "read-only file system";
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -51,23 +44,25 @@ export async function checkFolders(
   try {
     sourceInfo = await Deno.stat(absSource);
   } catch (err) {
-    throw new ConfigError(origins.source, source, reason(err), { cause: err });
+    throw new ConfigError(origins.source, source, fsReason(err), { cause: err });
   }
   if (!sourceInfo.isDirectory) throw new ConfigError(origins.source, source, "not a folder");
   try {
     for await (const _ of Deno.readDir(absSource)) break;
   } catch (err) {
-    throw new ConfigError(origins.source, source, `cannot be read: ${reason(err)}`, { cause: err });
+    throw new ConfigError(origins.source, source, `cannot be read: ${fsReason(err)}`, {
+      cause: err,
+    });
   }
 
-  const stateDir = `${absDest}/.backupd`;
+  const stateDir = stateDirOf(absDest);
   try {
     await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
     const probe = `${stateDir}/.write-probe-${Deno.pid}`;
     await Deno.writeFile(probe, new Uint8Array(0), { mode: 0o600 });
     await Deno.remove(probe);
   } catch (err) {
-    throw new ConfigError(origins.dest, dest, `not writable: ${reason(err)}`, { cause: err });
+    throw new ConfigError(origins.dest, dest, `not writable: ${fsReason(err)}`, { cause: err });
   }
   const destInfo = await Deno.stat(absDest);
   if (!destInfo.isDirectory) throw new ConfigError(origins.dest, dest, "not a folder");

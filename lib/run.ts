@@ -22,6 +22,7 @@ import { runHook } from "./hooks.ts";
 import { quiesce, resumeLeftovers } from "./quiesce.ts";
 import { sendPing } from "./ping.ts";
 import { type RunResult, writeLastRun } from "./status.ts";
+import { stateDirOf } from "./state_file.ts";
 import { statIfPresent } from "./present.ts";
 import { describeError, RunError } from "./errors.ts";
 import type { RemoteStore } from "./remote.ts";
@@ -393,31 +394,36 @@ export async function runBackup(
       if (report.result === "ok") report = { ...report, result: "warning" };
     }
   }
-  await recordResult(settings, started, deps, report);
+  report = await recordResult(settings, started, deps, report);
   if (report.outcome) await ping(settings, deps, "success", summaryLine(report.outcome));
   else await ping(settings, deps, "fail", describeError(report.error));
   return report;
 }
 
+/**
+ * Writes the run's result for `health`. A result that cannot be written makes a good run
+ * fail: nothing would show that it ran.
+ */
 async function recordResult(
   settings: Settings,
   started: number,
   deps: RunDeps,
   report: RunReport,
-) {
-  const stateDir = `${resolve(settings.dest)}/.backupd`;
+): Promise<RunReport> {
   try {
-    await writeLastRun(stateDir, {
+    await writeLastRun(stateDirOf(resolve(settings.dest)), {
       started: new Date(started).toISOString(),
       finished: new Date(deps.now()).toISOString(),
       result: report.result,
       ...(report.outcome ? { archive: report.outcome.archive } : {}),
       ...(report.error !== undefined ? { error: describeError(report.error) } : {}),
     });
+    return report;
   } catch (err) {
-    // No state folder (DEST missing or not writable): the failure itself is reported already.
-    if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied)) {
-      throw err;
-    }
+    // A run that failed already says why in its own line (often the same unwritable DEST);
+    // health sees an unwritable state folder by itself.
+    if (report.result === "failed") return report;
+    deps.log.error("cannot record the run's result", { error: describeError(err) });
+    return { result: "failed", error: err };
   }
 }
