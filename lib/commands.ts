@@ -336,6 +336,7 @@ async function restoreLocal(
     ...download,
     owners: io.isRoot,
     onRefused: (r) => io.log.warn("entry not restored", { name: r.name, reason: r.reason }),
+    onLeftovers: (path) => io.log.info("removed the leftovers of an interrupted restore", { path }),
     onNoSidecar: () => {
       noSidecar = true;
       io.log.warn("no sidecar: the sha256 was not checked", { archive: shown });

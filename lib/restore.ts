@@ -3,7 +3,7 @@
 
 import { lchownSync, lutimesSync } from "node:fs";
 import { createTarDecoder, type TarHeader } from "modern-tar";
-import { RunError } from "./errors.ts";
+import { fsReason, RunError } from "./errors.ts";
 import { decompress } from "./decompress.ts";
 import { isEncryptedName } from "./names.ts";
 import { statIfPresent } from "./present.ts";
@@ -23,6 +23,8 @@ export interface RestoreOptions {
   onRefused?: (refusal: Refusal) => void;
   /** Told when there is no sidecar to check. */
   onNoSidecar?: () => void;
+  /** Told of each leftover of an interrupted restore that is removed from DIR first. */
+  onLeftovers?: (path: string) => void;
   /** age identities for an encrypted archive. */
   identities?: readonly string[];
   /** How messages name the archive (a download names its address). @default {archive} */
@@ -42,19 +44,36 @@ export interface RestoreResult {
 }
 
 interface Deferred {
-  path: string;
+  rel: string;
   header: TarHeader;
 }
 
+/** Where an archive's entries start: below a top folder (`data/...`), or right away (`./...`). */
+type Layout = { strip: 0 | 1 };
+
+/**
+ * The layout an archive's first entry shows: backupd's archives and `tar -czf X /data/` put
+ * everything below one top folder, which DIR stands for; `tar -C /data -czf X .` (GNU tar,
+ * bsdtar) starts with `./`, and an archive of loose files with a file.
+ */
+function layoutOf(first: TarHeader): Layout {
+  const parts = first.name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length === 0) return { strip: 0 };
+  if (parts.length === 1 && first.type !== "directory") return { strip: 0 };
+  return { strip: 1 };
+}
+
 /** The path below DIR an entry name stands for, or why it is refused. */
-function safeRelative(name: string): string | { refuse: string } {
+function safeRelative(name: string, layout: Layout): string | { refuse: string } {
   if (name.startsWith("/")) return { refuse: "absolute name" };
   if (name.includes("\0")) return { refuse: "NUL in name" };
   const parts = name.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) return { refuse: '".." in name' };
-  // The first component is SOURCE's own folder (`data/`): its contents go into DIR.
-  return parts.slice(1).join("/");
+  return parts.slice(layout.strip).join("/");
 }
+
+/** The prefix of the hidden folder a restore fills before moving its entries into DIR. */
+const STAGE_PREFIX = ".backupd-restore-";
 
 /** What this restore made in DIR, by relative path. DIR starts empty, so this is all of it. */
 type Made = Map<string, "dir" | "file" | "symlink">;
@@ -83,14 +102,41 @@ export async function checkRestoreTarget(dir: string): Promise<void> {
   const info = await statIfPresent(dir);
   if (info === undefined) return;
   if (!info.isDirectory) throw new RunError(`Cannot restore into "${dir}": not a folder`);
-  for await (const _ of Deno.readDir(dir)) {
+  for await (const entry of Deno.readDir(dir)) {
+    // What an interrupted restore left is removed by the next one: it does not count.
+    if (entry.name.startsWith(STAGE_PREFIX)) continue;
     throw new RunError(`Cannot restore into "${dir}": not empty`);
   }
 }
 
-async function checkEmptyTarget(dir: string): Promise<void> {
+/** DIR ready for a restore, and the hidden staging folder inside it. */
+interface Target {
+  stage: string;
+  /** Whether this restore made DIR (a failed one removes it again). */
+  created: boolean;
+}
+
+async function prepareTarget(dir: string, options: RestoreOptions): Promise<Target> {
   await checkRestoreTarget(dir);
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const created = await statIfPresent(dir) === undefined;
+  if (created) await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  for await (const entry of Deno.readDir(dir)) {
+    const leftover = `${dir}/${entry.name}`;
+    await Deno.remove(leftover, { recursive: true });
+    options.onLeftovers?.(leftover);
+  }
+  // Inside DIR, so on its file system even when DIR is a mount point: moving is renaming.
+  const stage = `${dir}/${STAGE_PREFIX}${Deno.pid}`;
+  await Deno.mkdir(stage, { mode: 0o700 });
+  return { stage, created };
+}
+
+/** Undoes a restore that did not finish: DIR is left as it was found, empty or absent. */
+async function abandon(dir: string, target: Target): Promise<void> {
+  // One that cannot be removed now (a full or failing disk) is removed by the next restore.
+  await Deno.remove(target.stage, { recursive: true }).catch(() => undefined);
+  // Only when empty: moved entries stay for the operator to see rather than being lost.
+  if (target.created) await Deno.remove(dir).catch(() => undefined);
 }
 
 // File system calls are synchronous here: a database folder is thousands of small files, and
@@ -146,27 +192,56 @@ export async function restoreArchive(
   using tar = await decompress(archive, file, {
     ...(options.identities ? { identities: options.identities } : {}),
   });
-  await checkEmptyTarget(dir);
+  const target = await prepareTarget(dir, options);
+  try {
+    const result = await extract(tar.stream, target.stage, options);
+    await moveIntoPlace(target.stage, dir, result.folders, options.owners ?? false);
+    return { restored: result.restored, refused: result.refused, skipped: result.skipped };
+  } catch (err) {
+    await abandon(dir, target);
+    throw err;
+  }
+}
 
+/** What extracting left to do: the folders' attributes, set once everything is in place. */
+interface Extracted extends RestoreResult {
+  folders: Deferred[];
+}
+
+/** Runs one file system step of an entry, naming the entry and the cause when it fails. */
+function entryStep<T>(name: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    throw new RunError(`Cannot restore "${name}": ${fsReason(err)}`, { cause: err });
+  }
+}
+
+async function extract(
+  stream: ReadableStream<Uint8Array>,
+  root: string,
+  options: RestoreOptions,
+): Promise<Extracted> {
   const owners = options.owners ?? false;
-  const result: RestoreResult = { restored: 0, refused: [], skipped: [] };
-  const folders: Deferred[] = [];
+  const result: Extracted = { restored: 0, refused: [], skipped: [], folders: [] };
   const made: Made = new Map();
   const refuse = (name: string, reason: string) => {
     result.refused.push({ name, reason });
     options.onRefused?.({ name, reason });
   };
+  let layout: Layout | undefined;
 
-  const entries = tar.stream.pipeThrough(createTarDecoder({ strict: true }));
+  const entries = stream.pipeThrough(createTarDecoder({ strict: true }));
   for await (const entry of entries) {
     const { header } = entry;
-    const rel = safeRelative(header.name);
+    layout ??= layoutOf(header);
+    const rel = safeRelative(header.name, layout);
     if (typeof rel !== "string") {
       refuse(header.name, rel.refuse);
       await entry.body.cancel();
       continue;
     }
-    const path = rel === "" ? dir : `${dir}/${rel}`;
+    const path = rel === "" ? root : `${root}/${rel}`;
     const linkReason = rel === "" ? undefined : throughLink(made, rel);
     if (linkReason) {
       refuse(header.name, linkReason);
@@ -177,7 +252,10 @@ export async function restoreArchive(
     // Archives without folder entries (made with excludes, by other tools) still restore.
     const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
     if (parent !== "" && made.get(parent) !== "dir") {
-      Deno.mkdirSync(`${dir}/${parent}`, { recursive: true, mode: 0o700 });
+      entryStep(
+        header.name,
+        () => Deno.mkdirSync(`${root}/${parent}`, { recursive: true, mode: 0o700 }),
+      );
       const parts = parent.split("/");
       for (let i = 1; i <= parts.length; i++) made.set(parts.slice(0, i).join("/"), "dir");
     }
@@ -189,13 +267,13 @@ export async function restoreArchive(
     switch (header.type) {
       case "directory":
         if (existing === undefined && rel !== "") {
-          Deno.mkdirSync(path, { mode: 0o700 });
+          entryStep(header.name, () => Deno.mkdirSync(path, { mode: 0o700 }));
           made.set(rel, "dir");
         } else if (existing !== undefined && existing !== "dir") {
           refuse(header.name, "a file of that name is already restored");
           break;
         }
-        folders.push({ path, header });
+        result.folders.push({ rel, header });
         result.restored++;
         break;
       case "file":
@@ -204,14 +282,19 @@ export async function restoreArchive(
           refuse(header.name, "already restored under that name");
           break;
         }
-        if (header.type === "file") await writeBody(path, entry.body);
-        else Deno.symlinkSync(header.linkname ?? "", path);
+        if (header.type === "file") {
+          await writeBody(path, entry.body).catch((err) => {
+            throw new RunError(`Cannot restore "${header.name}": ${fsReason(err)}`, {
+              cause: err,
+            });
+          });
+        } else entryStep(header.name, () => Deno.symlinkSync(header.linkname ?? "", path));
         made.set(rel, header.type);
-        applyAttributes(path, header, owners);
+        entryStep(header.name, () => applyAttributes(path, header, owners));
         result.restored++;
         break;
       case "link": {
-        const target = safeRelative(header.linkname ?? "");
+        const target = safeRelative(header.linkname ?? "", layout);
         if (typeof target !== "string" || target === "") {
           refuse(header.name, `hard link to a path outside the folder ("${header.linkname}")`);
           break;
@@ -224,7 +307,7 @@ export async function restoreArchive(
           );
           break;
         }
-        Deno.linkSync(`${dir}/${target}`, path);
+        entryStep(header.name, () => Deno.linkSync(`${root}/${target}`, path));
         made.set(rel, "file");
         result.restored++;
         break;
@@ -241,8 +324,26 @@ export async function restoreArchive(
     // Bodies that were not read (refusals, links) must be drained for the next entry.
     if (!entry.body.locked) await entry.body.cancel();
   }
-  // Folders last, deepest first: their modes may forbid writing, and writing inside them
-  // changed their mtimes.
-  for (const folder of folders.reverse()) applyAttributes(folder.path, folder.header, owners);
   return result;
+}
+
+/**
+ * Moves what the stage holds into DIR (renames within one file system), then sets the
+ * folders' attributes, deepest first: their modes may forbid writing, and moving entries
+ * changed their mtimes. DIR itself gets the archive's top folder's, last.
+ */
+async function moveIntoPlace(
+  stage: string,
+  dir: string,
+  folders: Deferred[],
+  owners: boolean,
+): Promise<void> {
+  for (const entry of Deno.readDirSync(stage)) {
+    entryStep(entry.name, () => Deno.renameSync(`${stage}/${entry.name}`, `${dir}/${entry.name}`));
+  }
+  await Deno.remove(stage);
+  for (const folder of folders.reverse()) {
+    const path = folder.rel === "" ? dir : `${dir}/${folder.rel}`;
+    entryStep(folder.header.name, () => applyAttributes(path, folder.header, owners));
+  }
 }

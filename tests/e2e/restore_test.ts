@@ -9,9 +9,12 @@ import {
   isRoot,
   listFiles,
   onlyArchive,
+  randomFile,
   run,
   sha256File,
+  spawnBackupd,
   tempDir,
+  waitFor,
 } from "../helpers.ts";
 import { assertSameTree, makeInteropTree, snapshot } from "../tree.ts";
 
@@ -269,4 +272,86 @@ Deno.test("backupd verify says FAILED for a .tar.zst that is corrupt or truncate
   const truncated = await backupd(["verify", archive]);
   strictEqual(truncated.code, 2);
   match(truncated.stdout, /^FAILED \S+\.tar\.zst: the zstd stream is truncated\n$/);
+});
+
+Deno.test("backupd restore puts ./-rooted archives of GNU tar and bsdtar in place exactly, with and without a top folder", async () => {
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await Deno.mkdir(source);
+  await makeInteropTree(source, { owners: isRoot() });
+  const expected = await snapshot(source, { owners: isRoot() });
+  const makers: [string, string, string[]][] = [
+    ["GNU tar, ./", "tar", ["-C", source, "-czf", "ARCHIVE", "."]],
+    ["bsdtar, ./", "bsdtar", ["-C", source, "-czf", "ARCHIVE", "."]],
+    ["GNU tar, ./data", "tar", ["-C", dir.path, "-czf", "ARCHIVE", "./data"]],
+  ];
+  for (const [i, [what, tool, args]] of makers.entries()) {
+    const archive = `${dir.path}/made-${i}.tar.gz`;
+    const made = await run(tool, args.map((a) => a === "ARCHIVE" ? archive : a));
+    strictEqual(made.code, 0, `${what}: ${made.stderr}`);
+    const out = `${dir.path}/out-${i}`;
+    const restored = await backupd(["restore", archive, "--to", out]);
+    strictEqual(restored.code, 1, `${what}: ${restored.stderr}`); // no sidecar: a warning
+    match(restored.stderr, / refused=0 skipped=0\n$/, what);
+    const actual = await snapshot(out, { owners: isRoot() });
+    deepStrictEqual([...actual.keys()].sort(), [...expected.keys()].sort(), what);
+    for (const [rel, attrs] of expected) {
+      // Whole-second mtimes in these tools' default formats: compare what they keep.
+      deepStrictEqual(actual.get(rel), attrs, `${what}: "${rel}" differs`);
+    }
+  }
+});
+
+Deno.test("backupd restore out of space names the file and leaves DIR as it found it", async () => {
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  await Deno.mkdir(`${source}/sub`, { recursive: true });
+  await Deno.writeTextFile(`${source}/sub/small`, "small\n");
+  await randomFile(`${source}/sub/zz-big`, 3);
+  const archive = await backupOf(source, `${dir.path}/backup`);
+  const target = `${dir.path}/mnt`;
+  await Deno.mkdir(target);
+  strictEqual((await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", target])).code, 0);
+  try {
+    const restored = await backupd(["restore", archive, "--to", target]);
+    strictEqual(restored.code, 2, restored.stderr);
+    const lines = restored.stderr.split("\n").filter((l) => l !== "");
+    strictEqual(lines.length, 1, restored.stderr);
+    strictEqual(lines[0], 'backupd: Cannot restore "data/sub/zz-big": no space left on device');
+    deepStrictEqual(await listFiles(target), [], "the mount point is empty again");
+  } finally {
+    await run("umount", [target]);
+  }
+});
+
+Deno.test("a restore killed midway leaves only its hidden stage, which the next restore removes", async () => {
+  await using dir = await tempDir();
+  const source = `${dir.path}/data`;
+  for (let i = 0; i < 3; i++) await randomFile(`${source}/f${i}`, 100);
+  const archive = await backupOf(source, `${dir.path}/backup`);
+  const target = `${dir.path}/restored`;
+  const child = spawnBackupd(["restore", archive, "--to", target]);
+  const stage = await waitFor("a half-filled stage", async () => {
+    for (const path of await listFiles(target).catch(() => [])) {
+      if (
+        /^\.backupd-restore-\d+\/f0$/.test(path) &&
+        (await Deno.stat(`${target}/${path}`)).size > 20e6
+      ) {
+        return path.slice(0, path.indexOf("/"));
+      }
+    }
+    return undefined;
+  });
+  strictEqual((await run("pkill", ["-KILL", "-f", `main.ts restore ${archive}`])).code, 0);
+  await child.output();
+  // Nothing half-written stands in DIR under a real name.
+  deepStrictEqual([...Deno.readDirSync(target)].map((e) => e.name), [stage]);
+
+  const again = await backupd(["restore", archive, "--to", target]);
+  strictEqual(again.code, 0, again.stderr);
+  match(
+    again.stderr,
+    new RegExp(`INFO removed the leftovers of an interrupted restore path=${target}/${stage}\\n`),
+  );
+  await assertSameTree(source, target, { owners: isRoot() });
 });
