@@ -21,7 +21,7 @@ import {
 } from "./commands.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type ProgressBar, startProgress } from "./progress.ts";
-import { runBackup } from "./run.ts";
+import { runBackup, type RunReport } from "./run.ts";
 import { type Env, type Flags, resolveSettings, type Settings } from "./settings.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -286,7 +286,7 @@ async function commandNow(
     io.onSignal("SIGTERM", stopOn("SIGTERM")),
     io.onSignal("SIGINT", stopOn("SIGINT")),
   ];
-  let report;
+  let report: RunReport;
   try {
     report = await runBackup(settings, originsOf(flags, env), {
       now: io.now,

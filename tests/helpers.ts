@@ -116,6 +116,34 @@ export function spawnBackupd(args: string[], env: Record<string, string> = {}): 
   }).spawn();
 }
 
+/** A schedule that never fires in a test (once a year): a daemon's runs come from the test. */
+export const NEVER = "0 0 1 1 *";
+
+/** Starts `backupd run` on SOURCE and DEST on a schedule that never fires. */
+export function spawnDaemon(
+  source: string,
+  dest: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return spawnBackupd(
+    ["run", "--source", source, "--dest", dest, "--schedule", NEVER, ...extra],
+    env,
+  );
+}
+
+/** The daemon's own pid (not `deno task`'s), from the daemon.json it writes in DEST. */
+export async function daemonPid(dest: string): Promise<number> {
+  return await waitFor("daemon.json", async () => {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`)).pid as number;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  });
+}
+
 /**
  * Polls `check` every 20 ms until it returns a value other than undefined, or fails
  * after `seconds`.

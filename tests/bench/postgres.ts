@@ -12,7 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { backupNow, tempDir } from "../helpers.ts";
-import { asPostgres, cluster, mustRun, PASSWORD, PG_BIN } from "../e2e/local_pg.ts";
+import { asPostgres, cluster, mustRun, PASSWORD, startPgbench } from "../e2e/local_pg.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -65,28 +65,7 @@ try {
     online.push(await timed(() => backupNow(db.data, dest, ["--postgres", db.url], env)));
   }
 
-  const load = new Deno.Command("runuser", {
-    args: [
-      "-u",
-      "postgres",
-      "--",
-      `${PG_BIN}/pgbench`,
-      ...db.socketArgs,
-      "-c",
-      "4",
-      "-j",
-      "2",
-      "-T",
-      "3600",
-      "-n",
-      "-P",
-      "1",
-      "--progress-timestamp",
-      "postgres",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const load = startPgbench(db, ["-P", "1", "--progress-timestamp"]);
   const window = Number(values.seconds) * 1000;
   const pause = () => new Promise((r) => setTimeout(r, window + 2000));
   /** Runs a backup under the load; returns when it ran, for the tps samples. */

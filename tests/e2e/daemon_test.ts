@@ -5,19 +5,19 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupd,
   backupNow,
+  daemonPid,
   freePort,
   listFiles,
   onlyArchive,
   randomFile,
   run,
   signalProcess,
-  spawnBackupd,
+  spawnDaemon,
   tempDir,
   waitFor,
 } from "../helpers.ts";
 
 const MB = 1_000_000;
-const NEVER = "0 0 1 1 *"; // once a year: the tests' own runs come from signals
 const decoder = new TextDecoder();
 
 async function randomFiles(dir: string, count: number, megabytes: number): Promise<void> {
@@ -26,18 +26,7 @@ async function randomFiles(dir: string, count: number, megabytes: number): Promi
 
 /** Starts `backupd run` on a schedule that never fires: its runs come from the test. */
 function startDaemon(source: string, dest: string, ...extra: string[]): Deno.ChildProcess {
-  return spawnBackupd(["run", "--source", source, "--dest", dest, "--schedule", NEVER, ...extra]);
-}
-
-async function daemonPid(dest: string): Promise<number> {
-  return await waitFor("daemon.json", async () => {
-    try {
-      return JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`)).pid as number;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof SyntaxError) return undefined;
-      throw err;
-    }
-  });
+  return spawnDaemon(source, dest, extra);
 }
 
 async function partialSize(dest: string): Promise<number | undefined> {

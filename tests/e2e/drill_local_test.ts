@@ -2,74 +2,27 @@
 // pre-hook and started again by the post-hook; the archive restored and started.
 
 import { match, strictEqual } from "node:assert/strict";
-import { backupd, backupNow, listFiles, run, tempDir, waitFor } from "../helpers.ts";
+import { backupd, backupNow, listFiles, tempDir, waitFor } from "../helpers.ts";
+import { asPostgres, cluster, mustRun } from "./local_pg.ts";
 import { BATCH, startLoad } from "./load.ts";
-
-const BIN = "/usr/lib/postgresql/15/bin";
-
-function asPostgres(...args: string[]): string[] {
-  return ["runuser", "-u", "postgres", "--", ...args];
-}
-
-async function mustRun(args: string[], what: string): Promise<string> {
-  const [cmd, ...rest] = args;
-  const result = await run(cmd as string, rest);
-  strictEqual(result.code, 0, `${what}: ${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
-
-function pgCtl(data: string, sockets: string, port: number, action: "start" | "stop"): string[] {
-  return action === "start"
-    ? asPostgres(
-      `${BIN}/pg_ctl`,
-      "-D",
-      data,
-      "-l",
-      `${data}.log`,
-      "-w",
-      "-o",
-      `-k ${sockets} -p ${port} -c listen_addresses=''`,
-      "start",
-    )
-    : asPostgres(`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop");
-}
 
 Deno.test("a backup with hooks that stop and start a local PostgreSQL restores every committed transaction", async () => {
   await using work = await tempDir("backupd-local-drill-");
   await Deno.chmod(work.path, 0o755);
-  const data = `${work.path}/pgdata`;
-  const sockets = `${work.path}/sockets`;
-  await Deno.mkdir(sockets);
-  await mustRun(["chown", "postgres:", sockets, work.path], "chown");
-  await mustRun(
-    asPostgres(`${BIN}/initdb`, "-D", data, "--auth=trust", "-U", "postgres"),
-    "initdb",
-  );
-  await mustRun(pgCtl(data, sockets, 54391, "start"), "starting PostgreSQL");
+  const db = await cluster(work.path, `${work.path}/pgdata`, {});
+  await db.start();
   try {
     const load = await startLoad(
-      asPostgres(
-        `${BIN}/psql`,
-        "-h",
-        sockets,
-        "-p",
-        "54391",
-        "-d",
-        "postgres",
-        "-v",
-        "ON_ERROR_STOP=1",
-      ),
+      asPostgres("psql", ...db.socketArgs, "-d", "postgres", "-v", "ON_ERROR_STOP=1"),
     );
     await waitFor("some committed rows", () => load.acks.length >= 20 || undefined);
     const quote = (words: string[]) => words.map((w) => `'${w}'`).join(" ");
     const marker = `${work.path}/stopped-at`;
-    const result = await backupNow(data, `${work.path}/backup`, [
+    const result = await backupNow(db.data, `${work.path}/backup`, [
       "--pre-hook",
-      `sh -c "${
-        quote(pgCtl(data, sockets, 54391, "stop")).replaceAll('"', '\\"')
-      } && date +%s%3N > ${marker}"`,
+      `sh -c "${quote(db.stopWords).replaceAll('"', '\\"')} && date +%s%3N > ${marker}"`,
       "--post-hook",
-      quote(pgCtl(data, sockets, 54391, "start")),
+      quote(db.startWords),
     ]);
     strictEqual(result.code, 0, result.stderr);
     await load.stop();
@@ -77,7 +30,7 @@ Deno.test("a backup with hooks that stop and start a local PostgreSQL restores e
     const committedBefore = load.acks.filter((t) => t < stoppedAt).length;
     // The post-hook started the database again.
     await mustRun(
-      asPostgres(`${BIN}/pg_ctl`, "-D", data, "status"),
+      asPostgres("pg_ctl", "-D", db.data, "status"),
       "PostgreSQL running after the backup",
     );
 
@@ -93,24 +46,13 @@ Deno.test("a backup with hooks that stop and start a local PostgreSQL restores e
       restoredDir,
     ]);
     strictEqual(restored.code, 0, restored.stderr);
-    await mustRun(pgCtl(restoredDir, sockets, 54392, "start"), "starting the restored PostgreSQL");
+    const copy = await cluster(work.path, restoredDir);
+    await copy.start();
     try {
-      const out = await mustRun(
-        asPostgres(
-          `${BIN}/psql`,
-          "-h",
-          sockets,
-          "-p",
-          "54392",
-          "-d",
-          "postgres",
-          "-tA",
-          "-c",
-          "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM drill",
-        ),
-        "query",
+      const out = await copy.psql(
+        "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM drill",
       );
-      const [count = -1, min = -1, max = -1] = out.trim().split("|").map(Number);
+      const [count = -1, min = -1, max = -1] = out.split("|").map(Number);
       match(
         await Deno.readTextFile(`${restoredDir}.log`),
         /database system is ready to accept connections/,
@@ -129,15 +71,10 @@ Deno.test("a backup with hooks that stop and start a local PostgreSQL restores e
       );
       strictEqual(`${min},${max}`, `1,${count}`);
     } finally {
-      await run(
-        pgCtl(restoredDir, sockets, 54392, "stop")[0] as string,
-        pgCtl(restoredDir, sockets, 54392, "stop").slice(1),
-      );
+      await copy.stop();
     }
   } finally {
-    await run(
-      pgCtl(data, sockets, 54391, "stop")[0] as string,
-      pgCtl(data, sockets, 54391, "stop").slice(1),
-    );
+    // Stops the server the post-hook started.
+    await db.stop();
   }
 });

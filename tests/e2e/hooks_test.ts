@@ -4,10 +4,12 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupd,
   backupNow,
+  daemonPid,
   listFiles,
   run,
   signalProcess,
   spawnBackupd,
+  spawnDaemon,
   tempDir,
   waitFor,
 } from "../helpers.ts";
@@ -165,22 +167,12 @@ Deno.test("SIGTERM to the daemon during a hook that ignores it stops the hook's 
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/data`);
   const dest = `${dir.path}/backup`;
-  const daemon = spawnBackupd([
-    "run",
-    "--source",
-    `${dir.path}/data`,
-    "--dest",
-    dest,
-    "--schedule",
-    "0 0 1 1 *",
+  const daemon = spawnDaemon(`${dir.path}/data`, dest, [
     "--run-on-start",
     "--pre-hook",
     `sh -c 'trap "" TERM; sleep 303'`,
   ]);
-  const pid = await waitFor("daemon.json", async () => {
-    const text = await Deno.readTextFile(`${dest}/.backupd/daemon.json`).catch(() => "");
-    return text ? JSON.parse(text).pid as number : undefined;
-  });
+  const pid = await daemonPid(dest);
   await waitFor("the hook", async () => await running("sleep 303") || undefined);
   signalProcess(pid, "SIGTERM");
   const result = await daemon.output();

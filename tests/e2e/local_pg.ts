@@ -35,6 +35,9 @@ export interface Cluster {
   url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** The command words of `start` and `stop`, for hooks. */
+  startWords: string[];
+  stopWords: string[];
   /** psql over the socket as postgres: unaligned tuples only, stops at the first error. */
   psql(sql: string): Promise<string>;
   /** The arguments that reach this server over its socket, for pgbench and pg_amcheck. */
@@ -74,43 +77,33 @@ export async function cluster(
   }
   const port = freePort();
   const socketArgs = ["-h", sockets, "-p", String(port)];
+  const startWords = asPostgres(
+    "pg_ctl",
+    "-D",
+    data,
+    "-l",
+    `${data}.log`,
+    "-w",
+    "-t",
+    "120",
+    "-o",
+    `-k ${sockets} -p ${port} -c listen_addresses=127.0.0.1`,
+    "start",
+  );
+  const stopWords = asPostgres("pg_ctl", "-D", data, "-m", "fast", "-w", "stop");
   return {
     data,
     port,
     sockets,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     socketArgs,
+    startWords,
+    stopWords,
     start: async () => {
-      await mustRun(
-        asPostgres(
-          "pg_ctl",
-          "-D",
-          data,
-          "-l",
-          `${data}.log`,
-          "-w",
-          "-t",
-          "120",
-          "-o",
-          `-k ${sockets} -p ${port} -c listen_addresses=127.0.0.1`,
-          "start",
-        ),
-        `starting PostgreSQL on ${data}`,
-      );
+      await mustRun(startWords, `starting PostgreSQL on ${data}`);
     },
     stop: async () => {
-      await run("runuser", [
-        "-u",
-        "postgres",
-        "--",
-        `${PG_BIN}/pg_ctl`,
-        "-D",
-        data,
-        "-m",
-        "fast",
-        "-w",
-        "stop",
-      ]);
+      await run(stopWords[0] as string, stopWords.slice(1));
     },
     psql: async (sql) =>
       (await mustRun(
@@ -128,4 +121,31 @@ export async function cluster(
         `psql: ${sql}`,
       )).trim(),
   };
+}
+
+/**
+ * Starts `pgbench -c 4 -j 2` on the cluster's socket for up to an hour (`-n`: no vacuum
+ * first), with `extra` options; stop it with SIGTERM (runuser passes that one on).
+ */
+export function startPgbench(db: Cluster, extra: string[] = []): Deno.ChildProcess {
+  return new Deno.Command("runuser", {
+    args: [
+      "-u",
+      "postgres",
+      "--",
+      `${PG_BIN}/pgbench`,
+      ...db.socketArgs,
+      "-c",
+      "4",
+      "-j",
+      "2",
+      "-T",
+      "3600",
+      "-n",
+      ...extra,
+      "postgres",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
 }

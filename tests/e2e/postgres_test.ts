@@ -6,15 +6,25 @@ import { match, strictEqual } from "node:assert/strict";
 import {
   backupd,
   backupNow,
+  daemonPid,
   freePort,
   listFiles,
   run,
   signalProcess,
   spawnBackupd,
+  spawnDaemon,
   tempDir,
   waitFor,
 } from "../helpers.ts";
-import { asPostgres, type Cluster, cluster, mustRun, PASSWORD, PG_BIN } from "./local_pg.ts";
+import {
+  asPostgres,
+  type Cluster,
+  cluster,
+  mustRun,
+  PASSWORD,
+  PG_BIN,
+  startPgbench,
+} from "./local_pg.ts";
 
 const decoder = new TextDecoder();
 
@@ -72,25 +82,7 @@ Deno.test("backups under pgbench load with checkpoints restore, pass pg_verifyba
   const dest = `${work.path}/backup`;
   const secretFile = `${work.path}/pg-password`;
   await Deno.writeTextFile(secretFile, `${PASSWORD}\n`);
-  const load = new Deno.Command("runuser", {
-    args: [
-      "-u",
-      "postgres",
-      "--",
-      `${PG_BIN}/pgbench`,
-      ...db.socketArgs,
-      "-c",
-      "4",
-      "-j",
-      "2",
-      "-T",
-      "3600",
-      "-n",
-      "postgres",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const load = startPgbench(db);
   let checkpointing = true;
   const checkpoints = (async () => {
     let count = 0;
@@ -281,25 +273,8 @@ Deno.test("a lost session or SIGTERM abandons the run and leaves the server as i
     );
 
     // SIGTERM to the daemon in the middle of the copy.
-    const daemon = spawnBackupd(
-      [
-        "run",
-        "--source",
-        db.data,
-        "--dest",
-        dest,
-        "--postgres",
-        db.url,
-        "--schedule",
-        "0 0 1 1 *",
-        "--run-on-start",
-      ],
-      env,
-    );
-    const pid = await waitFor("daemon.json", async () => {
-      const text = await Deno.readTextFile(`${dest}/.backupd/daemon.json`).catch(() => "");
-      return text ? JSON.parse(text).pid as number : undefined;
-    });
+    const daemon = spawnDaemon(db.data, dest, ["--postgres", db.url, "--run-on-start"], env);
+    const pid = await daemonPid(dest);
     await waitFor(
       "the backup's session",
       async () =>
