@@ -29,7 +29,7 @@ export interface Health {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * Judges health per SPEC.
+ * Judges health as README: Health says.
  *
  * @example
  * ```ts

@@ -133,7 +133,7 @@ export interface System {
   timeZone: string;
 }
 
-/** The defaults of SPEC's settings table. */
+/** The defaults of the settings table (README: Settings). */
 export const DEFAULTS = {
   source: "/data",
   dest: "/backup",
