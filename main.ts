@@ -1,9 +1,9 @@
 // Entry point of backupd: reads the arguments and environment, runs the CLI and exits
 // with its code. The only place that calls Deno.exit.
 
-import { cli } from "./lib/cli.ts";
-import { describeError } from "./lib/errors.ts";
-import { writeAllSync, writeStderr } from "./lib/log.ts";
+import { cli } from "./lib/cli/cli.ts";
+import { describeError } from "./lib/base/errors.ts";
+import { writeAllSync, writeStderr } from "./lib/base/log.ts";
 
 /** The last net: an error nothing caught (a library's callback) still ends in one line, exit 2. */
 function exitOnUncaught(event: ErrorEvent | PromiseRejectionEvent): void {

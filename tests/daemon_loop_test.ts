@@ -1,7 +1,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { type Clock, daemonLoop, type RunReason, Wakeup } from "../lib/daemon_loop.ts";
-import { createLogger } from "../lib/log.ts";
-import { cronSlots } from "../lib/schedule.ts";
+import { type Clock, daemonLoop, type RunReason, Wakeup } from "../lib/daemon/daemon_loop.ts";
+import { createLogger } from "../lib/base/log.ts";
+import { cronSlots } from "../lib/daemon/schedule.ts";
 
 interface Run {
   at: number;

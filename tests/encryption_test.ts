@@ -7,8 +7,8 @@ import {
   decryptStream,
   encryptStream,
   readIdentities,
-} from "../lib/encryption.ts";
-import { RunError } from "../lib/errors.ts";
+} from "../lib/codec/encryption.ts";
+import { RunError } from "../lib/base/errors.ts";
 import { tempDir } from "./helpers.ts";
 
 async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {

@@ -1,5 +1,5 @@
 import { deepStrictEqual } from "node:assert/strict";
-import { readExactly, type SizeChange } from "../lib/exact_reader.ts";
+import { readExactly, type SizeChange } from "../lib/archive/exact_reader.ts";
 import { tempDir } from "./helpers.ts";
 
 async function readAll(path: string, size: number, chunkSize: number) {

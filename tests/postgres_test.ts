@@ -1,7 +1,7 @@
 import { strictEqual } from "node:assert/strict";
-import { RunError } from "../lib/errors.ts";
-import { appendWal, describeServer, leftOutOfBackup } from "../lib/postgres.ts";
-import { packTree } from "../lib/tar_pack.ts";
+import { RunError } from "../lib/base/errors.ts";
+import { appendWal, describeServer, leftOutOfBackup } from "../lib/run/postgres.ts";
+import { packTree } from "../lib/archive/tar_pack.ts";
 import { run, tempDir } from "./helpers.ts";
 
 Deno.test("leftOutOfBackup leaves out what pg_basebackup does and keeps the data", () => {

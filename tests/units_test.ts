@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
-import { memberLength, withLength, zstdUnit, zstdUnitLength } from "../lib/units.ts";
+import { memberLength, withLength, zstdUnit, zstdUnitLength } from "../lib/codec/framing.ts";
 import { tempDir } from "./helpers.ts";
 
 const block = new TextEncoder().encode("employee|1|dept_3\n".repeat(5000));

@@ -4,7 +4,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { backupd, backupNow, isRoot, listFiles, onlyArchive, run, tempDir } from "../helpers.ts";
 import { assertSameTree, makeInteropTree, NAME_LENGTHS, snapshot } from "../tree.ts";
-import { memberLength } from "../../lib/units.ts";
+import { memberLength } from "../../lib/codec/framing.ts";
 
 const PYTHON_EXTRACT = `
 import sys, tarfile

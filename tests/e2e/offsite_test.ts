@@ -27,7 +27,7 @@ import {
   tempDir,
   waitFor,
 } from "../helpers.ts";
-import { byAge, parseArchiveName } from "../../lib/names.ts";
+import { byAge, parseArchiveName } from "../../lib/store/names.ts";
 import { type Ceph, startCeph } from "./ceph.ts";
 
 const BUCKET = "backups";

@@ -1,0 +1,386 @@
+// Turns a folder tree into a POSIX tar stream with modern-tar's packer: pax records where
+// ustar is not enough, each file read through readExactly so a changing file never breaks it.
+
+import { createHash } from "node:crypto";
+import { createTarPacker, type TarHeader, type TarPackController } from "modern-tar";
+import { RunError } from "../base/errors.ts";
+import { readExactly, slabAllocator } from "./exact_reader.ts";
+import { openAsSeen, type SourceFile } from "./source_file.ts";
+import { noteGarbage } from "../codec/gc_hint.ts";
+import type { OwnerNames } from "./owners.ts";
+import { type FolderId, type WalkEntry, walkTree } from "./walk.ts";
+
+/** What went wrong with one path; the archive stays valid. */
+export interface PackWarning {
+  /** grew/shrank/changed: read while written; vanished: gone before read; skipped: socket, FIFO, device. */
+  kind: "grew" | "shrank" | "changed" | "vanished" | "skipped";
+  /** The entry name in the archive. */
+  name: string;
+  /** One-line explanation. */
+  detail: string;
+}
+
+/** Counts of a finished pack. */
+export interface PackStats {
+  /** Entries written, of every type. */
+  entries: number;
+  /** Regular files with content written (hard links not counted). */
+  files: number;
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+/** A regular file as stored in the archive (for a manifest of the backup). */
+export interface StoredFile {
+  /** Path relative to the root, `/`-separated. */
+  rel: string;
+  /** Bytes stored. */
+  size: number;
+  /** Modification time stored, epoch milliseconds. */
+  mtimeMs: number;
+  /** sha256 of the bytes stored, hex. */
+  sha256: string;
+}
+
+/** Mode, owner and time of an entry that has no file of its own on disk. */
+export interface EntryLook {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Epoch milliseconds. */
+  mtimeMs: number;
+}
+
+/** Adds entries after the walk, before the end-of-archive marker. */
+export interface PackAppender {
+  /** Adds the file at `path` as `rel`, read exactly; the bytes stored, or none when it is gone. */
+  file(rel: string, path: string): Promise<number | undefined>;
+  /** Adds `content` as a regular file named `rel`. */
+  content(rel: string, content: Uint8Array, look: EntryLook): Promise<void>;
+  /** Adds a folder named `rel`. */
+  folder(rel: string, look: EntryLook): Promise<void>;
+}
+
+/** Options of {@linkcode packTree}. */
+export interface PackOptions {
+  /** True for relative paths to leave out. */
+  exclude?: (rel: string) => boolean;
+  /** Folders to leave out wherever they are (DEST inside SOURCE). */
+  skipFolders?: readonly FolderId[];
+  /** User and group names for the headers. */
+  owners?: OwnerNames;
+  /** Told of each path that could not be stored as it was. */
+  onWarning?: (warning: PackWarning) => void;
+  /** Told of each chunk of file content written, with its length. */
+  onBytes?: (n: number) => void;
+  /** Stops the pack between chunks. */
+  signal?: AbortSignal;
+  /** Told of each regular file stored, with its sha256 (computed only when this is set). */
+  onStored?: (file: StoredFile) => void;
+  /** Adds entries after the walk; its failure fails the pack. */
+  finish?: (append: PackAppender) => Promise<void>;
+}
+
+const USTAR_MAX_SECONDS = 0o77777777777;
+/** What one entry leaves to the garbage collector, besides its content: about 2 KiB. */
+const ENTRY_GARBAGE = 2048;
+// deno-lint-ignore no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The mtime a header carries, with a pax record where ustar's whole seconds do not suffice. */
+function timeFields(mtime: Date | null, pax: Record<string, string>): Date {
+  const ms = mtime?.getTime() ?? 0;
+  const seconds = Math.floor(ms / 1000);
+  const fits = seconds >= 0 && seconds <= USTAR_MAX_SECONDS;
+  if (ms % 1000 !== 0 || !fits) pax.mtime = (ms / 1000).toFixed(3).replace(/\.?0+$/, "");
+  return new Date(fits ? seconds * 1000 : 0);
+}
+
+/** What a header takes from a file's status. */
+interface HeaderInfo {
+  mode: number | null;
+  uid: number | null;
+  gid: number | null;
+  mtime: Date | null;
+}
+
+function baseHeader(info: HeaderInfo, name: string, owners: OwnerNames | undefined): TarHeader {
+  const pax: Record<string, string> = {};
+  const header: TarHeader = {
+    name,
+    size: 0,
+    mode: (info.mode ?? 0) & 0o7777,
+    uid: info.uid ?? 0,
+    gid: info.gid ?? 0,
+    mtime: timeFields(info.mtime, pax),
+    pax,
+  };
+  const uname = owners?.user(header.uid ?? 0);
+  const gname = owners?.group(header.gid ?? 0);
+  if (uname !== undefined) header.uname = uname;
+  if (gname !== undefined) header.gname = gname;
+  // Non-ASCII names go in pax records too, so every reader decodes them as UTF-8.
+  if (NON_ASCII.test(name)) pax.path = name;
+  if (uname && NON_ASCII.test(uname)) pax.uname = uname;
+  if (gname && NON_ASCII.test(gname)) pax.gname = gname;
+  return header;
+}
+
+/** The header of a hard link or symlink; a non-ASCII target goes in a pax record too. */
+function linkHeader(
+  entry: WalkEntry,
+  name: string,
+  link: { type: "link" | "symlink"; target: string; owners: OwnerNames | undefined },
+): TarHeader {
+  const header = baseHeader(entry.info, name, link.owners);
+  header.type = link.type;
+  header.linkname = link.target;
+  if (NON_ASCII.test(link.target)) header.pax = { ...header.pax, linkpath: link.target };
+  return header;
+}
+
+async function addBodyless(controller: TarPackController, header: TarHeader): Promise<void> {
+  await controller.add(header).close();
+}
+
+function specialKind(info: Deno.FileInfo): string | undefined {
+  if (info.isSocket) return "socket";
+  if (info.isFifo) return "FIFO";
+  if (info.isBlockDevice) return "block device";
+  if (info.isCharDevice) return "character device";
+  return undefined;
+}
+
+function isSymlinkNow(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch (err) {
+    // Gone too: whatever it is now, it is not the link the walk saw.
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+function describeOpenError(path: string, err: unknown): RunError {
+  const reason = err instanceof Deno.errors.PermissionDenied ? "permission denied" : String(err);
+  return new RunError(`Cannot read "${path}": ${reason}`, { cause: err });
+}
+
+/**
+ * Streams `root` as a tar archive whose entries are named `<top>/<path>`.
+ *
+ * @example
+ * ```ts
+ * const { readable, done } = packTree("/data", "data");
+ * await readable.pipeTo((await Deno.create("/tmp/data.tar")).writable);
+ * console.log(await done);
+ * ```
+ */
+export function packTree(
+  root: string,
+  top: string,
+  options: PackOptions = {},
+): { readable: ReadableStream<Uint8Array>; done: Promise<PackStats> } {
+  const { readable, controller } = createTarPacker();
+  const stats: PackStats = { entries: 0, files: 0, bytes: 0 };
+  /** Files with more than one link, by device and inode: the first name, and what it stored. */
+  const hardLinks = new Map<string, { name: string; stored: StoredFile | undefined }>();
+  const alloc = slabAllocator();
+  const warn = (kind: PackWarning["kind"], name: string, detail: string) =>
+    options.onWarning?.({ kind, name, detail });
+  const nameOf = (rel: string) => rel === "" ? top : `${top}/${rel}`;
+
+  /** Stores a regular file; returns the bytes stored, or none when it was not there to read. */
+  const addFile = async (entry: WalkEntry, name: string): Promise<number | undefined> => {
+    const key = `${entry.info.dev}:${entry.info.ino}`;
+    const first = entry.info.nlink !== null && entry.info.nlink > 1
+      ? hardLinks.get(key)
+      : undefined;
+    if (first !== undefined) {
+      await addBodyless(
+        controller,
+        linkHeader(entry, name, { type: "link", target: first.name, owners: options.owners }),
+      );
+      stats.entries++;
+      if (first.stored) options.onStored?.({ ...first.stored, rel: entry.rel });
+      return first.stored?.size ?? 0;
+    }
+    let opened: SourceFile;
+    try {
+      const file = openAsSeen(entry.path, entry.info);
+      if (file === "gone") {
+        warn("vanished", name, "vanished before it was read");
+        return undefined;
+      }
+      if (file === "replaced") {
+        warn("changed", name, "changed while read: replaced by a link or another file; not stored");
+        return undefined;
+      }
+      opened = file;
+    } catch (err) {
+      throw describeOpenError(entry.path, err);
+    }
+    try {
+      const header = baseHeader(opened, name, options.owners);
+      header.type = "file";
+      header.size = opened.size;
+      const writer = controller.add(header).getWriter();
+      const hash = options.onStored ? createHash("sha256") : undefined;
+      let change: PackWarning["kind"] | undefined;
+      const chunks = readExactly(opened, opened.size, { onChange: (c) => change = c, alloc });
+      for (const chunk of chunks) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        hash?.update(chunk);
+        await writer.write(chunk);
+        stats.bytes += chunk.length;
+        options.onBytes?.(chunk.length);
+      }
+      await writer.close();
+      stats.entries++;
+      stats.files++;
+      if (change === undefined) {
+        if (opened.mtimeMsNow() !== opened.mtime.getTime()) change = "changed";
+      }
+      if (change === "grew") {
+        warn("grew", name, `grew while read; stored cut to ${opened.size} bytes`);
+      }
+      if (change === "shrank") {
+        warn("shrank", name, `shrank while read; stored padded with zeros to ${opened.size} bytes`);
+      }
+      if (change === "changed") warn("changed", name, "changed while read");
+      const stored = hash && {
+        rel: entry.rel,
+        size: opened.size,
+        mtimeMs: header.mtime?.getTime() ?? 0,
+        sha256: hash.digest("hex"),
+      };
+      if (stored) options.onStored?.(stored);
+      if (opened.nlink > 1) hardLinks.set(key, { name, stored });
+      return opened.size;
+    } finally {
+      opened.close();
+    }
+  };
+
+  const addEntry = async (entry: WalkEntry): Promise<void> => {
+    // Each entry leaves header blocks and stream objects behind, whatever its size.
+    noteGarbage(ENTRY_GARBAGE);
+    const path = nameOf(entry.rel);
+    const { info } = entry;
+    if (info.isDirectory) {
+      const header = baseHeader(entry.info, `${path}/`, options.owners);
+      header.type = "directory";
+      await addBodyless(controller, header);
+      stats.entries++;
+    } else if (info.isSymlink) {
+      let target: string;
+      try {
+        target = Deno.readLinkSync(entry.path);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) {
+          return warn("vanished", path, "vanished before it was read");
+        }
+        // EINVAL: no longer a link, swapped for a file since the walk saw it.
+        if (!isSymlinkNow(entry.path)) {
+          return warn("changed", path, "changed while read: no longer a link; not stored");
+        }
+        throw describeOpenError(entry.path, err);
+      }
+      await addBodyless(
+        controller,
+        linkHeader(entry, path, { type: "symlink", target, owners: options.owners }),
+      );
+      stats.entries++;
+    } else if (info.isFile) {
+      await addFile(entry, path);
+    } else {
+      warn("skipped", path, `skipped: a ${specialKind(info) ?? "special file"} cannot be archived`);
+    }
+  };
+
+  const lookHeader = (rel: string, look: EntryLook): TarHeader => {
+    const pax: Record<string, string> = {};
+    const header: TarHeader = {
+      name: nameOf(rel),
+      size: 0,
+      mode: look.mode & 0o7777,
+      uid: look.uid,
+      gid: look.gid,
+      mtime: timeFields(new Date(look.mtimeMs), pax),
+      pax,
+    };
+    const uname = options.owners?.user(look.uid);
+    const gname = options.owners?.group(look.gid);
+    if (uname !== undefined) header.uname = uname;
+    if (gname !== undefined) header.gname = gname;
+    return header;
+  };
+
+  const appender: PackAppender = {
+    file: async (rel, path) => {
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(path);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return undefined;
+        throw describeOpenError(path, err);
+      }
+      return await addFile({ rel, path, info }, nameOf(rel));
+    },
+    content: async (rel, content, look) => {
+      const header = { ...lookHeader(rel, look), type: "file" as const, size: content.length };
+      const writer = controller.add(header).getWriter();
+      await writer.write(content);
+      await writer.close();
+      stats.entries++;
+      stats.files++;
+      stats.bytes += content.length;
+      if (options.onStored) {
+        options.onStored({
+          rel,
+          size: content.length,
+          mtimeMs: header.mtime?.getTime() ?? 0,
+          sha256: createHash("sha256").update(content).digest("hex"),
+        });
+      }
+    },
+    folder: async (rel, look) => {
+      const header = lookHeader(rel, look);
+      await addBodyless(controller, { ...header, name: `${header.name}/`, type: "directory" });
+      stats.entries++;
+    },
+  };
+
+  const done = (async () => {
+    try {
+      const walk = walkTree(root, {
+        ...(options.exclude ? { exclude: options.exclude } : {}),
+        ...(options.skipFolders ? { skipFolders: options.skipFolders } : {}),
+        onVanished: (rel) => warn("vanished", nameOf(rel), "vanished before it was read"),
+        onBadName: (rel) =>
+          warn(
+            "skipped",
+            nameOf(rel).replaceAll("\uFFFD", "\\ufffd"),
+            "skipped: the name is not valid UTF-8 (\\ufffd marks the bytes), which backupd cannot open; rename it to archive it",
+          ),
+        onReplaced: (rel) =>
+          warn(
+            "changed",
+            nameOf(rel),
+            "changed while read: the folder was replaced; its contents are not stored",
+          ),
+      });
+      for await (const entry of walk) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        await addEntry(entry);
+      }
+      await options.finish?.(appender);
+      controller.finalize();
+      return stats;
+    } catch (err) {
+      controller.error(err);
+      throw err;
+    }
+  })();
+  return { readable, done };
+}

@@ -1,0 +1,124 @@
+// Walks a tree with lstat in a stable order (sorted names, folders before their contents),
+// never following links, leaving out excluded paths and the destination folder. It uses
+// the synchronous calls: an async lstat costs ~70 µs in Deno, a sync one a few.
+
+import { RunError } from "../base/errors.ts";
+
+/** One thing found in the tree. */
+export interface WalkEntry {
+  /** Path relative to the root, `/`-separated; `""` for the root itself. */
+  rel: string;
+  /** Path on disk. */
+  path: string;
+  /** Its lstat. */
+  info: Deno.FileInfo;
+}
+
+/** A folder identity, to leave out a folder wherever it is reached from. */
+export interface FolderId {
+  dev: number;
+  ino: number | null;
+}
+
+/** Options of {@linkcode walkTree}. */
+export interface WalkOptions {
+  /** True for relative paths to leave out (with everything below them). @default {none} */
+  exclude?: (rel: string) => boolean;
+  /** Folders to leave out, such as DEST inside SOURCE. @default {[]} */
+  skipFolders?: readonly FolderId[];
+  /** Told of a path that vanished between its folder's listing and its lstat. */
+  onVanished?: (rel: string) => void;
+  /** Told of a folder that was replaced (by a link or another folder) while it was listed. */
+  onReplaced?: (rel: string) => void;
+  /** Told of a name that is not valid UTF-8: the runtime cannot open it. */
+  onBadName?: (rel: string) => void;
+}
+
+const REPLACEMENT = "\uFFFD";
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound;
+}
+
+function sameFolder(info: Deno.FileInfo, ids: readonly FolderId[]): boolean {
+  return ids.some((id) => id.dev === info.dev && id.ino === info.ino);
+}
+
+/**
+ * Yields the root and everything below it, depth first, names in code-unit order.
+ *
+ * @example
+ * ```ts
+ * for await (const entry of walkTree("/data")) console.log(entry.rel);
+ * ```
+ */
+export async function* walkTree(
+  root: string,
+  options: WalkOptions = {},
+): AsyncGenerator<WalkEntry> {
+  const info = Deno.lstatSync(root);
+  yield { rel: "", path: root, info };
+  if (info.isDirectory) yield* walkFolder(root, "", undefined, options);
+}
+
+async function* walkFolder(
+  dir: string,
+  rel: string,
+  seen: Deno.FileInfo | undefined,
+  options: WalkOptions,
+): AsyncGenerator<WalkEntry> {
+  const names: string[] = [];
+  try {
+    for (const entry of Deno.readDirSync(dir)) names.push(entry.name);
+    // The listing follows a link put in the folder's place: list only what the walk saw.
+    const listed = seen && Deno.statSync(dir);
+    if (listed && (listed.dev !== seen.dev || listed.ino !== seen.ino)) {
+      options.onReplaced?.(rel);
+      return;
+    }
+  } catch (err) {
+    if (isNotFound(err)) {
+      options.onVanished?.(rel);
+      return;
+    }
+    throw new RunError(`Cannot list folder "${dir}": ${(err as Error).message}`, { cause: err });
+  }
+  names.sort();
+  for (const name of names) {
+    const childRel = rel === "" ? name : `${rel}/${name}`;
+    if (options.exclude?.(childRel)) continue;
+    const path = `${dir}/${name}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(path);
+    } catch (err) {
+      if (isNotFound(err)) {
+        // Deno hands out names as UTF-8, replacing bytes that are not with U+FFFD; such a
+        // name leads nowhere, and is not a file that vanished.
+        if (name.includes(REPLACEMENT)) options.onBadName?.(childRel);
+        else options.onVanished?.(childRel);
+        continue;
+      }
+      throw new RunError(`Cannot stat "${path}": ${(err as Error).message}`, { cause: err });
+    }
+    if (info.isDirectory && sameFolder(info, options.skipFolders ?? [])) continue;
+    yield { rel: childRel, path, info };
+    if (info.isDirectory) yield* walkFolder(path, childRel, info, options);
+  }
+}
+
+/**
+ * Bytes of the regular files below `root` (what an archive of it would read).
+ *
+ * @example
+ * ```ts
+ * await treeBytes("/data"); // 48213301
+ * ```
+ */
+export async function treeBytes(root: string, options: WalkOptions = {}): Promise<number> {
+  let total = 0;
+  for await (const entry of walkTree(root, options)) {
+    if (entry.info.isFile) total += entry.info.size;
+  }
+  return total;
+}

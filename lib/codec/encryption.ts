@@ -1,0 +1,116 @@
+// age encryption of archives as they are written, and decryption as they are read back,
+// streamed through `age-encryption` (X25519 and post-quantum hybrid keys, as the age CLI).
+
+import { Decrypter, Encrypter } from "age-encryption";
+import { RunError } from "../base/errors.ts";
+
+/**
+ * Checks an age public key; throws a `RangeError` saying why it is not one.
+ *
+ * @example
+ * ```ts
+ * checkRecipient("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p");
+ * ```
+ */
+export function checkRecipient(key: string): void {
+  if (!key.startsWith("age1")) throw new RangeError("expected an age public key (age1...)");
+  try {
+    new Encrypter().addRecipient(key);
+  } catch (err) {
+    throw new RangeError(`not a valid age public key (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/**
+ * Encrypts a stream to every recipient; any one of their identities decrypts it.
+ *
+ * @example
+ * ```ts
+ * const encrypted = await encryptStream(archiveBytes, ["age1..."]);
+ * ```
+ */
+export function encryptStream(
+  stream: ReadableStream<Uint8Array>,
+  recipients: readonly string[],
+): Promise<ReadableStream<Uint8Array>> {
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient);
+  return encrypter.encrypt(stream);
+}
+
+/**
+ * Reads an identity file as `age-keygen` writes it: `AGE-SECRET-KEY-1...` lines, `#`
+ * comments and blank lines.
+ *
+ * @example
+ * ```ts
+ * const identities = await readIdentities("/root/backup-key.txt");
+ * ```
+ */
+export async function readIdentities(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const detail = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    throw new RunError(`Cannot read the age identity file "${path}": ${detail}`, { cause: err });
+  }
+  const identities = text.split("\n").map((line) => line.trim()).filter((line) =>
+    line !== "" && !line.startsWith("#")
+  );
+  if (identities.length === 0) {
+    throw new RunError(`Cannot read the age identity file "${path}": it holds no identity`);
+  }
+  const check = new Decrypter();
+  for (const identity of identities) {
+    try {
+      check.addIdentity(identity);
+    } catch (err) {
+      throw new RunError(
+        `Cannot read the age identity file "${path}": a line is not an age identity (AGE-SECRET-KEY-1...)`,
+        { cause: err },
+      );
+    }
+  }
+  return identities;
+}
+
+/** An age file that cannot be decrypted: wrong key, or not an age file at all. */
+export class DecryptError extends RunError {
+  /**
+   * @example
+   * ```ts
+   * throw new DecryptError("no identity matches any of the file's recipients");
+   * ```
+   */
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`Cannot decrypt: ${detail}`, options);
+    this.name = "DecryptError";
+  }
+}
+
+/**
+ * Decrypts an age stream with the first identity that matches one of its recipients. A
+ * header that no identity opens throws `DecryptError`; a damaged body makes the stream error.
+ *
+ * @example
+ * ```ts
+ * const plain = await decryptStream(file.readable, identities);
+ * ```
+ */
+export async function decryptStream(
+  stream: ReadableStream<Uint8Array>,
+  identities: readonly string[],
+): Promise<ReadableStream<Uint8Array>> {
+  const decrypter = new Decrypter();
+  for (const identity of identities) decrypter.addIdentity(identity);
+  try {
+    return await decrypter.decrypt(stream);
+  } catch (err) {
+    const message = (err as Error).message;
+    const detail = /no identity matched/i.test(message)
+      ? "no identity in the file given matches the archive's recipients"
+      : `not a valid age file (${message})`;
+    throw new DecryptError(detail, { cause: err });
+  }
+}

@@ -1,0 +1,186 @@
+// Decompression for reading archives back. Units that carry their length (backupd's gzip
+// members and zstd frames) are inflated in parallel on workers; any other stream goes
+// through node:zlib, bridged by async iteration so backpressure holds. The bytes come from
+// a file (read synchronously: few calls, no copies) or from a stream (a download, age).
+
+import { Readable } from "node:stream";
+import { createGunzip, createZstdDecompress } from "node:zlib";
+import type { Transform } from "node:stream";
+import { memberLength, zstdUnitLength } from "./framing.ts";
+import type { Compression } from "../store/names.ts";
+import { noteGarbage } from "./gc_hint.ts";
+import { type CodecPool, ordered } from "./codec_pool.ts";
+
+function through(
+  source: AsyncIterable<Uint8Array>,
+  transform: Transform,
+): ReadableStream<Uint8Array> {
+  const input = Readable.from(source, { objectMode: false });
+  input.on("error", (err) => transform.destroy(err));
+  transform.on("close", () => input.destroy());
+  input.pipe(transform);
+  return ReadableStream.from(transform as AsyncIterable<Uint8Array>);
+}
+
+/**
+ * Decompresses a gzip (one member or several) or zstd byte stream with node:zlib, on this
+ * thread. A truncated or corrupt gzip input makes the stream error.
+ *
+ * @example
+ * ```ts
+ * using file = await Deno.open("/backup/2027-01-02/01-00-00.tar.gz");
+ * const tar = inflateStream(file.readable, "gzip");
+ * ```
+ */
+export function inflateStream(
+  source: AsyncIterable<Uint8Array>,
+  compression: Compression,
+): ReadableStream<Uint8Array> {
+  return through(source, compression === "zstd" ? createZstdDecompress() : createGunzip());
+}
+
+/** Where compressed bytes come from: `fill` reads until `buffer` is full or the input ends. */
+export interface ByteReader {
+  /** Returns the bytes read; fewer than `buffer.length` only at the end. */
+  fill(buffer: Uint8Array): number | Promise<number>;
+}
+
+/**
+ * Reads a file synchronously.
+ *
+ * @example
+ * ```ts
+ * using file = await Deno.open("/backup/2027-01-02/01-00-00.tar.gz");
+ * const reader = fileReader(file);
+ * ```
+ */
+export function fileReader(file: Deno.FsFile): ByteReader {
+  return {
+    fill(buffer) {
+      let filled = 0;
+      while (filled < buffer.length) {
+        const n = file.readSync(buffer.subarray(filled));
+        if (n === null || n === 0) break;
+        filled += n;
+      }
+      return filled;
+    },
+  };
+}
+
+/**
+ * Reads a stream, keeping what a chunk holds beyond the buffer for the next call.
+ *
+ * @example
+ * ```ts
+ * const reader = streamReader(response.body);
+ * ```
+ */
+export function streamReader(stream: ReadableStream<Uint8Array>): ByteReader {
+  const chunks = stream[Symbol.asyncIterator]();
+  let rest: Uint8Array = new Uint8Array(0);
+  return {
+    async fill(buffer) {
+      let filled = 0;
+      while (filled < buffer.length) {
+        if (rest.length === 0) {
+          const next = await chunks.next();
+          if (next.done) break;
+          rest = next.value;
+          continue;
+        }
+        const n = Math.min(rest.length, buffer.length - filled);
+        buffer.set(rest.subarray(0, n), filled);
+        rest = rest.subarray(n);
+        filled += n;
+      }
+      return filled;
+    },
+  };
+}
+
+/**
+ * A reader that shows every byte it reads to `onBytes`, once and in order (for hashing).
+ *
+ * @example
+ * ```ts
+ * const reader = tappedReader(fileReader(file), (chunk) => hash.update(chunk));
+ * ```
+ */
+export function tappedReader(
+  reader: ByteReader,
+  onBytes: (chunk: Uint8Array) => void,
+): ByteReader {
+  const seen = (buffer: Uint8Array, n: number) => {
+    if (n > 0) onBytes(buffer.subarray(0, n));
+    return n;
+  };
+  return {
+    fill(buffer) {
+      const n = reader.fill(buffer);
+      return typeof n === "number" ? seen(buffer, n) : n.then((m) => seen(buffer, m));
+    },
+  };
+}
+
+/** `head`, then the rest of the input. */
+async function* restOf(head: Uint8Array, reader: ByteReader): AsyncGenerator<Uint8Array> {
+  yield head;
+  while (true) {
+    const chunk = new Uint8Array(256 * 1024);
+    const n = await reader.fill(chunk);
+    if (n === 0) return;
+    yield chunk.subarray(0, n);
+  }
+}
+
+async function* inflateUnits(
+  reader: ByteReader,
+  pool: CodecPool,
+  compression: Compression,
+): AsyncGenerator<Uint8Array> {
+  const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
+  const op = compression === "zstd" ? "unzstd" : "gunzip";
+  let plain: AsyncIterable<Uint8Array> | undefined;
+  // Each unit is read straight into its own buffer: no copying, few calls.
+  const units = async function* () {
+    while (true) {
+      const header = new Uint8Array(20);
+      const got = await reader.fill(header);
+      if (got === 0) return;
+      const length = unitLength(header.subarray(0, got));
+      if (length === undefined || length < got) {
+        // Not backupd's framing (another tool's file): the rest goes through node:zlib.
+        plain = restOf(header.subarray(0, got), reader);
+        return;
+      }
+      const unit = new Uint8Array(length);
+      unit.set(header);
+      const read = got + await reader.fill(unit.subarray(got));
+      if (read < length) throw new Error("unexpected end of file");
+      noteGarbage(length);
+      yield unit;
+    }
+  };
+  yield* ordered(units(), (unit) => pool.run(op, unit), 4 * pool.size);
+  if (plain) {
+    for await (const chunk of inflateStream(plain, compression)) yield chunk;
+  }
+}
+
+/**
+ * Decompresses an archive, in parallel on `pool` where its units carry their length.
+ * A truncated or corrupt input makes the stream error.
+ *
+ * @example
+ * ```ts
+ * const tar = inflate(fileReader(file), pool, "gzip");
+ * ```
+ */
+export function inflate(
+  reader: ByteReader,
+  pool: CodecPool,
+  compression: Compression,
+): ReadableStream<Uint8Array> {
+  return ReadableStream.from(inflateUnits(reader, pool, compression));
+}

@@ -1,0 +1,70 @@
+// Whether backups are current, as a pure function of the clock, the schedule, the last
+// run and the newest archive; `backupd health` prints its one line and exits 0 or 1.
+
+import type { Slots } from "./schedule.ts";
+import type { LastRun } from "../store/run_status.ts";
+
+/** How late a slot's archive may be before health turns unhealthy. */
+export const GRACE_MS = 3_600_000;
+
+/** What health is judged on. */
+export interface HealthInput {
+  /** Epoch milliseconds. */
+  now: number;
+  slots: Slots;
+  lastRun: LastRun | undefined;
+  /** The newest archive's time, read from its name. */
+  newestArchive: number | undefined;
+  /** When the daemon started, if one runs. */
+  daemonStarted: number | undefined;
+}
+
+/** The verdict. */
+export interface Health {
+  healthy: boolean;
+  /** One line saying why. */
+  reason: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Judges health as README: Health says.
+ *
+ * @example
+ * ```ts
+ * assessHealth({ now, slots, lastRun: undefined, newestArchive: undefined, daemonStarted: now });
+ * // { healthy: true, reason: "no archive yet; the first slot is ..." }
+ * ```
+ */
+export function assessHealth(input: HealthInput): Health {
+  const { now, slots, lastRun, newestArchive } = input;
+  if (lastRun?.result === "failed") {
+    return {
+      healthy: false,
+      reason: `the last run failed at ${lastRun.finished}: ${lastRun.error ?? "unknown error"}`,
+    };
+  }
+  const overdue = slots.latest(now - GRACE_MS);
+  if (newestArchive === undefined) {
+    const since = input.daemonStarted ?? now;
+    const first = slots.next(since);
+    if (first !== undefined && first + GRACE_MS < now) {
+      return {
+        healthy: false,
+        reason: `no archive yet, and the first slot (${iso(first)}) passed over an hour ago`,
+      };
+    }
+    return {
+      healthy: true,
+      reason: `no archive yet; the first slot is ${first === undefined ? "never" : iso(first)}`,
+    };
+  }
+  if (overdue !== undefined && newestArchive < overdue) {
+    return {
+      healthy: false,
+      reason: `no archive since the slot of ${iso(overdue)} (newest: ${iso(newestArchive)})`,
+    };
+  }
+  return { healthy: true, reason: `the newest archive is from ${iso(newestArchive)}` };
+}

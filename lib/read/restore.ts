@@ -1,0 +1,349 @@
+// `backupd restore`: extracts an archive into an empty folder with its own extractor on
+// modern-tar's strict decoder, refusing every entry that would land outside that folder.
+
+import { lchownSync, lutimesSync } from "node:fs";
+import { createTarDecoder, type TarHeader } from "modern-tar";
+import { fsReason, RunError } from "../base/errors.ts";
+import { decompress } from "../codec/decompress.ts";
+import { isEncryptedName } from "../store/names.ts";
+import { statIfPresent } from "../base/files.ts";
+import { hashFile, readSidecar } from "../store/sidecar.ts";
+
+/** An entry that was not restored, and why. */
+export interface Refusal {
+  name: string;
+  reason: string;
+}
+
+/** Options of {@linkcode restoreArchive}. */
+export interface RestoreOptions {
+  /** Restore owners (uid/gid as stored). @default {false} */
+  owners?: boolean;
+  /** Told of each refused or skipped entry as it happens. */
+  onRefused?: (refusal: Refusal) => void;
+  /** Told when there is no sidecar to check. */
+  onNoSidecar?: () => void;
+  /** Told of each leftover of an interrupted restore that is removed from DIR first. */
+  onLeftovers?: (path: string) => void;
+  /** age identities for an encrypted archive. */
+  identities?: readonly string[];
+  /** How messages name the archive (a download names its address). @default {archive} */
+  label?: string;
+  /** The archive's sha256 when it is already known (hashed while downloaded). */
+  sha256?: string;
+}
+
+/** What a restore did. */
+export interface RestoreResult {
+  /** Entries restored. */
+  restored: number;
+  /** Entries refused because they would land outside DIR. */
+  refused: Refusal[];
+  /** Entries skipped because they cannot be restored here (devices, FIFOs). */
+  skipped: Refusal[];
+}
+
+interface Deferred {
+  rel: string;
+  header: TarHeader;
+}
+
+/** Where an archive's entries start: below a top folder (`data/...`), or right away (`./...`). */
+type Layout = { strip: 0 | 1 };
+
+/**
+ * The layout an archive's first entry shows: backupd's archives and `tar -czf X /data/` put
+ * everything below one top folder, which DIR stands for; `tar -C /data -czf X .` (GNU tar,
+ * bsdtar) starts with `./`, and an archive of loose files with a file.
+ */
+function layoutOf(first: TarHeader): Layout {
+  const parts = first.name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length === 0) return { strip: 0 };
+  if (parts.length === 1 && first.type !== "directory") return { strip: 0 };
+  return { strip: 1 };
+}
+
+/** The path below DIR an entry name stands for, or why it is refused. */
+function safeRelative(name: string, layout: Layout): string | { refuse: string } {
+  if (name.startsWith("/")) return { refuse: "absolute name" };
+  if (name.includes("\0")) return { refuse: "NUL in name" };
+  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) return { refuse: '".." in name' };
+  return parts.slice(layout.strip).join("/");
+}
+
+/** The prefix of the hidden folder a restore fills before moving its entries into DIR. */
+const STAGE_PREFIX = ".backupd-restore-";
+
+/** What this restore made in DIR, by relative path. DIR starts empty, so this is all of it. */
+type Made = Map<string, "dir" | "file" | "symlink">;
+
+/** Refuses a path whose parent folders are anything but folders this restore made. */
+function throughLink(made: Made, rel: string): string | undefined {
+  const parts = rel.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const parent = parts.slice(0, i).join("/");
+    const kind = made.get(parent);
+    if (kind === "symlink") return `would write through the symlink "${parent}"`;
+    if (kind === "file") return `"${parent}" is not a folder`;
+  }
+  return undefined;
+}
+
+/**
+ * Throws a `RunError` unless `dir` is absent or an empty folder; changes nothing.
+ *
+ * @example
+ * ```ts
+ * await checkRestoreTarget("/srv/pgdata");
+ * ```
+ */
+export async function checkRestoreTarget(dir: string): Promise<void> {
+  const info = await statIfPresent(dir);
+  if (info === undefined) return;
+  if (!info.isDirectory) throw new RunError(`Cannot restore into "${dir}": not a folder`);
+  for await (const entry of Deno.readDir(dir)) {
+    // What an interrupted restore left is removed by the next one: it does not count.
+    if (entry.name.startsWith(STAGE_PREFIX)) continue;
+    throw new RunError(`Cannot restore into "${dir}": not empty`);
+  }
+}
+
+/** DIR ready for a restore, and the hidden staging folder inside it. */
+interface Target {
+  stage: string;
+  /** Whether this restore made DIR (a failed one removes it again). */
+  created: boolean;
+}
+
+async function prepareTarget(dir: string, options: RestoreOptions): Promise<Target> {
+  await checkRestoreTarget(dir);
+  const created = await statIfPresent(dir) === undefined;
+  if (created) await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  for await (const entry of Deno.readDir(dir)) {
+    const leftover = `${dir}/${entry.name}`;
+    await Deno.remove(leftover, { recursive: true });
+    options.onLeftovers?.(leftover);
+  }
+  // Inside DIR, so on its file system even when DIR is a mount point: moving is renaming.
+  const stage = `${dir}/${STAGE_PREFIX}${Deno.pid}`;
+  await Deno.mkdir(stage, { mode: 0o700 });
+  return { stage, created };
+}
+
+/** Undoes a restore that did not finish: DIR is left as it was found, empty or absent. */
+async function abandon(dir: string, target: Target): Promise<void> {
+  // One that cannot be removed now (a full or failing disk) is removed by the next restore.
+  await Deno.remove(target.stage, { recursive: true }).catch(() => undefined);
+  // Only when empty: moved entries stay for the operator to see rather than being lost.
+  if (target.created) await Deno.remove(dir).catch(() => undefined);
+}
+
+// File system calls are synchronous here: a database folder is thousands of small files, and
+// each async call costs Deno ~50 µs where a sync one costs a few.
+
+async function writeBody(path: string, body: ReadableStream<Uint8Array>): Promise<void> {
+  using file = Deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+  for await (const chunk of body) {
+    let rest = chunk;
+    while (rest.length > 0) rest = rest.subarray(file.writeSync(rest));
+  }
+}
+
+function applyAttributes(path: string, header: TarHeader, owners: boolean): void {
+  const mtime = header.mtime ?? new Date(0);
+  if (header.type === "symlink") {
+    if (owners) lchownSync(path, header.uid ?? 0, header.gid ?? 0);
+    lutimesSync(path, mtime, mtime);
+    return;
+  }
+  // chown before chmod: chown clears setuid and setgid bits.
+  if (owners) Deno.chownSync(path, header.uid ?? 0, header.gid ?? 0);
+  Deno.chmodSync(path, (header.mode ?? 0o644) & 0o7777);
+  Deno.utimeSync(path, mtime, mtime);
+}
+
+/**
+ * Checks an archive's sha256 against its sidecar, then extracts it into `dir` (which must
+ * not exist or be empty). Refused entries are named and skipped; the rest is restored.
+ *
+ * @example
+ * ```ts
+ * const result = await restoreArchive("/backup/2027-01-02/01-00-00.tar.gz", "/srv/restored");
+ * ```
+ */
+export async function restoreArchive(
+  archive: string,
+  dir: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  const label = options.label ?? archive;
+  const sidecar = await readSidecar(archive);
+  if ("invalid" in sidecar) throw new RunError(`Cannot restore "${label}": ${sidecar.invalid}`);
+  if ("missing" in sidecar) options.onNoSidecar?.();
+  else if ((options.sha256 ?? await hashFile(archive)) !== sidecar.hex) {
+    throw new RunError(`Cannot restore "${label}": the sha256 does not match the sidecar`);
+  }
+  if (isEncryptedName(archive) && (options.identities?.length ?? 0) === 0) {
+    throw new RunError(`Cannot restore "${label}": it is encrypted; give --age-identity FILE`);
+  }
+  using file = await Deno.open(archive);
+  // A wrong age identity fails here, before DIR is touched.
+  using tar = await decompress(archive, file, {
+    ...(options.identities ? { identities: options.identities } : {}),
+  });
+  const target = await prepareTarget(dir, options);
+  try {
+    const result = await extract(tar.stream, target.stage, options);
+    await moveIntoPlace(target.stage, dir, result.folders, options.owners ?? false);
+    return { restored: result.restored, refused: result.refused, skipped: result.skipped };
+  } catch (err) {
+    await abandon(dir, target);
+    throw err;
+  }
+}
+
+/** What extracting left to do: the folders' attributes, set once everything is in place. */
+interface Extracted extends RestoreResult {
+  folders: Deferred[];
+}
+
+/** Runs one file system step of an entry, naming the entry and the cause when it fails. */
+function entryStep<T>(name: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    throw new RunError(`Cannot restore "${name}": ${fsReason(err)}`, { cause: err });
+  }
+}
+
+async function extract(
+  stream: ReadableStream<Uint8Array>,
+  root: string,
+  options: RestoreOptions,
+): Promise<Extracted> {
+  const owners = options.owners ?? false;
+  const result: Extracted = { restored: 0, refused: [], skipped: [], folders: [] };
+  const made: Made = new Map();
+  const refuse = (name: string, reason: string) => {
+    result.refused.push({ name, reason });
+    options.onRefused?.({ name, reason });
+  };
+  let layout: Layout | undefined;
+
+  const entries = stream.pipeThrough(createTarDecoder({ strict: true }));
+  for await (const entry of entries) {
+    const { header } = entry;
+    layout ??= layoutOf(header);
+    const rel = safeRelative(header.name, layout);
+    if (typeof rel !== "string") {
+      refuse(header.name, rel.refuse);
+      await entry.body.cancel();
+      continue;
+    }
+    const path = rel === "" ? root : `${root}/${rel}`;
+    const linkReason = rel === "" ? undefined : throughLink(made, rel);
+    if (linkReason) {
+      refuse(header.name, linkReason);
+      await entry.body.cancel();
+      continue;
+    }
+    const existing = rel === "" ? undefined : made.get(rel);
+    // Archives without folder entries (made with excludes, by other tools) still restore.
+    const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
+    if (parent !== "" && made.get(parent) !== "dir") {
+      entryStep(
+        header.name,
+        () => Deno.mkdirSync(`${root}/${parent}`, { recursive: true, mode: 0o700 }),
+      );
+      const parts = parent.split("/");
+      for (let i = 1; i <= parts.length; i++) made.set(parts.slice(0, i).join("/"), "dir");
+    }
+    if (existing === "symlink") {
+      refuse(header.name, "would write through a symlink");
+      await entry.body.cancel();
+      continue;
+    }
+    switch (header.type) {
+      case "directory":
+        if (existing === undefined && rel !== "") {
+          entryStep(header.name, () => Deno.mkdirSync(path, { mode: 0o700 }));
+          made.set(rel, "dir");
+        } else if (existing !== undefined && existing !== "dir") {
+          refuse(header.name, "a file of that name is already restored");
+          break;
+        }
+        result.folders.push({ rel, header });
+        result.restored++;
+        break;
+      case "file":
+      case "symlink":
+        if (existing !== undefined || rel === "") {
+          refuse(header.name, "already restored under that name");
+          break;
+        }
+        if (header.type === "file") {
+          await writeBody(path, entry.body).catch((err) => {
+            throw new RunError(`Cannot restore "${header.name}": ${fsReason(err)}`, {
+              cause: err,
+            });
+          });
+        } else entryStep(header.name, () => Deno.symlinkSync(header.linkname ?? "", path));
+        made.set(rel, header.type);
+        entryStep(header.name, () => applyAttributes(path, header, owners));
+        result.restored++;
+        break;
+      case "link": {
+        const target = safeRelative(header.linkname ?? "", layout);
+        if (typeof target !== "string" || target === "") {
+          refuse(header.name, `hard link to a path outside the folder ("${header.linkname}")`);
+          break;
+        }
+        const targetReason = throughLink(made, target);
+        if (targetReason || made.get(target) !== "file" || existing !== undefined) {
+          refuse(
+            header.name,
+            `hard link to "${header.linkname}", which is not a file restored here`,
+          );
+          break;
+        }
+        entryStep(header.name, () => Deno.linkSync(`${root}/${target}`, path));
+        made.set(rel, "file");
+        result.restored++;
+        break;
+      }
+      default: {
+        const skipped = {
+          name: header.name,
+          reason: `a ${header.type ?? "special"} entry is not restored`,
+        };
+        result.skipped.push(skipped);
+        options.onRefused?.(skipped);
+      }
+    }
+    // Bodies that were not read (refusals, links) must be drained for the next entry.
+    if (!entry.body.locked) await entry.body.cancel();
+  }
+  return result;
+}
+
+/**
+ * Moves what the stage holds into DIR (renames within one file system), then sets the
+ * folders' attributes, deepest first: their modes may forbid writing, and moving entries
+ * changed their mtimes. DIR itself gets the archive's top folder's, last.
+ */
+async function moveIntoPlace(
+  stage: string,
+  dir: string,
+  folders: Deferred[],
+  owners: boolean,
+): Promise<void> {
+  for (const entry of Deno.readDirSync(stage)) {
+    entryStep(entry.name, () => Deno.renameSync(`${stage}/${entry.name}`, `${dir}/${entry.name}`));
+  }
+  await Deno.remove(stage);
+  for (const folder of folders.reverse()) {
+    const path = folder.rel === "" ? dir : `${dir}/${folder.rel}`;
+    entryStep(folder.header.name, () => applyAttributes(path, folder.header, owners));
+  }
+}

@@ -1,0 +1,155 @@
+// `backupd verify`: the sidecar's sha256, a complete gzip stream with valid checksums,
+// every tar header valid (modern-tar's strict decoder), every entry's bytes, the end marker.
+// An encrypted archive is decrypted on the way; without an identity only its hash is checked.
+
+import { createHash } from "node:crypto";
+import { createTarDecoder } from "modern-tar";
+import { decompress } from "../codec/decompress.ts";
+import { DecryptError } from "../codec/encryption.ts";
+import { compressionOfName, isEncryptedName } from "../store/names.ts";
+import { hashFile, readSidecar, type SidecarHash } from "../store/sidecar.ts";
+
+/** The verdict on one archive. */
+export interface VerifyResult {
+  ok: boolean;
+  /** Why it failed. */
+  reason?: string;
+  /** Whether a sidecar was there to check the hash against. */
+  hashChecked: boolean;
+  /** Whether the content was read (false for an encrypted archive without an identity). */
+  contentChecked: boolean;
+  /** Entries read. */
+  entries: number;
+  /** Bytes of entry content read. */
+  bytes: number;
+}
+
+function describe(err: unknown, kind: string): string {
+  if (err instanceof DecryptError) return err.message;
+  const message = err instanceof Error ? err.message : String(err);
+  // The age body's own checks: a chunk's tag, or a chunk missing at the end.
+  if (/invalid tag|chunk|ciphertext/i.test(message) && kind.endsWith("age")) {
+    return `the age encryption is damaged or truncated (${message})`;
+  }
+  if (/unexpected end of file/i.test(message)) return `the ${kind} stream is truncated`;
+  if (
+    /incorrect (data|header) check|invalid|corrupt|zstd/i.test(message) && !/tar/i.test(message)
+  ) {
+    return `the ${kind} stream is corrupt (${message})`;
+  }
+  if (/truncated/i.test(message)) {
+    return `the tar stream is truncated or has no end-of-archive marker (${message})`;
+  }
+  return `the tar stream is invalid (${message})`;
+}
+
+async function readTar(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ entries: number; bytes: number }> {
+  let entries = 0;
+  let bytes = 0;
+  for await (const entry of stream.pipeThrough(createTarDecoder({ strict: true }))) {
+    let n = 0;
+    for await (const chunk of entry.body) n += chunk.length;
+    if (n !== entry.header.size) {
+      throw new Error(
+        `entry "${entry.header.name}" holds ${n} bytes where its header says ${entry.header.size}`,
+      );
+    }
+    entries++;
+    bytes += n;
+  }
+  return { entries, bytes };
+}
+
+/** Options of {@linkcode verifyArchive}. */
+export interface VerifyOptions {
+  /** age identities for encrypted archives; without them only the hash is checked. */
+  identities?: readonly string[];
+}
+
+/** Options of {@linkcode verifyBytes}. */
+export interface VerifyBytesOptions extends VerifyOptions {
+  /** What the archive's sidecar says. */
+  sidecar: SidecarHash;
+  /** Hashes the whole archive again, after a read that stopped early. */
+  rehash?: () => Promise<string>;
+}
+
+/**
+ * Checks an archive called `name` read from `bytes` against what its sidecar says.
+ *
+ * @example
+ * ```ts
+ * const result = await verifyBytes("01-00-00.tar.gz", response.body, {
+ *   sidecar: { hex: "ab12..." },
+ * });
+ * ```
+ */
+export async function verifyBytes(
+  name: string,
+  bytes: Deno.FsFile | ReadableStream<Uint8Array>,
+  options: VerifyBytesOptions,
+): Promise<VerifyResult> {
+  const { sidecar } = options;
+  const hashChecked = "hex" in sidecar;
+  if ("invalid" in sidecar) {
+    return {
+      ok: false,
+      reason: sidecar.invalid,
+      hashChecked: false,
+      contentChecked: false,
+      entries: 0,
+      bytes: 0,
+    };
+  }
+  const hash = createHash("sha256");
+  const contentChecked = !isEncryptedName(name) || (options.identities?.length ?? 0) > 0;
+  let stats = { entries: 0, bytes: 0 };
+  let failure: unknown;
+  let complete = true;
+  try {
+    if (contentChecked) {
+      using tar = await decompress(name, bytes, {
+        onBytes: (chunk) => hash.update(chunk),
+        ...(options.identities ? { identities: options.identities } : {}),
+      });
+      stats = await readTar(tar.stream);
+    } else {
+      const stored = bytes instanceof ReadableStream ? bytes : bytes.readable;
+      for await (const chunk of stored) hash.update(chunk);
+    }
+  } catch (err) {
+    failure = err;
+    complete = false;
+  }
+  // After a failure the read stopped early: hash the whole archive again to judge it.
+  const hex = complete ? hash.digest("hex") : await options.rehash?.();
+  const judged = { hashChecked, contentChecked, ...stats };
+  if ("hex" in sidecar && hex !== undefined && hex !== sidecar.hex) {
+    return { ok: false, reason: "the sha256 does not match the sidecar", ...judged };
+  }
+  if (failure !== undefined) {
+    const kind = compressionOfName(name) + (isEncryptedName(name) ? "+age" : "");
+    return { ok: false, reason: describe(failure, kind), ...judged };
+  }
+  return { ok: true, ...judged };
+}
+
+/**
+ * Checks one archive file end to end.
+ *
+ * @example
+ * ```ts
+ * const result = await verifyArchive("/backup/2027-01-02/01-00-00.tar.gz");
+ * console.log(result.ok ? "OK" : `FAILED: ${result.reason}`);
+ * ```
+ */
+export async function verifyArchive(
+  path: string,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
+  const sidecar = await readSidecar(path);
+  using file = await Deno.open(path);
+  return await verifyBytes(path, file, { ...options, sidecar, rehash: () => hashFile(path) });
+}

@@ -1,0 +1,84 @@
+// A small client for the Docker Engine API on its unix socket (or tcp://), for pausing and
+// stopping the containers labelled for backupd. No docker CLI is needed in the image.
+
+import { type Endpoint, parseDockerHost } from "../settings/docker_host.ts";
+import { RunError } from "../base/errors.ts";
+
+/** A container as the API lists it. */
+export interface Container {
+  id: string;
+  /** Its name, without the leading slash. */
+  name: string;
+}
+
+/** What backupd does with the Engine API. */
+export interface DockerApi {
+  /** Running containers that carry `label` (`key=value`). */
+  running(label: string): Promise<Container[]>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+}
+
+/**
+ * A client for `endpoint`. Every failure is a RunError saying what could not be done.
+ *
+ * @example
+ * ```ts
+ * const docker = dockerClient(parseDockerHost(DEFAULT_DOCKER_HOST));
+ * for (const c of await docker.running("backupd.pause=true")) await docker.pause(c.id);
+ * ```
+ */
+export function dockerClient(endpoint: Endpoint): DockerApi {
+  const client = endpoint.socket
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socket } })
+    : undefined;
+  const call = async (method: string, path: string, ok: number[]): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetch(`${endpoint.base}${path}`, {
+        method,
+        ...(client ? { client } : {}),
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      const detail = err instanceof Error
+        ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ""}`
+        : String(err);
+      const reason = /os error 2\b/.test(detail)
+        ? "no such socket"
+        : /os error 13\b/.test(detail)
+        ? "permission denied"
+        : /os error 111\b/.test(detail)
+        ? "connection refused"
+        : detail.trim();
+      throw new RunError(`Cannot reach the Docker engine at "${endpoint.host}": ${reason}`, {
+        cause: err,
+      });
+    }
+    if (!ok.includes(response.status)) {
+      const body = (await response.text()).trim().slice(0, 200);
+      throw new RunError(
+        `Cannot ${method} ${path} on the Docker engine: HTTP ${response.status} ${body}`,
+      );
+    }
+    return response;
+  };
+  const act = (verb: string, ok = [204, 304]) => async (id: string) => {
+    const response = await call("POST", `/containers/${encodeURIComponent(id)}/${verb}`, ok);
+    await response.body?.cancel();
+  };
+  return {
+    async running(label) {
+      const filters = encodeURIComponent(JSON.stringify({ label: [label], status: ["running"] }));
+      const response = await call("GET", `/containers/json?filters=${filters}`, [200]);
+      const list = await response.json() as { Id: string; Names?: string[] }[];
+      return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
+    },
+    pause: act("pause", [204]),
+    unpause: act("unpause", [204]),
+    stop: act("stop?t=60"),
+    start: act("start"),
+  };
+}

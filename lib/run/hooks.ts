@@ -1,0 +1,170 @@
+// Pre- and post-hooks: a command split into words and run without a shell, in a process
+// group of its own, with a timeout; its output logged line by line as it comes, capped.
+
+import { RunError } from "../base/errors.ts";
+import type { Logger } from "../base/log.ts";
+
+/** Options of {@linkcode runHook}. */
+export interface HookOptions {
+  /** Extra environment for the hook (the process's own is inherited). */
+  env?: Record<string, string>;
+  /** How long the hook may take before it is stopped. */
+  timeoutMs: number;
+  log: Logger;
+  /** Stops the hook early (SIGTERM to backupd). */
+  signal?: AbortSignal;
+}
+
+/** Characters of one output line that are logged; the rest of the line is cut. */
+export const LINE_CHARS = 2000;
+/** Output logged per hook in all, in characters and in lines; the rest is read and dropped. */
+export const OUTPUT_CHARS = 256 * 1024;
+export const OUTPUT_LINES = 1000;
+/** After a timeout: how long the hook's group has between SIGTERM and SIGKILL. */
+const TIMEOUT_GRACE_MS = 5_000;
+/** After a stop of backupd: shorter, since backupd itself must exit within 2 seconds. */
+const STOP_GRACE_MS = 1_000;
+/** How long the pipes may stay open after the hook exited (a process it left may hold them). */
+const PIPE_GRACE_MS = 200;
+
+/** Logs one stream's lines as they arrive, within the caps; shares `budget` with the other. */
+async function logLines(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  emit: (line: string) => void,
+  budget: { chars: number; lines: number; cut: () => void },
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let line = "";
+  let skipping = false;
+  const flush = (text: string) => {
+    if (text.trim() === "" || budget.chars <= 0 || budget.lines <= 0) return;
+    const kept = text.length > LINE_CHARS ? `${text.slice(0, LINE_CHARS)} [line cut]` : text;
+    budget.chars -= kept.length;
+    budget.lines--;
+    emit(kept.trimEnd());
+    if (budget.chars <= 0 || budget.lines <= 0) budget.cut();
+  };
+  for (;;) {
+    const { value, done } = await reader.read();
+    const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+      if (!skipping) flush(line + text.slice(start, nl));
+      line = "";
+      skipping = false;
+      start = nl + 1;
+    }
+    if (!skipping) {
+      line += text.slice(start);
+      // A line longer than the cap is logged cut now, and its rest dropped as it comes.
+      if (line.length > LINE_CHARS) {
+        flush(line);
+        line = "";
+        skipping = true;
+      }
+    }
+    if (done) break;
+  }
+  if (!skipping) flush(line);
+}
+
+function signalGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch (err) {
+    // The group is already gone: nothing is left to stop.
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+/**
+ * Runs one hook until its process exits; throws RunError when it cannot start, fails or
+ * times out. At the timeout, or when `signal` aborts, its whole process group gets SIGTERM,
+ * then SIGKILL after a grace period. Processes the hook leaves running are left alone.
+ *
+ * @example
+ * ```ts
+ * await runHook("--pre-hook", ["sh", "-c", "sync"], { timeoutMs: 60_000, log });
+ * ```
+ */
+export async function runHook(
+  name: string,
+  words: readonly string[],
+  options: HookOptions,
+): Promise<void> {
+  const [program, ...args] = words;
+  if (program === undefined) return;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      env: options.env ?? {},
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // Its own process group, so a timeout reaches everything it started.
+      detached: true,
+    }).spawn();
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound
+      ? `no such program "${program}"`
+      : err instanceof Deno.errors.PermissionDenied
+      ? `"${program}" is not executable`
+      : String(err);
+    throw new RunError(`Cannot run ${name}: ${reason}`, { cause: err });
+  }
+  const budget = {
+    chars: OUTPUT_CHARS,
+    lines: OUTPUT_LINES,
+    cut: () =>
+      options.log.warn(`${name} output cut: the rest is not logged`, {
+        most_lines: OUTPUT_LINES,
+        most_chars: OUTPUT_CHARS,
+      }),
+  };
+  const readers = [child.stdout.getReader(), child.stderr.getReader()];
+  const reading = Promise.all(readers.map((reader, i) => {
+    const stream = i === 0 ? "stdout" : "stderr";
+    return logLines(reader, (line) => options.log.info(`${name} output`, { stream, line }), budget)
+      .catch(() => undefined); // Cancelled below once the hook is gone: nothing more to log.
+  }));
+
+  let stopped: "timeout" | "signal" | undefined;
+  let killer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (why: "timeout" | "signal") => {
+    if (stopped) return;
+    stopped = why;
+    signalGroup(child.pid, "SIGTERM");
+    const grace = why === "timeout" ? TIMEOUT_GRACE_MS : STOP_GRACE_MS;
+    killer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace);
+  };
+  const timer = setTimeout(() => stop("timeout"), options.timeoutMs);
+  const onAbort = () => stop("signal");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  let status: Deno.CommandStatus;
+  try {
+    status = await child.status;
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(killer);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  // What it wrote is read to the end, unless something it left behind keeps the pipes open.
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([reading, new Promise((r) => grace = setTimeout(r, PIPE_GRACE_MS))]);
+  clearTimeout(grace);
+  await Promise.all(readers.map((reader) => reader.cancel()));
+  await reading;
+
+  if (stopped === "timeout") {
+    throw new RunError(
+      `Cannot finish ${name}: still running after ${options.timeoutMs / 1000} s, stopped`,
+    );
+  }
+  if (stopped === "signal") throw options.signal?.reason;
+  if (!status.success) {
+    const how = status.signal ? `was killed by ${status.signal}` : `exited with ${status.code}`;
+    throw new RunError(`Cannot finish ${name}: "${program}" ${how}`);
+  }
+}

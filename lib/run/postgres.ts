@@ -1,0 +1,403 @@
+// Online backups through PostgreSQL's own backup API (README: Consistency): one SQL session
+// holds a temporary replication slot and the backup open while SOURCE is copied.
+
+import postgres from "postgres";
+import { RunError } from "../base/errors.ts";
+import type { Logger } from "../base/log.ts";
+import {
+  backupManifest,
+  formatLsn,
+  type ManifestFile,
+  parseBackupLabel,
+  parseLsn,
+  walSegmentNames,
+} from "./pg_manifest.ts";
+import { readSecret } from "../base/secret.ts";
+import type { PostgresTarget } from "../settings/settings.ts";
+import type { EntryLook, PackAppender, StoredFile } from "../archive/tar_pack.ts";
+
+/** Options of {@linkcode startOnlineBackup}. */
+export interface OnlineBackupOptions {
+  /** The backup's label, shown by the server and kept in backup_label. */
+  label: string;
+  /** Where events go. */
+  log: Logger;
+  /** The clock, for the times of the files backupd writes into the archive. */
+  now: () => number;
+  /** Distinguishes this run's replication slot from another's. @default {Deno.pid} */
+  pid?: number;
+}
+
+/** A backup the server has started; the archive step copies SOURCE, then finishes it. */
+export interface OnlineBackup {
+  /** True for paths relative to SOURCE that the copy leaves out, as pg_basebackup does. */
+  exclude(rel: string): boolean;
+  /** Aborted, with the reason, when the session is lost: the backup is void then. */
+  signal: AbortSignal;
+  /** Records a stored file for the backup manifest. */
+  onStored(file: StoredFile): void;
+  /** pg_control, then pg_backup_stop, the WAL, backup_label, tablespace_map, backup_manifest. */
+  finish(append: PackAppender): Promise<void>;
+  /** Ends the session; a backup still open is abandoned by the server, its slot dropped. */
+  close(): Promise<void>;
+}
+
+/** Folders whose contents the server rebuilds at start (kept as empty folders). */
+const EMPTIED = new Set([
+  "pg_stat_tmp",
+  "pg_replslot",
+  "pg_dynshmem",
+  "pg_notify",
+  "pg_serial",
+  "pg_snapshots",
+  "pg_subtrans",
+]);
+/** Names left out wherever they are. */
+const LEFT_OUT = new Set([
+  "postgresql.auto.conf.tmp",
+  "current_logfiles.tmp",
+  "backup_label",
+  "tablespace_map",
+  "backup_manifest",
+  "postmaster.pid",
+  "postmaster.opts",
+]);
+/** A temporary relation's file in a database folder: t<backend>_<relfilenode>[_fork][.segment]. */
+const TEMP_RELATION = /^base\/\d+\/t\d+_\d+(?:_[a-z]+)?(?:\.\d+)?$/;
+const HISTORY_FILE = /^[0-9A-F]{8}\.history$/;
+/** The first server version whose non-exclusive backup API backupd speaks. */
+const OLDEST = 120000;
+
+/**
+ * Whether pg_basebackup would leave `rel` (relative to the data folder) out of a backup.
+ * `pg_wal` and `global/pg_control` are left out of the walk because the backup adds them
+ * at its end.
+ *
+ * @example
+ * ```ts
+ * leftOutOfBackup("postmaster.pid"); // true
+ * leftOutOfBackup("pg_replslot"); // false: the folder stays, empty
+ * leftOutOfBackup("pg_replslot/slot/state"); // true
+ * ```
+ */
+export function leftOutOfBackup(rel: string): boolean {
+  const slash = rel.indexOf("/");
+  const top = slash < 0 ? rel : rel.slice(0, slash);
+  if (top === "pg_wal" || rel === "global/pg_control") return true;
+  if (slash >= 0 && EMPTIED.has(top)) return true;
+  const name = rel.slice(rel.lastIndexOf("/") + 1);
+  return LEFT_OUT.has(name) || name.startsWith("pgsql_tmp") ||
+    name.startsWith("pg_internal.init") || TEMP_RELATION.test(rel);
+}
+
+/**
+ * The server's address for messages: host, port, database and user, never the password.
+ *
+ * @example
+ * ```ts
+ * describeServer("postgres://app:secret@db:5433/shop"); // "db:5433/shop as app"
+ * ```
+ */
+export function describeServer(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed) return "(an unreadable address)";
+  const user = decodeURIComponent(parsed.username) || "the default user";
+  return `${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname || "/"} as ${user}`;
+}
+
+/** One line for what the driver or the server said. */
+function reason(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
+  if (code === "CONNECT_TIMEOUT") return "no answer within 30 s";
+  if (typeof code === "string" && code.startsWith("CONNECTION_")) {
+    return "the connection was closed";
+  }
+  return err instanceof Error ? err.message.split("\n")[0] ?? err.name : String(err);
+}
+
+const PRIVILEGES =
+  "the role needs the REPLICATION attribute and EXECUTE on pg_control_system, pg_backup_start and pg_backup_stop (README: Consistency)";
+
+function isPrivilegeError(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === "42501";
+}
+
+/** The system identifier in a data folder's global/pg_control (its first 8 bytes). */
+async function folderSystemIdentifier(source: string): Promise<string> {
+  const path = `${source}/global/pg_control`;
+  let bytes: Uint8Array;
+  try {
+    using file = await Deno.open(path);
+    bytes = new Uint8Array(8);
+    if ((await file.read(bytes)) !== 8) throw new RunError(`"${path}" is too short`);
+  } catch (err) {
+    if (err instanceof RunError) throw err;
+    const detail = err instanceof Deno.errors.NotFound
+      ? "it is not a PostgreSQL data folder (no global/pg_control)"
+      : reason(err);
+    throw new RunError(`Cannot back up "${source}" through PostgreSQL: ${detail}`, { cause: err });
+  }
+  return new DataView(bytes.buffer).getBigUint64(0, true).toString();
+}
+
+/**
+ * Connects, checks that SOURCE is this server's data folder, reserves WAL with a
+ * temporary replication slot and starts a non-exclusive backup with a fast checkpoint.
+ *
+ * @example
+ * ```ts ignore
+ * const backup = await startOnlineBackup({ url: "postgres://postgres@db/postgres" }, "/data", {
+ *   label: "backupd 2027-01-02/01-00-00.tar.gz",
+ *   log,
+ *   now: Date.now,
+ * });
+ * ```
+ */
+export async function startOnlineBackup(
+  target: PostgresTarget,
+  source: string,
+  options: OnlineBackupOptions,
+): Promise<OnlineBackup> {
+  const server = describeServer(target.url);
+  const lost = new AbortController();
+  let ending = false;
+  const password = target.password ? await readSecret(target.password) : undefined;
+  const sql = postgres(target.url, {
+    ...(password !== undefined ? { password } : {}),
+    // One session from start to stop: the backup and the slot live and die with it.
+    max: 1,
+    max_lifetime: 0,
+    idle_timeout: 0,
+    fetch_types: false,
+    connection: { application_name: "backupd" },
+    // pg_backup_stop notes that WAL archiving is off: expected, backupd copies the WAL itself.
+    onnotice: () => undefined,
+    onclose: () => {
+      if (ending) return;
+      lost.abort(
+        new RunError(`Cannot finish the PostgreSQL backup: the connection to ${server} was lost`),
+      );
+    },
+  });
+  const close = async () => {
+    ending = true;
+    await sql.end({ timeout: 1 });
+  };
+  try {
+    return await begin(sql, { ...options, server, source, signal: lost.signal, close });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** What the first query reads of the server. */
+interface ServerFacts {
+  version: number;
+  version_name: string;
+  standby: boolean;
+  system: string;
+  segment: string;
+}
+
+/** What pg_backup_stop returns. */
+interface StopResult {
+  lsn: string;
+  labelfile: string;
+  spcmapfile: string | null;
+}
+
+interface Session extends OnlineBackupOptions {
+  server: string;
+  source: string;
+  signal: AbortSignal;
+  close: () => Promise<void>;
+}
+
+async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup> {
+  const { server, source, log } = session;
+  let facts: ServerFacts | undefined;
+  try {
+    [facts] = await sql<ServerFacts[]>`
+      SELECT current_setting('server_version_num')::int AS version,
+             current_setting('server_version') AS version_name,
+             pg_is_in_recovery() AS standby,
+             (SELECT system_identifier::text FROM pg_control_system()) AS system,
+             (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS segment`;
+  } catch (err) {
+    // Connected, but the role may not read the server's identity (pg_control_system).
+    const action = isPrivilegeError(err) ? "check the server" : "connect to PostgreSQL";
+    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
+    throw new RunError(`Cannot ${action} at ${server}: ${reason(err)}${hint}`, { cause: err });
+  }
+  if (!facts) throw new RunError(`Cannot read the server's facts at ${server}`);
+  const version = Number(facts.version);
+  if (version < OLDEST) {
+    throw new RunError(
+      `Cannot back up through PostgreSQL ${facts.version_name} at ${server}: backupd needs 12 or newer`,
+    );
+  }
+  if (facts.standby) {
+    throw new RunError(
+      `Cannot back up through PostgreSQL at ${server}: it is a standby in recovery; give the primary`,
+    );
+  }
+  const folderSystem = await folderSystemIdentifier(source);
+  if (folderSystem !== facts.system) {
+    throw new RunError(
+      `Cannot back up "${source}" through PostgreSQL at ${server}: it is another cluster's data folder (system identifier ${folderSystem} in global/pg_control, the server's is ${facts.system})`,
+    );
+  }
+  const slot = `backupd_${session.pid ?? Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
+  let start: bigint;
+  try {
+    // A backup may take hours; the server's own time limits must not end it.
+    await sql`SET statement_timeout = 0`;
+    if (version >= 140000) await sql`SET idle_session_timeout = 0`;
+    await sql`SELECT pg_create_physical_replication_slot(${slot}, true, true)`;
+    const [started] = version >= 150000
+      ? await sql<{ lsn: string }[]>`SELECT pg_backup_start(${session.label}, true)::text AS lsn`
+      : await sql<
+        { lsn: string }[]
+      >`SELECT pg_start_backup(${session.label}, true, false)::text AS lsn`;
+    start = parseLsn(String(started?.lsn));
+  } catch (err) {
+    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
+    throw new RunError(`Cannot start the PostgreSQL backup at ${server}: ${reason(err)}${hint}`, {
+      cause: err,
+    });
+  }
+  log.info("postgres backup started", { server, start_lsn: formatLsn(start), slot });
+
+  const files: ManifestFile[] = [];
+  return {
+    exclude: leftOutOfBackup,
+    signal: session.signal,
+    onStored: (file) => {
+      // The WAL is checked by pg_verifybackup through the manifest's WAL range, not as files.
+      if (!file.rel.startsWith("pg_wal/")) files.push({ ...file, path: file.rel });
+    },
+    finish: (append) =>
+      finish(sql, append, {
+        ...session,
+        version,
+        systemIdentifier: facts.system,
+        start,
+        segment: Number(facts.segment),
+        files,
+      }),
+    close: session.close,
+  };
+}
+
+interface Finishing extends Session {
+  version: number;
+  systemIdentifier: string;
+  start: bigint;
+  segment: number;
+  files: ManifestFile[];
+}
+
+async function finish(
+  sql: postgres.Sql,
+  append: PackAppender,
+  state: Finishing,
+): Promise<void> {
+  const { source, server, log } = state;
+  const sourceInfo = await Deno.stat(source);
+  const look = (mode: number): EntryLook => ({
+    mode,
+    uid: sourceInfo.uid ?? 0,
+    gid: sourceInfo.gid ?? 0,
+    mtimeMs: state.now(),
+  });
+  // pg_control last of the data files, as pg_basebackup sends it.
+  if (await append.file("global/pg_control", `${source}/global/pg_control`) === undefined) {
+    throw new RunError(`Cannot copy "${source}/global/pg_control": it is gone`);
+  }
+  let stopped: StopResult | undefined;
+  try {
+    [stopped] = state.version >= 150000
+      ? await sql<
+        StopResult[]
+      >`SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_backup_stop(false)`
+      : await sql<
+        StopResult[]
+      >`SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_stop_backup(false, false)`;
+  } catch (err) {
+    throw new RunError(`Cannot stop the PostgreSQL backup at ${server}: ${reason(err)}`, {
+      cause: err,
+    });
+  }
+  const label = String(stopped?.labelfile ?? "");
+  const tablespaceMap = String(stopped?.spcmapfile ?? "");
+  const stop = parseLsn(String(stopped?.lsn));
+  const { timeline } = parseBackupLabel(label);
+  const segments = walSegmentNames(timeline, state.start, stop, state.segment);
+  await appendWal(append, { dir: `${source}/pg_wal`, segments, segmentBytes: state.segment, look });
+  const encoder = new TextEncoder();
+  await append.content("backup_label", encoder.encode(label), look(0o600));
+  if (tablespaceMap !== "") {
+    await append.content("tablespace_map", encoder.encode(tablespaceMap), look(0o600));
+    log.warn(
+      "the cluster has tablespaces outside SOURCE: their folders are not in this archive",
+      { tablespaces: tablespaceMap.trim().split("\n").length },
+    );
+  }
+  const manifest = backupManifest(
+    state.files,
+    { timeline, start: state.start, end: stop },
+    { serverMajor: Math.floor(state.version / 10000), systemIdentifier: state.systemIdentifier },
+  );
+  await append.content("backup_manifest", encoder.encode(manifest), look(0o600));
+  log.info("postgres backup stopped", {
+    server,
+    stop_lsn: String(stopped?.lsn),
+    wal_segments: segments.length,
+  });
+}
+
+/** What to copy of pg_wal once the backup has stopped. */
+export interface WalCopy {
+  /** SOURCE's pg_wal folder. */
+  dir: string;
+  /** The segments the backup needs, oldest first. */
+  segments: readonly string[];
+  /** The size every segment has. */
+  segmentBytes: number;
+  /** Mode, owner and time of the folders and markers that backupd adds. */
+  look: (mode: number) => EntryLook;
+}
+
+/**
+ * Appends `pg_wal/` with the segments a backup needs, each marked archived so a restored
+ * server with archiving on does not send it again, and the timeline history files. A
+ * missing or short segment fails the backup, naming it.
+ *
+ * @example
+ * ```ts ignore
+ * await appendWal(append, { dir: "/data/pg_wal", segments, segmentBytes: 16777216, look });
+ * ```
+ */
+export async function appendWal(append: PackAppender, wal: WalCopy): Promise<void> {
+  await append.folder("pg_wal", wal.look(0o700));
+  await append.folder("pg_wal/archive_status", wal.look(0o700));
+  const history = [...Deno.readDirSync(wal.dir)].map((e) => e.name)
+    .filter((name) => HISTORY_FILE.test(name)).sort();
+  for (const name of [...wal.segments, ...history]) {
+    const stored = await append.file(`pg_wal/${name}`, `${wal.dir}/${name}`);
+    if (stored === undefined) {
+      throw new RunError(
+        `Cannot copy the WAL segment "pg_wal/${name}": it is not in "${wal.dir}" any more`,
+      );
+    }
+    if (!HISTORY_FILE.test(name) && stored !== wal.segmentBytes) {
+      throw new RunError(
+        `Cannot copy the WAL segment "pg_wal/${name}": ${stored} bytes, expected ${wal.segmentBytes}`,
+      );
+    }
+    await append.content(`pg_wal/archive_status/${name}.done`, new Uint8Array(0), wal.look(0o600));
+  }
+}
