@@ -1,5 +1,10 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { archiveFileName, type ArchiveName, parseArchiveName, stampOf } from "../lib/store/names.ts";
+import {
+  archiveFileName,
+  type ArchiveName,
+  parseArchiveName,
+  stampOf,
+} from "../lib/store/names.ts";
 import { applyPolicy, isoWeek } from "../lib/store/retention.ts";
 
 function archive(day: string, time = "01-00-00", seq = 0): ArchiveName {

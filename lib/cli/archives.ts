@@ -1,0 +1,81 @@
+// Where the commands find archives: DEST's list, the bucket of --s3-url, an archive named
+// by path, by name under DEST or by s3:// address; and the age identities to read them.
+
+import { resolve } from "node:path";
+import { UsageError } from "../base/errors.ts";
+import type { Logger } from "../base/log.ts";
+import { type ArchiveName, parseArchiveName } from "../store/names.ts";
+import { readIdentities } from "../codec/encryption.ts";
+import { statIfPresent } from "../base/files.ts";
+import type { RemoteStore } from "../offsite/s3_store.ts";
+import { parseS3Url } from "../offsite/s3_url.ts";
+import type { Settings } from "../settings/settings.ts";
+import { listArchives } from "../store/local_store.ts";
+
+/** What these commands need from the process. */
+export interface CommandIo {
+  stdout: (text: string) => void;
+  now: () => number;
+  log: Logger;
+  /** Whether this process runs as root (restore then restores owners). */
+  isRoot: boolean;
+  pid: number;
+}
+
+export async function archivesIn(dest: string): Promise<ArchiveName[]> {
+  try {
+    return await listArchives(dest);
+  } catch (err) {
+    // No DEST yet means no archives, not an error.
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+/** The bucket of `--s3-url`, or a usage error saying it is needed for `what`. */
+export async function configuredRemote(settings: Settings, what: string): Promise<RemoteStore> {
+  if (!settings.s3) {
+    throw new UsageError(`Cannot ${what}: give --s3-url s3://BUCKET/PREFIX (or BACKUP_S3_URL)`);
+  }
+  const { openRemote } = await import("../offsite/s3_store.ts");
+  return await openRemote(settings.s3Connection, settings.s3, {
+    credentials: settings.s3Credentials,
+  });
+}
+
+/** An archive named by `s3://BUCKET/PREFIX/YYYY-MM-DD/NAME`: its bucket and its path. */
+export async function remoteArchiveAt(
+  settings: Settings,
+  url: string,
+): Promise<{ store: RemoteStore; path: string }> {
+  const target = parseS3Url(url, "the archive");
+  const parts = target.prefix.split("/");
+  const archive = parts.length >= 2
+    ? parseArchiveName(parts.at(-2) as string, parts.at(-1) as string)
+    : undefined;
+  if (!archive) {
+    throw new UsageError(
+      `Cannot find the archive "${url}": expected s3://BUCKET/PREFIX/YYYY-MM-DD/HH-MM-SS.tar.gz[.age]`,
+    );
+  }
+  const { openRemote } = await import("../offsite/s3_store.ts");
+  const store = await openRemote(settings.s3Connection, {
+    bucket: target.bucket,
+    prefix: parts.slice(0, -2).join("/"),
+  }, { credentials: settings.s3Credentials });
+  return { store, path: archive.path };
+}
+
+export async function identitiesOf(settings: Settings): Promise<{ identities?: string[] }> {
+  return settings.ageIdentityFile
+    ? { identities: await readIdentities(settings.ageIdentityFile) }
+    : {};
+}
+
+/** Finds an archive named on the command line: a path, or a name relative to DEST. */
+export async function locate(dest: string, name: string): Promise<string> {
+  for (const candidate of [resolve(name), `${dest}/${name}`]) {
+    if ((await statIfPresent(candidate, { follow: true }))?.isFile) return candidate;
+  }
+  throw new UsageError(`Cannot find the archive "${name}" (as a path, or under "${dest}")`);
+}

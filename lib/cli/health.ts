@@ -1,0 +1,65 @@
+// `backupd health`: one line, exit 0 when backups are current, 1 when not, whatever the
+// state files hold.
+
+import { resolve } from "node:path";
+import { describeError, EXIT, fsReason } from "../base/errors.ts";
+import { assessHealth, type Health } from "../daemon/health.ts";
+import { instantOf } from "../store/names.ts";
+import { cronSlots } from "../daemon/schedule.ts";
+import { stateDirOf } from "../store/state_file.ts";
+import type { Settings } from "../settings/settings.ts";
+import { readDaemonState, readLastRun } from "../store/run_status.ts";
+import { archivesIn, type CommandIo } from "./archives.ts";
+
+/**
+ * `backupd health`: one line, exit 0 when backups are current, else 1.
+ *
+ * @example
+ * ```ts
+ * const code = await commandHealth(settings, io); // prints "healthy: ..." or "unhealthy: ..."
+ * ```
+ */
+export async function commandHealth(settings: Settings, io: CommandIo): Promise<number> {
+  const dest = resolve(settings.dest);
+  const stateDir = stateDirOf(dest);
+  let health: Health;
+  try {
+    const newest = (await archivesIn(dest)).at(-1);
+    const daemon = await readDaemonState(stateDir);
+    health = assessHealth({
+      now: io.now(),
+      slots: cronSlots(settings.schedule, settings.tz),
+      lastRun: await readLastRun(stateDir),
+      newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
+      daemonStarted: daemon ? Date.parse(daemon.started) : undefined,
+    });
+    // Runs that cannot write their result leave an old one behind that may still look good.
+    const unwritable = health.healthy ? await notWritable(stateDir) : undefined;
+    if (unwritable) {
+      health = {
+        healthy: false,
+        reason: `runs cannot record their results: "${stateDir}" is not writable (${unwritable})`,
+      };
+    }
+  } catch (err) {
+    // health answers 0 or 1: a state it cannot read is a reason to be unhealthy.
+    health = { healthy: false, reason: describeError(err) };
+  }
+  io.stdout(`${health.healthy ? "healthy" : "unhealthy"}: ${health.reason}\n`);
+  return health.healthy ? EXIT.ok : 1;
+}
+
+/** Why a folder cannot be written to (read-only file system, full, permission denied), if so. */
+async function notWritable(dir: string): Promise<string | undefined> {
+  // A write tells: permission bits do not show a read-only mount, not to root at least.
+  const probe = `${dir}/.health-probe-${Deno.pid}`;
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { mode: 0o600 });
+    await Deno.remove(probe);
+    return undefined;
+  } catch (err) {
+    // No state folder yet: nothing has run, which assessHealth judges on its own.
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    return fsReason(err);
+  }
+}

@@ -1,0 +1,73 @@
+// `backupd prune [--dry-run]`: the retention policy applied to DEST (and the bucket),
+// listing keep/remove with reasons.
+
+import { resolve } from "node:path";
+import { EXIT, RunError } from "../base/errors.ts";
+import { acquireLock } from "../store/lock.ts";
+import { statIfPresent } from "../base/files.ts";
+import { pruneRemote } from "../offsite/uploads.ts";
+import { hasRules, prune } from "../store/prune.ts";
+import { stateDirOf } from "../store/state_file.ts";
+import type { Settings } from "../settings/settings.ts";
+import { type CommandIo, configuredRemote } from "./archives.ts";
+
+/**
+ * `backupd prune [--dry-run]`: prints the plan, and carries it out unless a dry run.
+ *
+ * @example
+ * ```ts
+ * await commandPrune(settings, true, io); // "keep   2027-01-02/01-00-00.tar.gz  (newest, ...)"
+ * ```
+ */
+export async function commandPrune(
+  settings: Settings,
+  dryRun: boolean,
+  io: CommandIo,
+): Promise<number> {
+  const dest = resolve(settings.dest);
+  if (!hasRules(settings.keep)) {
+    io.stdout(
+      "no retention rule is set (--keep-last, --keep-daily, --keep-weekly, --keep-monthly): nothing to do\n",
+    );
+    return EXIT.ok;
+  }
+  if (!(await statIfPresent(dest, { follow: true }))?.isDirectory) {
+    throw new RunError(`Cannot prune "${dest}": no such folder`);
+  }
+  // Pruning takes the lock so it never races a run that is writing or pruning.
+  if (!dryRun) await Deno.mkdir(stateDirOf(dest), { recursive: true, mode: 0o700 });
+  const lock = dryRun
+    ? undefined
+    : await acquireLock(stateDirOf(dest), `pid ${io.pid} (backupd prune)`);
+  try {
+    const plans = [{
+      plan: await prune(dest, settings.keep, { dryRun }),
+      shown: (path: string) => path,
+      where: "",
+    }];
+    if (settings.s3) {
+      const store = await configuredRemote(settings, "prune the bucket");
+      plans.push({
+        plan: await pruneRemote(store, settings.keep, { dryRun }),
+        shown: (path) => store.url(path),
+        where: ` in ${store.url()}`,
+      });
+    }
+    for (const { plan, shown, where } of plans) {
+      for (const path of plan.keep) {
+        io.stdout(`keep   ${shown(path)}  (${plan.reasons.get(path)?.join(", ")})\n`);
+      }
+      for (const path of plan.remove) {
+        io.stdout(`remove ${shown(path)}  (${plan.reasons.get(path)?.join(", ")})\n`);
+      }
+      io.stdout(
+        dryRun
+          ? `dry run${where}: would keep ${plan.keep.length} and remove ${plan.remove.length}; nothing was changed\n`
+          : `kept ${plan.keep.length}, removed ${plan.remove.length}${where}\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    lock?.release();
+  }
+}

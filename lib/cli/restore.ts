@@ -1,0 +1,103 @@
+// `backupd restore`: an archive from DEST, a path or the bucket, checked and extracted
+// safely into DIR.
+
+import { basename, dirname, resolve } from "node:path";
+import { EXIT, RunError } from "../base/errors.ts";
+import { sidecarName } from "../store/names.ts";
+import { writePartial } from "../store/atomic_file.ts";
+import { checkRestoreTarget, restoreArchive } from "../read/restore.ts";
+import type { Settings } from "../settings/settings.ts";
+import { type CommandIo, identitiesOf, locate, remoteArchiveAt } from "./archives.ts";
+
+/**
+ * `backupd restore ARCHIVE --to DIR`: exit 2 when an entry was refused, 1 for warnings.
+ *
+ * @example
+ * ```ts
+ * const code = await commandRestore(settings, "2027-01-02/01-00-00.tar.gz", "/srv/restored", io);
+ * ```
+ */
+export async function commandRestore(
+  settings: Settings,
+  name: string,
+  to: string,
+  io: CommandIo,
+): Promise<number> {
+  if (name.startsWith("s3://")) return await restoreRemote(settings, name, to, io);
+  const archive = await locate(resolve(settings.dest), name);
+  return await restoreLocal(settings, archive, to, io);
+}
+
+/**
+ * Downloads an archive and its sidecar from the bucket into a hidden folder beside DIR,
+ * restores from there (the sha256 is checked before anything is written), and removes them.
+ */
+async function restoreRemote(
+  settings: Settings,
+  url: string,
+  to: string,
+  io: CommandIo,
+): Promise<number> {
+  const { store, path } = await remoteArchiveAt(settings, url);
+  const target = resolve(to);
+  // A folder that cannot take the restore is refused before the download, not after.
+  await checkRestoreTarget(target);
+  await Deno.mkdir(dirname(target), { recursive: true });
+  const download = await Deno.makeTempDir({
+    dir: dirname(target),
+    prefix: `.${basename(target)}.download-`,
+  });
+  try {
+    const file = `${download}/${basename(path)}`;
+    const started = io.now();
+    const sidecar = await store.getText(sidecarName(path));
+    if (sidecar !== undefined) await Deno.writeTextFile(sidecarName(file), sidecar);
+    const body = await store.get(path);
+    if (body === undefined) throw new RunError(`Cannot restore "${url}": no such object`);
+    // Hashed on the way to the disk, so the check before restoring does not read it again.
+    const downloaded = await writePartial(download, basename(path), body);
+    await downloaded.commit();
+    io.log.info("download done", {
+      archive: url,
+      bytes: downloaded.bytes,
+      seconds: Number(((io.now() - started) / 1000).toFixed(3)),
+    });
+    return await restoreLocal(settings, file, target, io, {
+      label: url,
+      sha256: downloaded.sha256,
+    });
+  } finally {
+    await Deno.remove(download, { recursive: true });
+  }
+}
+
+async function restoreLocal(
+  settings: Settings,
+  archive: string,
+  to: string,
+  io: CommandIo,
+  download?: { label: string; sha256: string },
+): Promise<number> {
+  const shown = download?.label ?? archive;
+  let noSidecar = false;
+  const result = await restoreArchive(archive, resolve(to), {
+    ...await identitiesOf(settings),
+    ...download,
+    owners: io.isRoot,
+    onRefused: (r) => io.log.warn("entry not restored", { name: r.name, reason: r.reason }),
+    onLeftovers: (path) => io.log.info("removed the leftovers of an interrupted restore", { path }),
+    onNoSidecar: () => {
+      noSidecar = true;
+      io.log.warn("no sidecar: the sha256 was not checked", { archive: shown });
+    },
+  });
+  io.log.info("restore done", {
+    archive: shown,
+    to: resolve(to),
+    restored: result.restored,
+    refused: result.refused.length,
+    skipped: result.skipped.length,
+  });
+  if (result.refused.length > 0) return EXIT.failed;
+  return noSidecar || result.skipped.length > 0 ? EXIT.warnings : EXIT.ok;
+}
