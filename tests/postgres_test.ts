@@ -1,6 +1,7 @@
 import { strictEqual } from "node:assert/strict";
 import { RunError } from "../lib/base/errors.ts";
-import { appendWal, describeServer, leftOutOfBackup } from "../lib/run/postgres.ts";
+import { describeServer } from "../lib/run/pg_errors.ts";
+import { appendWal, leftOutOfBackup } from "../lib/run/pg_layout.ts";
 import { packTree } from "../lib/archive/tar_pack.ts";
 import { run, tempDir } from "./helpers.ts";
 

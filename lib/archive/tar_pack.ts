@@ -3,12 +3,13 @@
 
 import { createHash } from "node:crypto";
 import { createTarPacker, type TarHeader, type TarPackController } from "modern-tar";
-import { RunError } from "../base/errors.ts";
 import { readExactly, slabAllocator } from "./exact_reader.ts";
 import { openAsSeen, type SourceFile } from "./source_file.ts";
 import { noteGarbage } from "../codec/gc_hint.ts";
 import type { OwnerNames } from "./owners.ts";
 import { type FolderId, type WalkEntry, walkTree } from "./walk.ts";
+import { baseHeader, type EntryLook, linkHeader, timeFields } from "./tar_headers.ts";
+import { describeOpenError, isSymlinkNow, specialKind } from "./entry_checks.ts";
 
 /** What went wrong with one path; the archive stays valid. */
 export interface PackWarning {
@@ -42,15 +43,6 @@ export interface StoredFile {
   sha256: string;
 }
 
-/** Mode, owner and time of an entry that has no file of its own on disk. */
-export interface EntryLook {
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Epoch milliseconds. */
-  mtimeMs: number;
-}
-
 /** Adds entries after the walk, before the end-of-archive marker. */
 export interface PackAppender {
   /** Adds the file at `path` as `rel`, read exactly; the bytes stored, or none when it is gone. */
@@ -81,89 +73,11 @@ export interface PackOptions {
   finish?: (append: PackAppender) => Promise<void>;
 }
 
-const USTAR_MAX_SECONDS = 0o77777777777;
 /** What one entry leaves to the garbage collector, besides its content: about 2 KiB. */
 const ENTRY_GARBAGE = 2048;
-// deno-lint-ignore no-control-regex
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** The mtime a header carries, with a pax record where ustar's whole seconds do not suffice. */
-function timeFields(mtime: Date | null, pax: Record<string, string>): Date {
-  const ms = mtime?.getTime() ?? 0;
-  const seconds = Math.floor(ms / 1000);
-  const fits = seconds >= 0 && seconds <= USTAR_MAX_SECONDS;
-  if (ms % 1000 !== 0 || !fits) pax.mtime = (ms / 1000).toFixed(3).replace(/\.?0+$/, "");
-  return new Date(fits ? seconds * 1000 : 0);
-}
-
-/** What a header takes from a file's status. */
-interface HeaderInfo {
-  mode: number | null;
-  uid: number | null;
-  gid: number | null;
-  mtime: Date | null;
-}
-
-function baseHeader(info: HeaderInfo, name: string, owners: OwnerNames | undefined): TarHeader {
-  const pax: Record<string, string> = {};
-  const header: TarHeader = {
-    name,
-    size: 0,
-    mode: (info.mode ?? 0) & 0o7777,
-    uid: info.uid ?? 0,
-    gid: info.gid ?? 0,
-    mtime: timeFields(info.mtime, pax),
-    pax,
-  };
-  const uname = owners?.user(header.uid ?? 0);
-  const gname = owners?.group(header.gid ?? 0);
-  if (uname !== undefined) header.uname = uname;
-  if (gname !== undefined) header.gname = gname;
-  // Non-ASCII names go in pax records too, so every reader decodes them as UTF-8.
-  if (NON_ASCII.test(name)) pax.path = name;
-  if (uname && NON_ASCII.test(uname)) pax.uname = uname;
-  if (gname && NON_ASCII.test(gname)) pax.gname = gname;
-  return header;
-}
-
-/** The header of a hard link or symlink; a non-ASCII target goes in a pax record too. */
-function linkHeader(
-  entry: WalkEntry,
-  name: string,
-  link: { type: "link" | "symlink"; target: string; owners: OwnerNames | undefined },
-): TarHeader {
-  const header = baseHeader(entry.info, name, link.owners);
-  header.type = link.type;
-  header.linkname = link.target;
-  if (NON_ASCII.test(link.target)) header.pax = { ...header.pax, linkpath: link.target };
-  return header;
-}
 
 async function addBodyless(controller: TarPackController, header: TarHeader): Promise<void> {
   await controller.add(header).close();
-}
-
-function specialKind(info: Deno.FileInfo): string | undefined {
-  if (info.isSocket) return "socket";
-  if (info.isFifo) return "FIFO";
-  if (info.isBlockDevice) return "block device";
-  if (info.isCharDevice) return "character device";
-  return undefined;
-}
-
-function isSymlinkNow(path: string): boolean {
-  try {
-    return Deno.lstatSync(path).isSymlink;
-  } catch (err) {
-    // Gone too: whatever it is now, it is not the link the walk saw.
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
-function describeOpenError(path: string, err: unknown): RunError {
-  const reason = err instanceof Deno.errors.PermissionDenied ? "permission denied" : String(err);
-  return new RunError(`Cannot read "${path}": ${reason}`, { cause: err });
 }
 
 /**

@@ -17,7 +17,8 @@ import { commandPrune } from "./prune.ts";
 import { commandRestore } from "./restore.ts";
 import { commandVerify } from "./verify.ts";
 import { createLogger } from "../base/log.ts";
-import { type Env, type Flags, resolveSettings } from "../settings/settings.ts";
+import { resolveSettings } from "../settings/settings.ts";
+import type { Env, Flags } from "../settings/flags.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { Io } from "./io.ts";
 import {

@@ -11,8 +11,10 @@ import {
 } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { type ProgressBar, startProgress } from "../base/progress.ts";
-import { runBackup, type RunReport } from "../run/run.ts";
-import type { Env, Flags, Settings } from "../settings/settings.ts";
+import { runBackup } from "../run/run.ts";
+import type { RunReport } from "../run/result.ts";
+import type { Settings } from "../settings/settings.ts";
+import type { Env, Flags } from "../settings/flags.ts";
 import type { Io } from "./io.ts";
 
 /**

@@ -5,7 +5,8 @@ import { basename, dirname, resolve } from "node:path";
 import { EXIT, RunError } from "../base/errors.ts";
 import { sidecarName } from "../store/names.ts";
 import { writePartial } from "../store/atomic_file.ts";
-import { checkRestoreTarget, restoreArchive } from "../read/restore.ts";
+import { restoreArchive } from "../read/restore.ts";
+import { checkRestoreTarget } from "../read/restore_target.ts";
 import type { Settings } from "../settings/settings.ts";
 import { type CommandIo, identitiesOf, locate, remoteArchiveAt } from "./archives.ts";
 

@@ -6,8 +6,8 @@ import { createTarDecoder, type TarHeader } from "modern-tar";
 import { fsReason, RunError } from "../base/errors.ts";
 import { decompress } from "../codec/decompress.ts";
 import { isEncryptedName } from "../store/names.ts";
-import { statIfPresent } from "../base/files.ts";
 import { hashFile, readSidecar } from "../store/sidecar.ts";
+import { abandon, prepareTarget } from "./restore_target.ts";
 
 /** An entry that was not restored, and why. */
 export interface Refusal {
@@ -72,9 +72,6 @@ function safeRelative(name: string, layout: Layout): string | { refuse: string }
   return parts.slice(layout.strip).join("/");
 }
 
-/** The prefix of the hidden folder a restore fills before moving its entries into DIR. */
-const STAGE_PREFIX = ".backupd-restore-";
-
 /** What this restore made in DIR, by relative path. DIR starts empty, so this is all of it. */
 type Made = Map<string, "dir" | "file" | "symlink">;
 
@@ -88,55 +85,6 @@ function throughLink(made: Made, rel: string): string | undefined {
     if (kind === "file") return `"${parent}" is not a folder`;
   }
   return undefined;
-}
-
-/**
- * Throws a `RunError` unless `dir` is absent or an empty folder; changes nothing.
- *
- * @example
- * ```ts
- * await checkRestoreTarget("/srv/pgdata");
- * ```
- */
-export async function checkRestoreTarget(dir: string): Promise<void> {
-  const info = await statIfPresent(dir);
-  if (info === undefined) return;
-  if (!info.isDirectory) throw new RunError(`Cannot restore into "${dir}": not a folder`);
-  for await (const entry of Deno.readDir(dir)) {
-    // What an interrupted restore left is removed by the next one: it does not count.
-    if (entry.name.startsWith(STAGE_PREFIX)) continue;
-    throw new RunError(`Cannot restore into "${dir}": not empty`);
-  }
-}
-
-/** DIR ready for a restore, and the hidden staging folder inside it. */
-interface Target {
-  stage: string;
-  /** Whether this restore made DIR (a failed one removes it again). */
-  created: boolean;
-}
-
-async function prepareTarget(dir: string, options: RestoreOptions): Promise<Target> {
-  await checkRestoreTarget(dir);
-  const created = await statIfPresent(dir) === undefined;
-  if (created) await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  for await (const entry of Deno.readDir(dir)) {
-    const leftover = `${dir}/${entry.name}`;
-    await Deno.remove(leftover, { recursive: true });
-    options.onLeftovers?.(leftover);
-  }
-  // Inside DIR, so on its file system even when DIR is a mount point: moving is renaming.
-  const stage = `${dir}/${STAGE_PREFIX}${Deno.pid}`;
-  await Deno.mkdir(stage, { mode: 0o700 });
-  return { stage, created };
-}
-
-/** Undoes a restore that did not finish: DIR is left as it was found, empty or absent. */
-async function abandon(dir: string, target: Target): Promise<void> {
-  // One that cannot be removed now (a full or failing disk) is removed by the next restore.
-  await Deno.remove(target.stage, { recursive: true }).catch(() => undefined);
-  // Only when empty: moved entries stay for the operator to see rather than being lost.
-  if (target.created) await Deno.remove(dir).catch(() => undefined);
 }
 
 // File system calls are synchronous here: a database folder is thousands of small files, and

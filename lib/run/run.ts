@@ -2,72 +2,26 @@
 // partials, archive, summary, off-site copy, retention, record the result, ping the end.
 // Clean-ups always run.
 
-import { statfs } from "node:fs/promises";
-import { resolve } from "node:path";
-import { type ArchiveResult, writeArchive } from "../archive/write_archive.ts";
+import { writeArchive } from "../archive/write_archive.ts";
 import { acquireLock } from "../store/lock.ts";
 import type { Logger } from "../base/log.ts";
 import { stampOf } from "../store/names.ts";
-import { checkFolders, type FolderOrigins, type Folders } from "../archive/folders.ts";
-import { formatBytes } from "../base/progress.ts";
-import { excludeMatcher } from "../base/glob.ts";
+import { checkFolders, type FolderOrigins } from "../archive/folders.ts";
 import { hasRules, prune } from "../store/prune.ts";
-import { treeBytes } from "../archive/walk.ts";
-import type { ProgressBar } from "../base/progress.ts";
 import type { Settings } from "../settings/settings.ts";
-import { freeArchiveName, listArchives, removeStalePartials } from "../store/local_store.ts";
+import { freeArchiveName, removeStalePartials } from "../store/local_store.ts";
 import type { PackWarning } from "../archive/tar_pack.ts";
 import { type DockerApi, dockerClient } from "./docker.ts";
 import { parseDockerHost } from "../settings/docker_host.ts";
 import { runHook } from "./hooks.ts";
 import { quiesce, resumeLeftovers } from "./quiesce.ts";
-import { sendPing } from "./ping.ts";
-import { type RunResult, writeLastRun } from "../store/run_status.ts";
-import { stateDirOf } from "../store/state_file.ts";
 import { statIfPresent } from "../base/files.ts";
-import { describeError, RunError } from "../base/errors.ts";
-import type { RemoteStore } from "../offsite/s3_store.ts";
-import { abortableSleep, pruneRemote, uploadMissing } from "../offsite/uploads.ts";
-import { applyPolicy } from "../store/retention.ts";
-
-/** What a run needs from its surroundings. */
-export interface RunDeps {
-  /** The clock, in epoch milliseconds. */
-  now: () => number;
-  /** Where events go. */
-  log: Logger;
-  /** Who runs, written into the lock file. */
-  holder: string;
-  /** Abandons the run; its partial file is removed. */
-  signal?: AbortSignal;
-  /** Starts a progress bar for a total byte count; none when absent. */
-  progress?: (totalBytes: number) => ProgressBar;
-  /** The fetch for pings. @default {globalThis.fetch} */
-  fetch?: typeof fetch;
-  /** Waits between upload attempts. @default {abortableSleep} */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
-
-/** A finished run. */
-export interface RunOutcome extends ArchiveResult {
-  /** The archive, relative to DEST. */
-  archive: string;
-  /** The archive's absolute path. */
-  path: string;
-  /** Wall time of the run. */
-  seconds: number;
-  /** Paths that could not be stored as they were. */
-  warnings: PackWarning[];
-}
-
-/** How a run ended. */
-export interface RunReport {
-  result: RunResult;
-  /** The archive made, unless the run failed. */
-  outcome?: RunOutcome;
-  /** Why the run failed. */
-  error?: unknown;
-}
+import { describeError } from "../base/errors.ts";
+import { pruneRemote } from "../offsite/uploads.ts";
+import { checkFreeSpace } from "./free_space.ts";
+import type { RunDeps } from "./deps.ts";
+import { ping, recordResult, type RunOutcome, type RunReport, summaryLine } from "./result.ts";
+import { copyOffsite } from "./offsite_step.ts";
 
 type Cleanup = () => void | Promise<void>;
 
@@ -104,61 +58,6 @@ const CHANGES: ReadonlySet<PackWarning["kind"]> = new Set([
   "changed",
   "vanished",
 ]);
-
-/** Free space a run needs, as a multiple of the newest archive (or of SOURCE without one). */
-export const SPACE_FACTOR = 1.5;
-
-async function checkFreeSpace(folders: Folders, excludes: readonly string[]): Promise<void> {
-  const newest = (await listArchives(folders.dest)).at(-1);
-  const basis = newest
-    ? {
-      bytes: (await Deno.stat(`${folders.dest}/${newest.path}`)).size,
-      what: "the newest archive",
-    }
-    : {
-      bytes: await treeBytes(folders.source, {
-        skipFolders: folders.skip,
-        exclude: excludeMatcher(excludes),
-      }),
-      what: "the source (no archive yet)",
-    };
-  const fs = await statfs(folders.dest);
-  const free = fs.bavail * fs.bsize;
-  const needed = Math.ceil(basis.bytes * SPACE_FACTOR);
-  if (free < needed) {
-    throw new RunError(
-      `Cannot start the backup: "${folders.dest}" has ${
-        formatBytes(free)
-      } free, and ${SPACE_FACTOR} x ${basis.what} is ${formatBytes(needed)}`,
-    );
-  }
-}
-
-async function ping(
-  settings: Settings,
-  deps: RunDeps,
-  event: "start" | "success" | "fail",
-  body: string,
-) {
-  if (settings.pingUrl === undefined) return;
-  try {
-    // An interrupted run must still exit within 2 seconds: its last ping waits 1 s at most.
-    const timeoutMs = deps.signal?.aborted ? 1_000 : 10_000;
-    await sendPing(settings.pingUrl, event, body, {
-      timeoutMs,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
-    });
-  } catch (err) {
-    // A ping that cannot be delivered is worth a warning, never a failed backup.
-    deps.log.warn("ping failed", { event, error: describeError(err) });
-  }
-}
-
-function summaryLine(outcome: RunOutcome): string {
-  return `archive=${outcome.archive} files=${outcome.files} bytes_in=${outcome.bytesIn} bytes_out=${outcome.bytesOut} seconds=${
-    outcome.seconds.toFixed(3)
-  } sha256=${outcome.sha256} warnings=${outcome.warnings.length}`;
-}
 
 /**
  * Makes one backup of `settings.source` into `settings.dest` and logs its summary line;
@@ -314,40 +213,6 @@ async function backUpSteps(
   return outcome;
 }
 
-/**
- * Uploads this run's archive and every other one the bucket lacks (of those retention
- * keeps). A failure fails the run; the local archives stay for the next run to upload.
- */
-async function copyOffsite(
-  settings: Settings,
-  dest: string,
-  remote: RemoteStore,
-  archive: string,
-  deps: RunDeps,
-): Promise<void> {
-  const local = await listArchives(dest);
-  const kept = hasRules(settings.keep)
-    ? new Set(applyPolicy(local, settings.keep).keep)
-    : undefined;
-  try {
-    const wanted = local.filter((a) => kept?.has(a.path) ?? true);
-    await uploadMissing(remote, wanted.map((a) => ({ ...a, file: `${dest}/${a.path}` })), {
-      log: deps.log,
-      sleep: deps.sleep ?? abortableSleep,
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    });
-  } catch (err) {
-    // Interrupted: the interruption is the reason, not the upload it cut short.
-    if (deps.signal?.aborted) throw deps.signal.reason ?? err;
-    throw new RunError(
-      `${
-        describeError(err)
-      } (the local archive ${archive} is kept; the next run uploads what the bucket lacks)`,
-      { cause: err },
-    );
-  }
-}
-
 /** Runs every clean-up, last registered first, even when one fails; returns the first failure. */
 async function runCleanups(cleanups: Cleanup[]): Promise<unknown> {
   let failure: unknown;
@@ -403,32 +268,4 @@ export async function runBackup(
   if (report.outcome) await ping(settings, deps, "success", summaryLine(report.outcome));
   else await ping(settings, deps, "fail", describeError(report.error));
   return report;
-}
-
-/**
- * Writes the run's result for `health`. A result that cannot be written makes a good run
- * fail: nothing would show that it ran.
- */
-async function recordResult(
-  settings: Settings,
-  started: number,
-  deps: RunDeps,
-  report: RunReport,
-): Promise<RunReport> {
-  try {
-    await writeLastRun(stateDirOf(resolve(settings.dest)), {
-      started: new Date(started).toISOString(),
-      finished: new Date(deps.now()).toISOString(),
-      result: report.result,
-      ...(report.outcome ? { archive: report.outcome.archive } : {}),
-      ...(report.error !== undefined ? { error: describeError(report.error) } : {}),
-    });
-    return report;
-  } catch (err) {
-    // A run that failed already says why in its own line (often the same unwritable DEST);
-    // health sees an unwritable state folder by itself.
-    if (report.result === "failed") return report;
-    deps.log.error("cannot record the run's result", { error: describeError(err) });
-    return { result: "failed", error: err };
-  }
 }

@@ -1,0 +1,44 @@
+// The run's off-site step: this archive and every kept one the bucket lacks, uploaded.
+
+import { hasRules } from "../store/prune.ts";
+import type { Settings } from "../settings/settings.ts";
+import { listArchives } from "../store/local_store.ts";
+import { describeError, RunError } from "../base/errors.ts";
+import type { RemoteStore } from "../offsite/s3_store.ts";
+import { abortableSleep, uploadMissing } from "../offsite/uploads.ts";
+import { applyPolicy } from "../store/retention.ts";
+import type { RunDeps } from "./deps.ts";
+
+/**
+ * Uploads this run's archive and every other one the bucket lacks (of those retention
+ * keeps). A failure fails the run; the local archives stay for the next run to upload.
+ */
+export async function copyOffsite(
+  settings: Settings,
+  dest: string,
+  remote: RemoteStore,
+  archive: string,
+  deps: RunDeps,
+): Promise<void> {
+  const local = await listArchives(dest);
+  const kept = hasRules(settings.keep)
+    ? new Set(applyPolicy(local, settings.keep).keep)
+    : undefined;
+  try {
+    const wanted = local.filter((a) => kept?.has(a.path) ?? true);
+    await uploadMissing(remote, wanted.map((a) => ({ ...a, file: `${dest}/${a.path}` })), {
+      log: deps.log,
+      sleep: deps.sleep ?? abortableSleep,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
+  } catch (err) {
+    // Interrupted: the interruption is the reason, not the upload it cut short.
+    if (deps.signal?.aborted) throw deps.signal.reason ?? err;
+    throw new RunError(
+      `${
+        describeError(err)
+      } (the local archive ${archive} is kept; the next run uploads what the bucket lacks)`,
+      { cause: err },
+    );
+  }
+}

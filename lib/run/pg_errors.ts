@@ -1,0 +1,36 @@
+// What PostgreSQL and its driver said, in one line for the operator, and which server it
+// was: host, port, database and user, never the password.
+
+/**
+ * The server's address for messages: host, port, database and user, never the password.
+ *
+ * @example
+ * ```ts
+ * describeServer("postgres://app:secret@db:5433/shop"); // "db:5433/shop as app"
+ * ```
+ */
+export function describeServer(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed) return "(an unreadable address)";
+  const user = decodeURIComponent(parsed.username) || "the default user";
+  return `${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname || "/"} as ${user}`;
+}
+
+/** One line for what the driver or the server said. */
+export function reason(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
+  if (code === "CONNECT_TIMEOUT") return "no answer within 30 s";
+  if (typeof code === "string" && code.startsWith("CONNECTION_")) {
+    return "the connection was closed";
+  }
+  return err instanceof Error ? err.message.split("\n")[0] ?? err.name : String(err);
+}
+
+export const PRIVILEGES =
+  "the role needs the REPLICATION attribute and EXECUTE on pg_control_system, pg_backup_start and pg_backup_stop (README: Consistency)";
+
+export function isPrivilegeError(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === "42501";
+}
