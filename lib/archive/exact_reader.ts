@@ -21,7 +21,7 @@ export interface ReadExactlyOptions {
  * to the system far more readily.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const alloc = slabAllocator();
  * const a = alloc(4096), b = alloc(4096); // views of one slab
  * ```
@@ -46,7 +46,7 @@ export function slabAllocator(slabBytes = 1024 * 1024): (n: number) => Uint8Arra
  * consumer may keep them).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * using file = Deno.openSync("/etc/hostname");
  * const { size } = file.statSync();
  * for (const chunk of readExactly(file, size)) console.log(chunk.length);

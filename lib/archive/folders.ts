@@ -29,7 +29,7 @@ export interface FolderOrigins {
  * that they differ.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const folders = await checkFolders("/data", "/backup", { source: "--source", dest: "--dest" });
  * ```
  */

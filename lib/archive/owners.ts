@@ -11,7 +11,7 @@ export interface OwnerNames {
  * Parses a passwd- or group-style file: `name:x:id:...` per line.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * parseIdFile("root:x:0:0::/root:/bin/sh\n").get(0); // "root"
  * ```
  */
@@ -41,7 +41,7 @@ async function readIdFile(path: string): Promise<Map<number, string>> {
  * Loads the names of this system's users and groups.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const owners = await loadOwnerNames();
  * owners.user(0); // "root"
  * ```

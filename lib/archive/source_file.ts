@@ -30,7 +30,7 @@ function code(err: unknown): unknown {
  * Other failures (permission denied, I/O errors) are thrown.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const seen = Deno.lstatSync("/data/base/1/1259");
  * const file = openAsSeen("/data/base/1/1259", seen);
  * if (typeof file === "object") file.close();

@@ -84,7 +84,7 @@ async function addBodyless(controller: TarPackController, header: TarHeader): Pr
  * Streams `root` as a tar archive whose entries are named `<top>/<path>`.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const { readable, done } = packTree("/data", "data");
  * await readable.pipeTo((await Deno.create("/tmp/data.tar")).writable);
  * console.log(await done);

@@ -48,7 +48,7 @@ function sameFolder(info: Deno.FileInfo, ids: readonly FolderId[]): boolean {
  * Yields the root and everything below it, depth first, names in code-unit order.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * for await (const entry of walkTree("/data")) console.log(entry.rel);
  * ```
  */
@@ -111,7 +111,7 @@ async function* walkFolder(
  * Bytes of the regular files below `root` (what an archive of it would read).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await treeBytes("/data"); // 48213301
  * ```
  */

@@ -59,7 +59,7 @@ export interface ArchiveResult {
  * Archives `folders.source` as `dayDir/name` with its `.sha256` sidecar.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const result = await writeArchive(folders, "/backup/2027-01-02", "01-00-00.tar.gz", {
  *   excludes: [],
  *   onWarning: (w) => console.warn(w.detail),

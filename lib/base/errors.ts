@@ -12,8 +12,10 @@ export const STOP_CODES = { SIGTERM: 143, SIGINT: 130 } as const;
  *
  * @example
  * ```ts
- * throw new ConfigError("--source", "/nope", "no such folder");
- * // message: Cannot use --source "/nope": no such folder
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const err = new ConfigError("--source", "/nope", "no such folder");
+ * assertEquals(err.message, 'Cannot use --source "/nope": no such folder');
+ * assertEquals([err.setting, err.value], ["--source", "/nope"]);
  * ```
  */
 export class ConfigError extends Error {
@@ -35,7 +37,9 @@ export class ConfigError extends Error {
  *
  * @example
  * ```ts
- * throw new UsageError("Cannot parse arguments: unknown option '--frobnicate'");
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const err = new UsageError("Cannot parse arguments: unknown option '--frobnicate'");
+ * assertEquals(err.name, "UsageError");
  * ```
  */
 export class UsageError extends Error {
@@ -50,7 +54,9 @@ export class UsageError extends Error {
  *
  * @example
  * ```ts
- * throw new LockHeldError("/backup/.backupd/lock", "pid 42");
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const err = new LockHeldError("/backup/.backupd/lock", "pid 42");
+ * assertEquals(err.message, 'Cannot take the lock "/backup/.backupd/lock": held by pid 42');
  * ```
  */
 export class LockHeldError extends Error {
@@ -69,7 +75,9 @@ export class LockHeldError extends Error {
  *
  * @example
  * ```ts
- * throw new RunError("Cannot read \"data/x\": permission denied");
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const err = new RunError('Cannot read "data/x": permission denied');
+ * assertEquals(err instanceof Error, true);
  * ```
  */
 export class RunError extends Error {
@@ -84,7 +92,8 @@ export class RunError extends Error {
  *
  * @example
  * ```ts
- * describeError(new Error("boom")); // "boom"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(describeError(new Error("boom")), "boom");
  * ```
  */
 export function describeError(err: unknown): string {
@@ -108,7 +117,8 @@ const FS_CODES: Record<string, string> = {
  *
  * @example
  * ```ts
- * fsReason(new Deno.errors.NotFound("x")); // "no such file or folder"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(fsReason(new Deno.errors.NotFound("x")), "no such file or folder");
  * ```
  */
 export function fsReason(err: unknown): string {
@@ -126,9 +136,11 @@ export function fsReason(err: unknown): string {
  *
  * @example
  * ```ts
- * throw new RemoteError('Cannot list "s3://backups/db/": NoSuchBucket (HTTP 404)', {
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const err = new RemoteError('Cannot list "s3://backups/db/": NoSuchBucket (HTTP 404)', {
  *   permanent: true,
  * });
+ * assertEquals([err instanceof RunError, err.permanent], [true, true]);
  * ```
  */
 export class RemoteError extends RunError {

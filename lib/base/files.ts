@@ -6,7 +6,7 @@
  * there is nothing at `path`.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const info = await statIfPresent("/backup/.backupd/lock");
  * if (info === undefined) console.log("no lock file");
  * ```

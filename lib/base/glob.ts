@@ -26,8 +26,9 @@ function segmentClass(glob: string, start: number): [string, number] | undefined
  *
  * @example
  * ```ts
- * globProblem("*.tmp"); // undefined
- * globProblem("["); // "an unterminated [ set"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(globProblem("*.tmp"), undefined);
+ * assertEquals(globProblem("["), "an unterminated [ set");
  * ```
  */
 export function globProblem(glob: string): string | undefined {
@@ -45,8 +46,10 @@ export function globProblem(glob: string): string | undefined {
  *
  * @example
  * ```ts
- * globToRegExp("pg_wal/**").test("pg_wal/000001"); // true
- * globToRegExp("*.tmp").test("a/b.tmp"); // false: `*` stays in one segment
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(globToRegExp("pg_wal/**").test("pg_wal/000001"), true);
+ * // `*` stays in one segment:
+ * assertEquals(globToRegExp("*.tmp").test("a/b.tmp"), false);
  * ```
  */
 export function globToRegExp(glob: string): RegExp {
@@ -83,9 +86,10 @@ export function globToRegExp(glob: string): RegExp {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * const excluded = excludeMatcher(["*.tmp", "pg_wal"]);
- * excluded("base/1/x.tmp"); // true
- * excluded("pg_wal"); // true
+ * assertEquals(excluded("base/1/x.tmp"), true);
+ * assertEquals(excluded("pg_wal"), true);
  * ```
  */
 export function excludeMatcher(globs: readonly string[]): (relPath: string) => boolean {

@@ -36,7 +36,7 @@ const encoder = new TextEncoder();
  * Writes all of `text` to stderr, synchronously so lines never interleave.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * writeStderr("hello\n");
  * ```
  */
@@ -48,7 +48,7 @@ export function writeStderr(text: string): void {
  * Writes all of `text` to a synchronous sink (stdout, stderr), however many calls it takes.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * writeAllSync(Deno.stdout, "OK\n");
  * ```
  */
@@ -65,7 +65,7 @@ function quote(value: string): string {
  * Formats one event as a line (without the newline).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * formatLine("text", new Date(0), "warn", "file grew", { path: "data/a b" });
  * // 1970-01-01T00:00:00.000Z WARN file grew path="data/a b"
  * ```
@@ -95,7 +95,7 @@ export function formatLine(
  * Creates a logger writing to stderr (or to `write`).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const log = createLogger({ format: "json" });
  * log.info("backup started", { source: "/data" });
  * ```

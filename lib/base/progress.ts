@@ -6,7 +6,8 @@
  *
  * @example
  * ```ts
- * formatBytes(1536); // "1.5 KiB"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(formatBytes(1536), "1.5 KiB");
  * ```
  */
 export function formatBytes(n: number): string {
@@ -67,9 +68,12 @@ export interface ProgressBar {
  *
  * @example
  * ```ts
- * const bar = startProgress(1e9, (s) => writeStderr(s), () => performance.now());
- * bar.add(65536);
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * let drawn = "";
+ * const bar = startProgress(1e9, (s) => drawn += s, () => 0);
+ * bar.add(5e8);
  * bar.stop();
+ * assertEquals(drawn.includes(" 50% "), true);
  * ```
  */
 export function startProgress(

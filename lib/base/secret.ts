@@ -10,7 +10,7 @@ export type Secret = { value: string } | { file: string; from: string };
  * The secret's text; a file's content without surrounding white space.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await readSecret({ value: "s3cret" }); // "s3cret"
  * ```
  */

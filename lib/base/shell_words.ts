@@ -6,7 +6,8 @@
  *
  * @example
  * ```ts
- * splitWords(`pg_dump -f '/backup/my dump.sql' "db\\"1"`); // ["pg_dump", "-f", "/backup/my dump.sql", 'db"1']
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(splitWords(`pg_dump -f '/backup/my dump.sql' "db\\"1"`), ["pg_dump", "-f", "/backup/my dump.sql", 'db"1']);
  * ```
  */
 export function splitWords(command: string): string[] {

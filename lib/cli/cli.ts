@@ -57,7 +57,7 @@ export interface Printed {
  * Parses the command line without side effects.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * parseCommandLine(["now", "--source", "/srv"]);
  * // { command: "now", flags: { source: "/srv" }, operands: [] }
  * ```
@@ -153,7 +153,7 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
  * Runs the command line and returns the exit code; never throws.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const code = await cli(["now", "--source", "/srv", "--dest", "/tmp/b"], Deno.env.toObject(), io);
  * ```
  */

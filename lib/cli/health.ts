@@ -15,7 +15,7 @@ import { archivesIn, type CommandIo } from "./archives.ts";
  * `backupd health`: one line, exit 0 when backups are current, else 1.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const code = await commandHealth(settings, io); // prints "healthy: ..." or "unhealthy: ..."
  * ```
  */

@@ -12,7 +12,8 @@ import { archivesIn, type CommandIo, configuredRemote } from "./archives.ts";
  *
  * @example
  * ```ts
- * formatAge(90 * 60_000); // "1 h ago"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(formatAge(90 * 60_000), "1 h ago");
  * ```
  */
 export function formatAge(ms: number): string {
@@ -29,7 +30,7 @@ export function formatAge(ms: number): string {
  * size, age.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await commandList(settings, false, io); // prints "2027-01-02/01-00-00.tar.gz  12.3 MiB  2 h ago"
  * ```
  */

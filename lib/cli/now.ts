@@ -21,7 +21,7 @@ import type { Io } from "./io.ts";
  * Which setting carried SOURCE and DEST, for messages: the flag, or its variable.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * originsOf({}, { BACKUP_SOURCE: "/srv" }); // { source: "BACKUP_SOURCE", dest: "--dest" }
  * ```
  */

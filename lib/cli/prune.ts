@@ -15,7 +15,7 @@ import { type CommandIo, configuredRemote } from "./archives.ts";
  * `backupd prune [--dry-run]`: prints the plan, and carries it out unless a dry run.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await commandPrune(settings, true, io); // "keep   2027-01-02/01-00-00.tar.gz  (newest, ...)"
  * ```
  */

@@ -14,7 +14,7 @@ import { type CommandIo, identitiesOf, locate, remoteArchiveAt } from "./archive
  * `backupd restore ARCHIVE --to DIR`: exit 2 when an entry was refused, 1 for warnings.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const code = await commandRestore(settings, "2027-01-02/01-00-00.tar.gz", "/srv/restored", io);
  * ```
  */

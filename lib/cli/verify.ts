@@ -96,7 +96,7 @@ async function verifyJobs(
  * in the bucket.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const code = await commandVerify(settings, ["2027-01-02/01-00-00.tar.gz"], {
  *   all: false,
  *   remote: false,

@@ -17,7 +17,7 @@ export interface CodecPool extends Disposable {
  * Starts `size` workers (default: one per core).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * using pool = startCodecPool();
  * await pool.run("gzip", block);
  * ```
@@ -82,7 +82,7 @@ export function startCodecPool(size: number = navigator.hardwareConcurrency || 1
  * Maps `source` through `work` with at most `depth` jobs in flight, yielding results in order.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * for await (const member of ordered(blocks, (b) => pool.run("gzip", b), 4)) write(member);
  * ```
  */

@@ -13,7 +13,7 @@ export const BLOCK_BYTES = 1024 * 1024;
  * fresh buffer.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * for await (const block of blocks(readable, 65536)) console.log(block.length);
  * ```
  */
@@ -46,7 +46,7 @@ export async function* blocks(
  * becomes one gzip member or one zstd frame, in order.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * using pool = startCodecPool();
  * const gz = compress(tarStream, pool, "gzip");
  * ```

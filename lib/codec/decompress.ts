@@ -40,7 +40,7 @@ function tappedStream(
  * Decompresses (and decrypts) the archive called `name`, read from an open file or a stream.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * using file = await Deno.open(path);
  * using tar = await decompress(path, file);
  * for await (const chunk of tar.stream) console.log(chunk.length);

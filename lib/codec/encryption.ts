@@ -8,7 +8,7 @@ import { RunError } from "../base/errors.ts";
  * Checks an age public key; throws a `RangeError` saying why it is not one.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * checkRecipient("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p");
  * ```
  */
@@ -25,7 +25,7 @@ export function checkRecipient(key: string): void {
  * Encrypts a stream to every recipient; any one of their identities decrypts it.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const encrypted = await encryptStream(archiveBytes, ["age1..."]);
  * ```
  */
@@ -43,7 +43,7 @@ export function encryptStream(
  * comments and blank lines.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const identities = await readIdentities("/root/backup-key.txt");
  * ```
  */
@@ -79,7 +79,7 @@ export async function readIdentities(path: string): Promise<string[]> {
 export class DecryptError extends RunError {
   /**
    * @example
-   * ```ts
+   * ```ts ignore
    * throw new DecryptError("no identity matches any of the file's recipients");
    * ```
    */
@@ -94,7 +94,7 @@ export class DecryptError extends RunError {
  * header that no identity opens throws `DecryptError`; a damaged body makes the stream error.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const plain = await decryptStream(file.readable, identities);
  * ```
  */

@@ -10,7 +10,10 @@ const EXTRA = 10;
  *
  * @example
  * ```ts
- * const member = withLength(gzipSync(block)); // memberLength(member) === member.length
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { gzipSync } from "node:zlib";
+ * const member = withLength(gzipSync(new Uint8Array(1024)));
+ * assertEquals(memberLength(member), member.length);
  * ```
  */
 export function withLength(member: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -35,7 +38,10 @@ export const ZSTD_PREFIX = 16;
  *
  * @example
  * ```ts
- * const unit = zstdUnit(zstdCompressSync(block)); // zstdUnitLength(unit) === unit.length
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { zstdCompressSync } from "node:zlib";
+ * const unit = zstdUnit(zstdCompressSync(new Uint8Array(1024)));
+ * assertEquals(zstdUnitLength(unit), unit.length);
  * ```
  */
 export function zstdUnit(frame: Uint8Array): Uint8Array {
@@ -55,7 +61,10 @@ export function zstdUnit(frame: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * memberLength(header); // 1048731, or undefined for a plain gzip member
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { gzipSync } from "node:zlib";
+ * // A plain gzip member carries no length:
+ * assertEquals(memberLength(gzipSync(new Uint8Array(8))), undefined);
  * ```
  */
 export function memberLength(header: Uint8Array): number | undefined {
@@ -78,7 +87,10 @@ export function memberLength(header: Uint8Array): number | undefined {
  *
  * @example
  * ```ts
- * zstdUnitLength(header); // 416795, or undefined for a zstd frame of another tool
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { zstdCompressSync } from "node:zlib";
+ * // A zstd frame of another tool carries no length:
+ * assertEquals(zstdUnitLength(zstdCompressSync(new Uint8Array(8))), undefined);
  * ```
  */
 export function zstdUnitLength(header: Uint8Array): number | undefined {

@@ -17,7 +17,7 @@ let minors = 0;
  * enough did, when the runtime allows it.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * noteGarbage(block.length);
  * ```
  */

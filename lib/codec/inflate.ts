@@ -27,7 +27,7 @@ function through(
  * thread. A truncated or corrupt gzip input makes the stream error.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * using file = await Deno.open("/backup/2027-01-02/01-00-00.tar.gz");
  * const tar = inflateStream(file.readable, "gzip");
  * ```
@@ -49,7 +49,7 @@ export interface ByteReader {
  * Reads a file synchronously.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * using file = await Deno.open("/backup/2027-01-02/01-00-00.tar.gz");
  * const reader = fileReader(file);
  * ```
@@ -72,7 +72,7 @@ export function fileReader(file: Deno.FsFile): ByteReader {
  * Reads a stream, keeping what a chunk holds beyond the buffer for the next call.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const reader = streamReader(response.body);
  * ```
  */
@@ -103,7 +103,7 @@ export function streamReader(stream: ReadableStream<Uint8Array>): ByteReader {
  * A reader that shows every byte it reads to `onBytes`, once and in order (for hashing).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const reader = tappedReader(fileReader(file), (chunk) => hash.update(chunk));
  * ```
  */
@@ -173,7 +173,7 @@ async function* inflateUnits(
  * A truncated or corrupt input makes the stream error.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const tar = inflate(fileReader(file), pool, "gzip");
  * ```
  */

@@ -33,7 +33,7 @@ const iso = (ms: number | undefined) => ms === undefined ? "never" : new Date(ms
  * A clock on real time: sleeps are timers that a stop cancels.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await systemClock.sleep(1000, new AbortController().signal);
  * ```
  */
@@ -56,7 +56,7 @@ export const systemClock: Clock = {
  * Runs the daemon until SIGTERM or SIGINT; returns the exit code.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const code = await runDaemon(settings, origins, { clock: systemClock, log, pid: Deno.pid, onSignal });
  * ```
  */

@@ -19,7 +19,7 @@ export type RunReason = "slot" | "catch-up" | "start" | "signal";
  * A run asked for from outside (SIGUSR1) that wakes the loop from its sleep.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const wakeup = new Wakeup();
  * Deno.addSignalListener("SIGUSR1", () => wakeup.fire());
  * ```
@@ -85,7 +85,7 @@ export const MAX_SLEEP_MS = 60_000;
  * Runs until `deps.stop` aborts.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await daemonLoop({ clock, slots, log, backup, stop, wakeup: new Wakeup(), runOnStart: false, catchUp: true, newestArchive: undefined });
  * ```
  */

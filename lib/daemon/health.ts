@@ -32,7 +32,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * Judges health as README: Health says.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * assessHealth({ now, slots, lastRun: undefined, newestArchive: undefined, daemonStarted: now });
  * // { healthy: true, reason: "no archive yet; the first slot is ..." }
  * ```

@@ -15,7 +15,7 @@ export interface Slots {
  * Slots of a cron expression in a zone (the expression was checked by the settings).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const slots = cronSlots("0 1 * * *", "Europe/Berlin");
  * new Date(slots.next(Date.UTC(2027, 0, 1))!).toISOString(); // "2027-01-01T00:00:00.000Z"
  * ```
@@ -38,7 +38,7 @@ export function cronSlots(pattern: string, timeZone: string): Slots {
  * The slots in `(fromMs, toMs]`, at most `limit` of them.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * slotsBetween(cronSlots("* * * * *", "UTC"), 0, 180_000); // [60000, 120000, 180000]
  * ```
  */

@@ -18,8 +18,9 @@ const MOST_PARTS = 9_000;
  *
  * @example
  * ```ts
- * partSizeFor(1e9); // 8388608
- * partSizeFor(1e12); // 111111112
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(partSizeFor(1e9), 8388608);
+ * assertEquals(partSizeFor(1e12), 111111112);
  * ```
  */
 export function partSizeFor(bytes: number): number {

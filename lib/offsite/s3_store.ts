@@ -48,7 +48,7 @@ export class RemoteStore {
 
   /**
    * @example
-   * ```ts
+   * ```ts ignore
    * const store = new RemoteStore(client, { bucket: "backups", prefix: "db" });
    * ```
    */
@@ -252,7 +252,7 @@ export class RemoteStore {
  * none, from the SDK's own chain: `~/.aws`, instance roles).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const store = await openRemote(settings.s3Connection, { bucket: "backups", prefix: "db" }, {
  *   credentials: settings.s3Credentials,
  * });

@@ -32,7 +32,8 @@ export interface S3Credentials {
  *
  * @example
  * ```ts
- * parseS3Url("s3://backups/db/", "--s3-url"); // { bucket: "backups", prefix: "db" }
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseS3Url("s3://backups/db/", "--s3-url"), { bucket: "backups", prefix: "db" });
  * ```
  */
 export function parseS3Url(url: string, from: string): S3Target {

@@ -31,7 +31,7 @@ export interface UploadMissingOptions {
  * Waits `ms`, or rejects with the signal's reason when it aborts first.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await abortableSleep(1000, controller.signal);
  * ```
  */
@@ -87,7 +87,7 @@ async function uploadOne(
  * failure is thrown. Returns the paths uploaded.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const archives = (await listArchives("/backup")).map((a) => ({ ...a, file: `/backup/${a.path}` }));
  * await uploadMissing(store, archives, { log, sleep: abortableSleep });
  * ```
@@ -161,7 +161,7 @@ async function retrying<T>(
  * what it gives up, with their sidecars.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const plan = await pruneRemote(store, { daily: 7 }, { dryRun: false });
  * ```
  */

@@ -116,7 +116,7 @@ function applyAttributes(path: string, header: TarHeader, owners: boolean): void
  * not exist or be empty). Refused entries are named and skipped; the rest is restored.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const result = await restoreArchive("/backup/2027-01-02/01-00-00.tar.gz", "/srv/restored");
  * ```
  */

@@ -11,7 +11,7 @@ const STAGE_PREFIX = ".backupd-restore-";
  * Throws a `RunError` unless `dir` is absent or an empty folder; changes nothing.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await checkRestoreTarget("/srv/pgdata");
  * ```
  */

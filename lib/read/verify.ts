@@ -80,7 +80,7 @@ export interface VerifyBytesOptions extends VerifyOptions {
  * Checks an archive called `name` read from `bytes` against what its sidecar says.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const result = await verifyBytes("01-00-00.tar.gz", response.body, {
  *   sidecar: { hex: "ab12..." },
  * });
@@ -140,7 +140,7 @@ export async function verifyBytes(
  * Checks one archive file end to end.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const result = await verifyArchive("/backup/2027-01-02/01-00-00.tar.gz");
  * console.log(result.ok ? "OK" : `FAILED: ${result.reason}`);
  * ```

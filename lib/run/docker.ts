@@ -25,7 +25,7 @@ export interface DockerApi {
  * A client for `endpoint`. Every failure is a RunError saying what could not be done.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const docker = dockerClient(parseDockerHost(DEFAULT_DOCKER_HOST));
  * for (const c of await docker.running("backupd.pause=true")) await docker.pause(c.id);
  * ```

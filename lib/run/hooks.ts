@@ -83,7 +83,7 @@ function signalGroup(pid: number, signal: Deno.Signal): void {
  * then SIGKILL after a grace period. Processes the hook leaves running are left alone.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await runHook("--pre-hook", ["sh", "-c", "sync"], { timeoutMs: 60_000, log });
  * ```
  */

@@ -6,7 +6,8 @@
  *
  * @example
  * ```ts
- * describeServer("postgres://app:secret@db:5433/shop"); // "db:5433/shop as app"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(describeServer("postgres://app:secret@db:5433/shop"), "db:5433/shop as app");
  * ```
  */
 export function describeServer(url: string): string {

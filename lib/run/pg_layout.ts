@@ -39,9 +39,11 @@ const HISTORY_FILE = /^[0-9A-F]{8}\.history$/;
  *
  * @example
  * ```ts
- * leftOutOfBackup("postmaster.pid"); // true
- * leftOutOfBackup("pg_replslot"); // false: the folder stays, empty
- * leftOutOfBackup("pg_replslot/slot/state"); // true
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(leftOutOfBackup("postmaster.pid"), true);
+ * // The folder stays, empty:
+ * assertEquals(leftOutOfBackup("pg_replslot"), false);
+ * assertEquals(leftOutOfBackup("pg_replslot/slot/state"), true);
  * ```
  */
 export function leftOutOfBackup(rel: string): boolean {

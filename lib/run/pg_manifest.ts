@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
  *
  * @example
  * ```ts
- * parseLsn("0/2000028"); // 0x2000028n
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseLsn("0/2000028"), 0x2000028n);
  * ```
  */
 export function parseLsn(text: string): bigint {
@@ -22,7 +23,8 @@ export function parseLsn(text: string): bigint {
  *
  * @example
  * ```ts
- * formatLsn(0x2000028n); // "0/2000028"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(formatLsn(0x2000028n), "0/2000028");
  * ```
  */
 export function formatLsn(lsn: bigint): string {
@@ -130,12 +132,13 @@ function lastModified(mtimeMs: number): string {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * const text = backupManifest(
  *   [{ path: "PG_VERSION", size: 3, mtimeMs: 0, sha256: "ab".repeat(32) }],
  *   { timeline: 1, start: 0x2000028n, end: 0x2000100n },
  *   { serverMajor: 15, systemIdentifier: "7713752329763326377" },
  * );
- * JSON.parse(text)["WAL-Ranges"][0]["Start-LSN"]; // "0/2000028"
+ * assertEquals(JSON.parse(text)["WAL-Ranges"][0]["Start-LSN"], "0/2000028");
  * ```
  */
 export function backupManifest(

@@ -16,7 +16,7 @@ export interface PingOptions {
  * The address of a ping.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * pingAddress("https://hc-ping.example/abc/", "fail"); // "https://hc-ping.example/abc/fail"
  * ```
  */
@@ -29,7 +29,7 @@ export function pingAddress(url: string, event: PingEvent): string {
  * Sends one ping; throws when it cannot be delivered or is not answered with 2xx.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await sendPing("https://hc-ping.example/abc", "start", "");
  * ```
  */

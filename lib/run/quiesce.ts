@@ -45,7 +45,7 @@ async function resume(api: DockerApi, record: Record, log: Logger): Promise<stri
  * Containers that are already running again are fine; other failures are logged.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await resumeLeftovers("/backup/.backupd", docker, log);
  * ```
  */
@@ -77,7 +77,7 @@ export async function resumeLeftovers(
  * (it throws a RunError when any could not be resumed).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const resumeAll = await quiesce("/backup/.backupd", docker, log);
  * try { ... } finally { await resumeAll(); }
  * ```

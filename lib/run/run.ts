@@ -64,7 +64,7 @@ const CHANGES: ReadonlySet<PackWarning["kind"]> = new Set([
  * throws when it fails.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const outcome = await backUp(settings, origins, deps);
  * ```
  */
@@ -231,7 +231,7 @@ async function runCleanups(cleanups: Cleanup[]): Promise<unknown> {
  * throws for a failed backup: the report says how it ended (the caller logs a failure).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const report = await runBackup(settings, { source: "--source", dest: "--dest" }, {
  *   now: Date.now,
  *   log: createLogger(),

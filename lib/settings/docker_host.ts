@@ -18,7 +18,7 @@ export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
  * Reads DOCKER_HOST; throws RangeError for a form it does not know.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * parseDockerHost("unix:///run/docker.sock"); // { host: "unix:///run/docker.sock", base: "http://docker", socket: "/run/docker.sock" }
  * ```
  */

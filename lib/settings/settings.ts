@@ -102,7 +102,7 @@ function postgresSettings(flags: Flags, env: Env): { postgres?: PostgresTarget }
  * Resolves every setting: a flag wins over the environment, which wins over the default.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const settings = resolveSettings({ dest: "/tmp/b" }, { BACKUP_SOURCE: "/srv" }, { timeZone: "UTC" });
  * settings.source; // "/srv"
  * ```

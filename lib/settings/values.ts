@@ -70,7 +70,8 @@ export function wholeNumber(picked: Picked | undefined): number | undefined {
  *
  * @example
  * ```ts
- * checkTimeZone("Europe/Berlin", "--tz"); // "Europe/Berlin"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(checkTimeZone("Europe/Berlin", "--tz"), "Europe/Berlin");
  * ```
  */
 export function checkTimeZone(zone: string, from: string): string {
@@ -88,7 +89,8 @@ export function checkTimeZone(zone: string, from: string): string {
  *
  * @example
  * ```ts
- * checkSchedule("0 1 * * *", "--schedule", "UTC"); // "0 1 * * *"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(checkSchedule("0 1 * * *", "--schedule", "UTC"), "0 1 * * *");
  * ```
  */
 export function checkSchedule(pattern: string, from: string, timeZone: string): string {
@@ -121,7 +123,8 @@ export function secret(env: Env, name: string): Secret | undefined {
  *
  * @example
  * ```ts
- * maskPassword("postgres://app:s3cret@db/shop"); // "postgres://app:***@db/shop"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(maskPassword("postgres://app:s3cret@db/shop"), "postgres://app:***@db/shop");
  * ```
  */
 export function maskPassword(url: string): string {

@@ -34,7 +34,7 @@ export interface PartialFile extends WrittenFile {
  * Removes a file, treating one already gone as removed.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await removeIfPresent("/backup/2027-01-02/.01-00-00.tar.gz.partial");
  * ```
  */
@@ -51,7 +51,7 @@ export async function removeIfPresent(path: string): Promise<void> {
  * Fsyncs a folder, so a rename inside it survives a crash.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await syncFolder("/backup/2027-01-02");
  * ```
  */
@@ -70,7 +70,7 @@ async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
  * ready to `commit()` under `dir/name`. On failure the partial file is gone.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const partial = await writePartial("/backup/2027-01-02", "01-00-00.tar.gz", stream);
  * await partial.commit();
  * ```

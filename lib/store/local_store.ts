@@ -28,7 +28,7 @@ async function dayFolders(dest: string): Promise<string[]> {
  * Call it only while holding the lock. Returns the relative paths removed.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const removed = await removeStalePartials("/backup");
  * ```
  */
@@ -49,7 +49,7 @@ export async function removeStalePartials(dest: string): Promise<string[]> {
  * encrypted or not, so that each second's `-N` stays unique.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await freeArchiveName("/backup/2027-01-02", "01-00-00", "gzip"); // "01-00-00.tar.gz"
  * ```
  */
@@ -75,7 +75,7 @@ export async function freeArchiveName(
  * Archives under DEST, oldest first; files backupd did not write are not listed.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * for (const archive of await listArchives("/backup")) console.log(archive.path);
  * ```
  */

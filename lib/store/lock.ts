@@ -15,7 +15,7 @@ export interface Lock {
  * Takes the lock in `stateDir` without waiting; throws LockHeldError naming the holder.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const lock = await acquireLock("/backup/.backupd", `pid ${Deno.pid}`);
  * try { ... } finally { lock.release(); }
  * ```

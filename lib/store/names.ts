@@ -76,9 +76,10 @@ export function stampOf(instantMs: number, timeZone: string): Stamp {
  *
  * @example
  * ```ts
- * archiveFileName("01-00-00", 0, "gzip"); // "01-00-00.tar.gz"
- * archiveFileName("01-00-00", 2, "gzip"); // "01-00-00-2.tar.gz"
- * archiveFileName("01-00-00", 0, "gzip", true); // "01-00-00.tar.gz.age"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(archiveFileName("01-00-00", 0, "gzip"), "01-00-00.tar.gz");
+ * assertEquals(archiveFileName("01-00-00", 2, "gzip"), "01-00-00-2.tar.gz");
+ * assertEquals(archiveFileName("01-00-00", 0, "gzip", true), "01-00-00.tar.gz.age");
  * ```
  */
 export function archiveFileName(
@@ -97,7 +98,8 @@ export function archiveFileName(
  *
  * @example
  * ```ts
- * isEncryptedName("2027-01-02/01-00-00.tar.gz.age"); // true
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(isEncryptedName("2027-01-02/01-00-00.tar.gz.age"), true);
  * ```
  */
 export function isEncryptedName(name: string): boolean {
@@ -109,7 +111,8 @@ export function isEncryptedName(name: string): boolean {
  *
  * @example
  * ```ts
- * compressionOfName("01-00-00.tar.zst.age"); // "zstd"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(compressionOfName("01-00-00.tar.zst.age"), "zstd");
  * ```
  */
 export function compressionOfName(name: string): Compression {
@@ -122,7 +125,8 @@ export function compressionOfName(name: string): Compression {
  *
  * @example
  * ```ts
- * partialName("01-00-00.tar.gz"); // ".01-00-00.tar.gz.partial"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(partialName("01-00-00.tar.gz"), ".01-00-00.tar.gz.partial");
  * ```
  */
 export function partialName(fileName: string): string {
@@ -134,7 +138,8 @@ export function partialName(fileName: string): string {
  *
  * @example
  * ```ts
- * sidecarName("01-00-00.tar.gz"); // "01-00-00.tar.gz.sha256"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(sidecarName("01-00-00.tar.gz"), "01-00-00.tar.gz.sha256");
  * ```
  */
 export function sidecarName(fileName: string): string {
@@ -146,7 +151,8 @@ export function sidecarName(fileName: string): string {
  *
  * @example
  * ```ts
- * sidecarText("ab12", "01-00-00.tar.gz"); // "ab12  01-00-00.tar.gz\n"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(sidecarText("ab12", "01-00-00.tar.gz"), "ab12  01-00-00.tar.gz\n");
  * ```
  */
 export function sidecarText(hex: string, fileName: string): string {
@@ -163,8 +169,9 @@ const PARTIAL =
  *
  * @example
  * ```ts
- * isDayFolder("2027-01-02"); // true
- * isDayFolder("photos"); // false
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(isDayFolder("2027-01-02"), true);
+ * assertEquals(isDayFolder("photos"), false);
  * ```
  */
 export function isDayFolder(name: string): boolean {
@@ -176,7 +183,8 @@ export function isDayFolder(name: string): boolean {
  *
  * @example
  * ```ts
- * isPartialName(".01-00-00.tar.gz.partial"); // true
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(isPartialName(".01-00-00.tar.gz.partial"), true);
  * ```
  */
 export function isPartialName(name: string): boolean {
@@ -188,9 +196,16 @@ export function isPartialName(name: string): boolean {
  *
  * @example
  * ```ts
- * parseArchiveName("2027-01-02", "01-00-00-1.tar.gz");
- * // { day: "2027-01-02", time: "01-00-00", seq: 1, compression: "gzip", encrypted: false,
- * //   path: "2027-01-02/01-00-00-1.tar.gz" }
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseArchiveName("2027-01-02", "01-00-00-1.tar.gz"), {
+ *   day: "2027-01-02",
+ *   time: "01-00-00",
+ *   seq: 1,
+ *   compression: "gzip",
+ *   encrypted: false,
+ *   path: "2027-01-02/01-00-00-1.tar.gz",
+ * });
+ * assertEquals(parseArchiveName("2027-01-02", "notes.txt"), undefined);
  * ```
  */
 export function parseArchiveName(day: string, fileName: string): ArchiveName | undefined {
@@ -211,7 +226,10 @@ export function parseArchiveName(day: string, fileName: string): ArchiveName | u
  *
  * @example
  * ```ts
- * archives.sort(byAge);
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const later = parseArchiveName("2027-01-02", "01-00-00-1.tar.gz")!;
+ * const earlier = parseArchiveName("2027-01-02", "01-00-00.tar.gz")!;
+ * assertEquals([later, earlier].sort(byAge).map((a) => a.path), [earlier.path, later.path]);
  * ```
  */
 export function byAge(a: ArchiveName, b: ArchiveName): number {
@@ -225,7 +243,8 @@ export function byAge(a: ArchiveName, b: ArchiveName): number {
  *
  * @example
  * ```ts
- * instantOf({ day: "2027-01-02", time: "01-30-05" }, "Europe/Berlin"); // Date.UTC(2027, 0, 2, 0, 30, 5)
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(instantOf({ day: "2027-01-02", time: "01-30-05" }, "Europe/Berlin"), Date.UTC(2027, 0, 2, 0, 30, 5));
  * ```
  */
 export function instantOf(stamp: Stamp, timeZone: string): number {

@@ -11,7 +11,7 @@ import { listArchives } from "./local_store.ts";
  * Whether any retention rule is set.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * hasRules({}); // false
  * ```
  */
@@ -38,7 +38,7 @@ export interface PruneOptions {
  * removes each archive the plan gives up, with its sidecar.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const plan = await pruneArchives(await store.list(), { last: 7 }, {
  *   dryRun: false,
  *   remove: (path) => store.remove(path),
@@ -64,7 +64,7 @@ export async function pruneArchives(
  * date folders it leaves empty.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const plan = await prune("/backup", { last: 7 }, { dryRun: true });
  * ```
  */

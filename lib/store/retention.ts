@@ -26,7 +26,8 @@ export interface PolicyResult {
  *
  * @example
  * ```ts
- * isoWeek("2027-01-01"); // "2026-W53"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(isoWeek("2027-01-01"), "2026-W53");
  * ```
  */
 export function isoWeek(day: string): string {
@@ -59,8 +60,13 @@ const RULES = [
  *
  * @example
  * ```ts
- * const plan = applyPolicy(archives, { daily: 7, weekly: 4 });
- * for (const path of plan.remove) console.log("remove", path, plan.reasons.get(path));
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { parseArchiveName } from "./names.ts";
+ * const archives = ["2027-01-01", "2027-01-02", "2027-01-03"]
+ *   .map((day) => parseArchiveName(day, "01-00-00.tar.gz")!);
+ * const plan = applyPolicy(archives, { last: 2 });
+ * assertEquals(plan.keep, ["2027-01-03/01-00-00.tar.gz", "2027-01-02/01-00-00.tar.gz"]);
+ * assertEquals(plan.remove, ["2027-01-01/01-00-00.tar.gz"]);
  * ```
  */
 export function applyPolicy(archives: readonly ArchiveName[], policy: KeepPolicy): PolicyResult {

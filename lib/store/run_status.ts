@@ -28,7 +28,7 @@ export interface DaemonState {
  * Reads the last run; `undefined` before the first.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const last = await readLastRun("/backup/.backupd");
  * ```
  */
@@ -40,7 +40,7 @@ export function readLastRun(stateDir: string): Promise<LastRun | undefined> {
  * Records the last run (atomically: a reader never sees half a file).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await writeLastRun("/backup/.backupd", { started, finished, result: "ok" });
  * ```
  */
@@ -52,7 +52,7 @@ export function writeLastRun(stateDir: string, run: LastRun): Promise<void> {
  * Reads the daemon's state; `undefined` when no daemon ever ran on this DEST.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const daemon = await readDaemonState("/backup/.backupd");
  * ```
  */
@@ -64,7 +64,7 @@ export function readDaemonState(stateDir: string): Promise<DaemonState | undefin
  * Records the daemon's state.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await writeDaemonState("/backup/.backupd", { pid: 1, started, nextSlot: null });
  * ```
  */

@@ -11,7 +11,7 @@ export type SidecarHash = { hex: string } | { missing: true } | { invalid: strin
  * Reads `ARCHIVE.sha256`.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const sidecar = await readSidecar("/backup/2027-01-02/01-00-00.tar.gz");
  * if ("hex" in sidecar) console.log(sidecar.hex);
  * ```
@@ -31,7 +31,7 @@ export async function readSidecar(archivePath: string): Promise<SidecarHash> {
  * Reads a sidecar's text (`undefined`: there is none) for the archive file `fileName`.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * parseSidecar(`${"ab".repeat(32)}  01-00-00.tar.gz\n`, "01-00-00.tar.gz"); // { hex: "abab..." }
  * ```
  */
@@ -49,7 +49,7 @@ export function parseSidecar(text: string | undefined, fileName: string): Sideca
  * sha256 of a whole file, hex.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await hashFile("/backup/2027-01-02/01-00-00.tar.gz");
  * ```
  */
@@ -62,7 +62,7 @@ export async function hashFile(path: string): Promise<string> {
  * sha256 of a whole stream, hex.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await hashStream(ReadableStream.from([new Uint8Array([1, 2, 3])]));
  * ```
  */

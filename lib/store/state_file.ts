@@ -8,7 +8,8 @@ import { fsReason, RunError } from "../base/errors.ts";
  *
  * @example
  * ```ts
- * stateDirOf("/backup"); // "/backup/.backupd"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(stateDirOf("/backup"), "/backup/.backupd");
  * ```
  */
 export function stateDirOf(dest: string): string {
@@ -21,7 +22,9 @@ export function stateDirOf(dest: string): string {
  *
  * @example
  * ```ts
- * throw new StateFileError('Cannot read "/backup/.backupd/status.json": not valid JSON');
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const err = new StateFileError('Cannot read "/backup/.backupd/status.json": not valid JSON');
+ * assertEquals(err.name, "StateFileError");
  * ```
  */
 export class StateFileError extends RunError {
@@ -35,7 +38,7 @@ export class StateFileError extends RunError {
  * Reads a JSON state file; `undefined` when there is none.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const last = await readStateFile<{ result: string }>("/backup/.backupd/status.json");
  * ```
  */
@@ -60,7 +63,7 @@ export async function readStateFile<T>(path: string): Promise<T | undefined> {
  * Writes a JSON state file atomically (owner-only).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await writeStateFile("/backup/.backupd/status.json", { result: "ok" });
  * ```
  */
