@@ -2,7 +2,7 @@
 // never following links, leaving out excluded paths and the destination folder. It uses
 // the synchronous calls: an async lstat costs ~70 µs in Deno, a sync one a few.
 
-import { RunError } from "../base/errors.ts";
+import { fsReason, RunError } from "../base/errors.ts";
 
 /** One thing found in the tree. */
 export interface WalkEntry {
@@ -81,7 +81,7 @@ async function* walkFolder(
       options.onVanished?.(rel);
       return;
     }
-    throw new RunError(`Cannot list folder "${dir}": ${(err as Error).message}`, { cause: err });
+    throw new RunError(`Cannot list folder "${dir}": ${fsReason(err)}`, { cause: err });
   }
   names.sort();
   for (const name of names) {
@@ -99,7 +99,7 @@ async function* walkFolder(
         else options.onVanished?.(childRel);
         continue;
       }
-      throw new RunError(`Cannot stat "${path}": ${(err as Error).message}`, { cause: err });
+      throw new RunError(`Cannot stat "${path}": ${fsReason(err)}`, { cause: err });
     }
     if (info.isDirectory && sameFolder(info, options.skipFolders ?? [])) continue;
     yield { rel: childRel, path, info };

@@ -1,7 +1,7 @@
 // Secrets given in a variable, or in a file that a `..._FILE` variable names (Docker
 // secrets): read only when a run needs them, never logged.
 
-import { ConfigError } from "./errors.ts";
+import { ConfigError, fsReason } from "./errors.ts";
 
 /** A secret given in a variable, or in a file a `..._FILE` variable names. */
 export type Secret = { value: string } | { file: string; from: string };
@@ -19,7 +19,7 @@ export async function readSecret(secret: Secret): Promise<string> {
   try {
     return (await Deno.readTextFile(secret.file)).trim();
   } catch (err) {
-    const detail = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    const detail = err instanceof Deno.errors.NotFound ? "no such file" : fsReason(err);
     throw new ConfigError(secret.from, secret.file, detail, { cause: err });
   }
 }

@@ -2,7 +2,8 @@
 // streamed through `age-encryption` (X25519 and post-quantum hybrid keys, as the age CLI).
 
 import { Decrypter, Encrypter } from "age-encryption";
-import { RunError } from "../base/errors.ts";
+import { describeError, fsReason, RunError } from "../base/errors.ts";
+import { CorruptArchiveError, mapFailure } from "./read_errors.ts";
 
 /**
  * Checks an age public key; throws a `RangeError` saying why it is not one.
@@ -17,7 +18,7 @@ export function checkRecipient(key: string): void {
   try {
     new Encrypter().addRecipient(key);
   } catch (err) {
-    throw new RangeError(`not a valid age public key (${(err as Error).message})`, { cause: err });
+    throw new RangeError(`not a valid age public key (${describeError(err)})`, { cause: err });
   }
 }
 
@@ -52,7 +53,7 @@ export async function readIdentities(path: string): Promise<string[]> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    const detail = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    const detail = err instanceof Deno.errors.NotFound ? "no such file" : fsReason(err);
     throw new RunError(`Cannot read the age identity file "${path}": ${detail}`, { cause: err });
   }
   const identities = text.split("\n").map((line) => line.trim()).filter((line) =>
@@ -105,9 +106,14 @@ export async function decryptStream(
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   try {
-    return await decrypter.decrypt(stream);
+    // A chunk that fails its tag, or is missing at the end, fails the stream as it is read.
+    return mapFailure(await decrypter.decrypt(stream), (err) =>
+      new CorruptArchiveError(
+        `the age encryption is damaged or truncated (${describeError(err)})`,
+        { cause: err },
+      ));
   } catch (err) {
-    const message = (err as Error).message;
+    const message = describeError(err);
     const detail = /no identity matched/i.test(message)
       ? "no identity in the file given matches the archive's recipients"
       : `not a valid age file (${message})`;

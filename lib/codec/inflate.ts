@@ -10,6 +10,7 @@ import { memberLength, zstdUnitLength } from "./framing.ts";
 import type { Compression } from "../store/names.ts";
 import { noteGarbage } from "./gc_hint.ts";
 import { type CodecPool, ordered } from "./codec_pool.ts";
+import { mapFailure, TruncatedArchiveError, zlibFailure } from "./read_errors.ts";
 
 function through(
   source: AsyncIterable<Uint8Array>,
@@ -36,7 +37,10 @@ export function inflateStream(
   source: AsyncIterable<Uint8Array>,
   compression: Compression,
 ): ReadableStream<Uint8Array> {
-  return through(source, compression === "zstd" ? createZstdDecompress() : createGunzip());
+  return mapFailure(
+    through(source, compression === "zstd" ? createZstdDecompress() : createGunzip()),
+    (err) => zlibFailure(err, compression),
+  );
 }
 
 /** Where compressed bytes come from: `fill` reads until `buffer` is full or the input ends. */
@@ -157,12 +161,16 @@ async function* inflateUnits(
       const unit = new Uint8Array(length);
       unit.set(header);
       const read = got + await reader.fill(unit.subarray(got));
-      if (read < length) throw new Error("unexpected end of file");
+      if (read < length) throw new TruncatedArchiveError(`the ${compression} stream is truncated`);
       noteGarbage(length);
       yield unit;
     }
   };
-  yield* ordered(units(), (unit) => pool.run(op, unit), 4 * pool.size);
+  const inflateUnit = (unit: Uint8Array) =>
+    pool.run(op, unit).catch((err) => {
+      throw zlibFailure(err, compression);
+    });
+  yield* ordered(units(), inflateUnit, 4 * pool.size);
   if (plain) {
     for await (const chunk of inflateStream(plain, compression)) yield chunk;
   }

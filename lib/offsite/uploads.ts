@@ -3,7 +3,7 @@
 
 import type { Logger } from "../base/log.ts";
 import { type ArchiveName, parseArchiveName, sidecarName, sidecarText } from "../store/names.ts";
-import { RemoteError, RunError } from "../base/errors.ts";
+import { describeError, RemoteError, RunError } from "../base/errors.ts";
 import type { PolicyResult } from "../store/retention.ts";
 import { pruneArchives } from "../store/prune.ts";
 import type { RemoteStore } from "./s3_store.ts";
@@ -149,7 +149,7 @@ async function retrying<T>(
       if (options.signal?.aborted || delay === undefined || permanent) throw err;
       options.log.warn(`${what} failed; trying again`, {
         in_seconds: delay / 1000,
-        error: (err as Error).message,
+        error: describeError(err),
       });
       await options.sleep(delay, options.signal);
     }

@@ -6,7 +6,9 @@ import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
 import { decompress } from "../codec/decompress.ts";
 import { DecryptError } from "../codec/encryption.ts";
-import { compressionOfName, isEncryptedName } from "../store/names.ts";
+import { isEncryptedName } from "../store/names.ts";
+import { describeError } from "../base/errors.ts";
+import { ArchiveReadError, InvalidTarError, TruncatedArchiveError } from "../codec/read_errors.ts";
 import { hashFile, readSidecar, type SidecarHash } from "../store/sidecar.ts";
 
 /** The verdict on one archive. */
@@ -24,23 +26,10 @@ export interface VerifyResult {
   bytes: number;
 }
 
-function describe(err: unknown, kind: string): string {
-  if (err instanceof DecryptError) return err.message;
-  const message = err instanceof Error ? err.message : String(err);
-  // The age body's own checks: a chunk's tag, or a chunk missing at the end.
-  if (/invalid tag|chunk|ciphertext/i.test(message) && kind.endsWith("age")) {
-    return `the age encryption is damaged or truncated (${message})`;
-  }
-  if (/unexpected end of file/i.test(message)) return `the ${kind} stream is truncated`;
-  if (
-    /incorrect (data|header) check|invalid|corrupt|zstd/i.test(message) && !/tar/i.test(message)
-  ) {
-    return `the ${kind} stream is corrupt (${message})`;
-  }
-  if (/truncated/i.test(message)) {
-    return `the tar stream is truncated or has no end-of-archive marker (${message})`;
-  }
-  return `the tar stream is invalid (${message})`;
+/** What `verify` prints for a failure: what the reader that found it said. */
+function describe(err: unknown): string {
+  if (err instanceof ArchiveReadError || err instanceof DecryptError) return err.message;
+  return `the archive cannot be read (${describeError(err)})`;
 }
 
 async function readTar(
@@ -48,18 +37,37 @@ async function readTar(
 ): Promise<{ entries: number; bytes: number }> {
   let entries = 0;
   let bytes = 0;
-  for await (const entry of stream.pipeThrough(createTarDecoder({ strict: true }))) {
-    let n = 0;
-    for await (const chunk of entry.body) n += chunk.length;
-    if (n !== entry.header.size) {
-      throw new Error(
-        `entry "${entry.header.name}" holds ${n} bytes where its header says ${entry.header.size}`,
-      );
+  try {
+    for await (const entry of stream.pipeThrough(createTarDecoder({ strict: true }))) {
+      let n = 0;
+      for await (const chunk of entry.body) n += chunk.length;
+      if (n !== entry.header.size) {
+        throw new InvalidTarError(
+          `the tar stream is invalid (entry "${entry.header.name}" holds ${n} bytes where its header says ${entry.header.size})`,
+        );
+      }
+      entries++;
+      bytes += n;
     }
-    entries++;
-    bytes += n;
+  } catch (err) {
+    throw tarFailure(err);
   }
   return { entries, bytes };
+}
+
+/** A failure met while decoding tar: the decompressor's own, or the tar decoder's. */
+function tarFailure(err: unknown): unknown {
+  if (err instanceof ArchiveReadError || err instanceof DecryptError) return err;
+  const message = describeError(err);
+  // modern-tar's strict decoder says "truncated" for a stream cut inside an entry or
+  // before the end-of-archive marker.
+  if (/truncated/i.test(message)) {
+    return new TruncatedArchiveError(
+      `the tar stream is truncated or has no end-of-archive marker (${message})`,
+      { cause: err },
+    );
+  }
+  return new InvalidTarError(`the tar stream is invalid (${message})`, { cause: err });
 }
 
 /** Options of {@linkcode verifyArchive}. */
@@ -130,8 +138,7 @@ export async function verifyBytes(
     return { ok: false, reason: "the sha256 does not match the sidecar", ...judged };
   }
   if (failure !== undefined) {
-    const kind = compressionOfName(name) + (isEncryptedName(name) ? "+age" : "");
-    return { ok: false, reason: describe(failure, kind), ...judged };
+    return { ok: false, reason: describe(failure), ...judged };
   }
   return { ok: true, ...judged };
 }

@@ -1,6 +1,6 @@
 // The off-site settings: the bucket, its endpoint and region, credentials, age keys.
 
-import { ConfigError } from "../base/errors.ts";
+import { ConfigError, describeError } from "../base/errors.ts";
 import { parseS3Url, type S3Credentials } from "../offsite/s3_url.ts";
 import { checkRecipient } from "../codec/encryption.ts";
 import { bool, pick, secret } from "./values.ts";
@@ -43,7 +43,7 @@ export function offsiteSettings(flags: Flags, env: Env) {
       throw new ConfigError(
         recipientsFromFlags ? "--age-recipient" : "BACKUP_AGE_RECIPIENTS",
         recipient,
-        (err as Error).message,
+        describeError(err),
         { cause: err },
       );
     }

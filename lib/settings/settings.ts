@@ -1,7 +1,7 @@
 // Settings from flags, then the environment, then defaults, checked without touching the disk.
 // Every bad value becomes a ConfigError naming the flag or variable that carried it.
 
-import { ConfigError } from "../base/errors.ts";
+import { ConfigError, describeError } from "../base/errors.ts";
 import { type Compression, EXTENSIONS } from "../store/names.ts";
 import type { LogFormat } from "../base/log.ts";
 import { DEFAULT_DOCKER_HOST, parseDockerHost } from "./docker_host.ts";
@@ -188,7 +188,7 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
       throw new ConfigError(
         picked.from,
         picked.value,
-        (err as Error).message.replace(/^Cannot split the command: /, ""),
+        describeError(err).replace(/^Cannot split the command: /, ""),
         {
           cause: err,
         },
