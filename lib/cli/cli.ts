@@ -21,14 +21,7 @@ import { resolveSettings } from "../settings/settings.ts";
 import type { Env, Flags } from "../settings/flags.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { Io } from "./io.ts";
-import {
-  archiveOptions,
-  identityOption,
-  pathOptions,
-  postgresOption,
-  s3Options,
-  scheduleOptions,
-} from "./options.ts";
+import { BACKUP_OPTIONS, withOptions } from "./options.ts";
 import { commandNow, originsOf } from "./now.ts";
 
 /** The program's version, from deno.json. */
@@ -82,35 +75,27 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     invocation = { command, flags, operands: cmd.args };
   };
 
-  postgresOption(s3Options(archiveOptions(
-    pathOptions(define("now", "make one backup now (then apply retention when a rule is set)")),
-  )))
-    .action(record("now"));
-  scheduleOptions(
-    postgresOption(s3Options(
-      archiveOptions(
-        pathOptions(define("run", "the daemon: back up at each scheduled slot", true)),
-      ),
-    )),
+  withOptions(
+    define("now", "make one backup now (then apply retention when a rule is set)"),
+    BACKUP_OPTIONS,
+  ).action(record("now"));
+  withOptions(
+    define("run", "the daemon: back up at each scheduled slot", true),
+    [...BACKUP_OPTIONS, "schedule", "daemonStart"],
+  ).action(record("run"));
+  withOptions(
+    define("health", "exit 0 when backups are current, else 1, with one line saying why"),
+    ["dest", "tz", "schedule", "logFormat"],
+  ).action(record("health"));
+  withOptions(
+    define("list", "archives under DEST, newest first: name, size, age"),
+    ["dest", "tz", "logFormat", "s3"],
   )
-    .option(
-      "--catch-up",
-      "at start, run once if a slot passed since the newest archive (BACKUP_CATCH_UP, default on)",
-    )
-    .option("--no-catch-up", "do not catch up at start")
-    .option("--run-on-start", "back up once at start (BACKUP_RUN_ON_START)")
-    .action(record("run"));
-  scheduleOptions(
-    pathOptions(
-      define("health", "exit 0 when backups are current, else 1, with one line saying why"),
-    ),
-  )
-    .action(record("health"));
-  s3Options(pathOptions(define("list", "archives under DEST, newest first: name, size, age")))
     .option("--remote", "list the archives in the bucket of --s3-url instead")
     .action(record("list"));
-  identityOption(
-    s3Options(pathOptions(define("verify", "check archives (the newest when none is named)"))),
+  withOptions(
+    define("verify", "check archives (the newest when none is named)"),
+    ["dest", "logFormat", "s3", "identity"],
   )
     .argument("[archive...]", "archive paths, names relative to DEST, or s3:// addresses")
     .option("--all", "check every archive under DEST")
@@ -118,17 +103,19 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     .action((archives: string[], flags: Flags) => {
       invocation = { command: "verify", flags, operands: archives };
     });
-  identityOption(s3Options(pathOptions(
+  withOptions(
     define("restore", "extract an archive safely into DIR, which must not exist or be empty"),
-  )))
+    ["dest", "logFormat", "s3", "identity"],
+  )
     .argument("<archive>", "archive path, name relative to DEST, or s3:// address")
     .requiredOption("--to <dir>", "folder to restore into")
     .action((archive: string, flags: Flags) => {
       invocation = { command: "restore", flags, operands: [archive] };
     });
-  s3Options(archiveOptions(
-    pathOptions(define("prune", "apply the retention policy, listing keep/remove with reasons")),
-  ))
+  withOptions(
+    define("prune", "apply the retention policy, listing keep/remove with reasons"),
+    ["dest", "tz", "logFormat", "keep", "s3"],
+  )
     .option("--dry-run", "print the plan and change nothing")
     .action(record("prune"));
 

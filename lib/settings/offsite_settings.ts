@@ -3,7 +3,7 @@
 import { ConfigError, describeError } from "../base/errors.ts";
 import { parseS3Url, type S3Credentials } from "../offsite/s3_url.ts";
 import { checkRecipient } from "../codec/encryption.ts";
-import { bool, pick, secret } from "./values.ts";
+import { bool, httpUrlSetting, listSetting, pick, secret } from "./values.ts";
 import { DEFAULTS, type Env, type Flags } from "./flags.ts";
 
 export function s3Credentials(env: Env): S3Credentials | undefined {
@@ -20,28 +20,26 @@ export function s3Credentials(env: Env): S3Credentials | undefined {
 
 export function offsiteSettings(flags: Flags, env: Env) {
   const urlPicked = pick(flags.s3Url, "--s3-url", env, "BACKUP_S3_URL");
-  const endpointPicked = pick(flags.s3Endpoint, "--s3-endpoint", env, "BACKUP_S3_ENDPOINT");
-  if (
-    endpointPicked && !/^https?:$/.test(URL.parse(endpointPicked.value)?.protocol ?? "")
-  ) {
-    throw new ConfigError(
-      endpointPicked.from,
-      endpointPicked.value,
-      "expected an http:// or https:// address",
-    );
-  }
+  const endpointPicked = httpUrlSetting(
+    flags.s3Endpoint,
+    "--s3-endpoint",
+    env,
+    "BACKUP_S3_ENDPOINT",
+  );
   const region = pick(flags.s3Region, "--s3-region", env, "BACKUP_S3_REGION")?.value ??
     DEFAULTS.s3Region;
-  const recipientsFromFlags = flags.ageRecipient !== undefined && flags.ageRecipient.length > 0;
-  const recipients = recipientsFromFlags
-    ? flags.ageRecipient ?? []
-    : (env.BACKUP_AGE_RECIPIENTS ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const { values: recipients, from: recipientsFrom } = listSetting(
+    flags.ageRecipient,
+    "--age-recipient",
+    env,
+    "BACKUP_AGE_RECIPIENTS",
+  );
   for (const recipient of recipients) {
     try {
       checkRecipient(recipient);
     } catch (err) {
       throw new ConfigError(
-        recipientsFromFlags ? "--age-recipient" : "BACKUP_AGE_RECIPIENTS",
+        recipientsFrom,
         recipient,
         describeError(err),
         { cause: err },

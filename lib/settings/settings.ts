@@ -1,27 +1,23 @@
 // Settings from flags, then the environment, then defaults, checked without touching the disk.
 // Every bad value becomes a ConfigError naming the flag or variable that carried it.
 
-import { ConfigError, describeError } from "../base/errors.ts";
-import { type Compression, EXTENSIONS } from "../store/names.ts";
+import { ConfigError } from "../base/errors.ts";
+import type { Compression } from "../store/names.ts";
 import type { LogFormat } from "../base/log.ts";
-import { DEFAULT_DOCKER_HOST, parseDockerHost } from "./docker_host.ts";
 import type { KeepPolicy } from "../store/retention.ts";
 import type { S3Connection, S3Credentials, S3Target } from "../offsite/s3_url.ts";
-import { splitWords } from "../base/shell_words.ts";
-import { globProblem } from "../base/glob.ts";
 import type { Secret } from "../base/secret.ts";
-import {
-  bool,
-  checkSchedule,
-  checkTimeZone,
-  folderSetting,
-  maskPassword,
-  pick,
-  secret,
-  wholeNumber,
-} from "./values.ts";
+import { maskPassword, pick, secret } from "./values.ts";
 import { offsiteSettings } from "./offsite_settings.ts";
-import { DEFAULTS, type Env, type Flags } from "./flags.ts";
+import {
+  archiveSettings,
+  dockerSettings,
+  folderSettings,
+  hookSettings,
+  noticeSettings,
+  scheduleSettings,
+} from "./groups.ts";
+import type { Env, Flags } from "./flags.ts";
 
 /** The server to back up through, from `--postgres` / `BACKUP_POSTGRES_URL`. */
 export interface PostgresTarget {
@@ -108,138 +104,14 @@ function postgresSettings(flags: Flags, env: Env): { postgres?: PostgresTarget }
  * ```
  */
 export function resolveSettings(flags: Flags, env: Env, system: System): Settings {
-  const source = folderSetting(flags.source, "--source", env, "BACKUP_SOURCE") ??
-    flags.defaultSource ?? DEFAULTS.source;
-  const dest = folderSetting(flags.dest, "--dest", env, "BACKUP_DEST") ?? flags.defaultDest ??
-    DEFAULTS.dest;
-
-  const tzPicked = pick(flags.tz, "--tz", env, "TZ");
-  const tz = tzPicked ? checkTimeZone(tzPicked.value, tzPicked.from) : system.timeZone;
-
-  const schedulePicked = pick(flags.schedule, "--schedule", env, "BACKUP_SCHEDULE");
-  const schedule = checkSchedule(
-    schedulePicked?.value ?? DEFAULTS.schedule,
-    schedulePicked?.from ?? "--schedule",
-    tz,
-  );
-
-  const excludes = flags.exclude && flags.exclude.length > 0
-    ? flags.exclude
-    : (env.BACKUP_EXCLUDE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
-  for (const glob of excludes) {
-    const from = flags.exclude?.length ? "--exclude" : "BACKUP_EXCLUDE";
-    if (glob.startsWith("/")) {
-      throw new ConfigError(from, glob, "expected a path relative to the source");
-    }
-    const problem = globProblem(glob);
-    if (problem) throw new ConfigError(from, glob, problem);
-  }
-
-  const keep: KeepPolicy = {};
-  const rules = [
-    ["last", flags.keepLast, "--keep-last", "BACKUP_KEEP_LAST"],
-    ["daily", flags.keepDaily, "--keep-daily", "BACKUP_KEEP_DAILY"],
-    ["weekly", flags.keepWeekly, "--keep-weekly", "BACKUP_KEEP_WEEKLY"],
-    ["monthly", flags.keepMonthly, "--keep-monthly", "BACKUP_KEEP_MONTHLY"],
-  ] as const;
-  for (const [rule, flag, flagName, envName] of rules) {
-    const n = wholeNumber(pick(flag, flagName, env, envName));
-    if (n !== undefined) keep[rule] = n;
-  }
-
-  const compressionPicked = pick(flags.compression, "--compression", env, "BACKUP_COMPRESSION");
-  const compression = compressionPicked?.value ?? "gzip";
-  if (!Object.hasOwn(EXTENSIONS, compression)) {
-    throw new ConfigError(
-      compressionPicked?.from ?? "--compression",
-      compression,
-      "expected gzip or zstd",
-    );
-  }
-
-  const logPicked = pick(flags.logFormat, "--log-format", env, "BACKUP_LOG_FORMAT");
-  const logFormat = logPicked?.value ?? "text";
-  if (logFormat !== "text" && logFormat !== "json") {
-    throw new ConfigError(logPicked?.from ?? "--log-format", logFormat, "expected text or json");
-  }
-
-  const pingPicked = pick(flags.pingUrl, "--ping-url", env, "BACKUP_PING_URL");
-  if (pingPicked && !/^https?:$/.test(URL.parse(pingPicked.value)?.protocol ?? "")) {
-    throw new ConfigError(
-      pingPicked.from,
-      pingPicked.value,
-      "expected an http:// or https:// address",
-    );
-  }
-
-  const hooks: { preHook?: string[]; postHook?: string[] } = {};
-  for (
-    const [key, flag, flagName, envName] of [
-      ["preHook", flags.preHook, "--pre-hook", "BACKUP_PRE_HOOK"],
-      ["postHook", flags.postHook, "--post-hook", "BACKUP_POST_HOOK"],
-    ] as const
-  ) {
-    const picked = pick(flag, flagName, env, envName);
-    if (!picked) continue;
-    let words: string[];
-    try {
-      words = splitWords(picked.value);
-    } catch (err) {
-      throw new ConfigError(
-        picked.from,
-        picked.value,
-        describeError(err).replace(/^Cannot split the command: /, ""),
-        {
-          cause: err,
-        },
-      );
-    }
-    if (words.length === 0) throw new ConfigError(picked.from, picked.value, "expected a command");
-    hooks[key] = words;
-  }
-  const timeoutPicked = pick(flags.hookTimeout, "--hook-timeout", env, "BACKUP_HOOK_TIMEOUT");
-  const hookTimeoutSeconds = wholeNumber(timeoutPicked) ?? DEFAULTS.hookTimeoutSeconds;
-  if (hookTimeoutSeconds === 0) {
-    throw new ConfigError(
-      timeoutPicked?.from ?? "--hook-timeout",
-      "0",
-      "expected at least 1 second",
-    );
-  }
-  const dockerHost = env.DOCKER_HOST;
-  const docker = dockerHost === "none" ? undefined : {
-    host: dockerHost || DEFAULT_DOCKER_HOST,
-    explicit: dockerHost !== undefined && dockerHost !== "",
-  };
-  if (docker) {
-    try {
-      parseDockerHost(docker.host);
-    } catch (err) {
-      throw new ConfigError(
-        "DOCKER_HOST",
-        docker.host,
-        "expected unix:///path, tcp://host:port or none",
-        { cause: err },
-      );
-    }
-  }
-
   return {
+    ...folderSettings(flags, env),
+    ...scheduleSettings(flags, env, system.timeZone),
+    ...archiveSettings(flags, env),
+    ...hookSettings(flags, env),
+    ...noticeSettings(flags, env),
+    ...dockerSettings(env),
     ...offsiteSettings(flags, env),
     ...postgresSettings(flags, env),
-    ...(pingPicked ? { pingUrl: pingPicked.value } : {}),
-    ...hooks,
-    hookTimeoutMs: hookTimeoutSeconds * 1000,
-    ...(docker ? { docker } : {}),
-    source,
-    dest,
-    schedule,
-    tz,
-    catchUp: bool(flags.catchUp, env, "BACKUP_CATCH_UP", true),
-    runOnStart: bool(flags.runOnStart, env, "BACKUP_RUN_ON_START", false),
-    excludes,
-    keep,
-    compression: compression as Compression,
-    logFormat,
   };
 }

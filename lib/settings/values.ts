@@ -6,7 +6,7 @@ import { ConfigError } from "../base/errors.ts";
 import type { Secret } from "../base/secret.ts";
 import type { Env } from "./flags.ts";
 
-interface Picked {
+export interface Picked {
   value: string;
   /** The flag or variable it came from, for error messages. */
   from: string;
@@ -129,4 +129,52 @@ export function secret(env: Env, name: string): Secret | undefined {
  */
 export function maskPassword(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^@/]*@/i, "$1***@");
+}
+
+/**
+ * A repeatable flag, or else its variable as a comma-separated list; empty items dropped.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(listSetting(undefined, "--exclude", { BACKUP_EXCLUDE: "*.tmp, log/**,," }, "BACKUP_EXCLUDE"), {
+ *   values: ["*.tmp", "log/**"],
+ *   from: "BACKUP_EXCLUDE",
+ * });
+ * ```
+ */
+export function listSetting(
+  flag: string[] | undefined,
+  flagName: string,
+  env: Env,
+  envName: string,
+): { values: string[]; from: string } {
+  if (flag !== undefined && flag.length > 0) return { values: flag, from: flagName };
+  const values = (env[envName] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return { values, from: envName };
+}
+
+/**
+ * An http:// or https:// address from a flag or its variable, if given.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(httpUrlSetting("https://hc.example/x", "--ping-url", {}, "BACKUP_PING_URL"), {
+ *   value: "https://hc.example/x",
+ *   from: "--ping-url",
+ * });
+ * ```
+ */
+export function httpUrlSetting(
+  flag: string | undefined,
+  flagName: string,
+  env: Env,
+  envName: string,
+): Picked | undefined {
+  const picked = pick(flag, flagName, env, envName);
+  if (picked && !/^https?:$/.test(URL.parse(picked.value)?.protocol ?? "")) {
+    throw new ConfigError(picked.from, picked.value, "expected an http:// or https:// address");
+  }
+  return picked;
 }
