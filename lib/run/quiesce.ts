@@ -3,7 +3,10 @@
 // DEST/.backupd/quiesced.json first, so a crash is undone at the next start.
 
 import { removeIfPresent } from "../store/atomic_file.ts";
-import type { Container, DockerApi } from "./docker.ts";
+import { type Container, type DockerApi, dockerClient } from "./docker.ts";
+import { parseDockerHost } from "../settings/docker_host.ts";
+import type { Settings } from "../settings/settings.ts";
+import { statIfPresent } from "../base/files.ts";
 import { describeError, RunError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { readStateFile, writeStateFile } from "../store/state_file.ts";
@@ -12,7 +15,7 @@ import { readStateFile, writeStateFile } from "../store/state_file.ts";
 export const PAUSE_LABEL = "backupd.pause=true";
 export const STOP_LABEL = "backupd.stop=true";
 
-interface Record {
+interface QuiescedRecord {
   paused: Container[];
   stopped: Container[];
 }
@@ -21,7 +24,7 @@ function recordPath(stateDir: string): string {
   return `${stateDir}/quiesced.json`;
 }
 
-async function resume(api: DockerApi, record: Record, log: Logger): Promise<string[]> {
+async function resume(api: DockerApi, record: QuiescedRecord, log: Logger): Promise<string[]> {
   const failures: string[] = [];
   const attempt = async (what: string, container: Container, action: () => Promise<void>) => {
     try {
@@ -54,7 +57,7 @@ export async function resumeLeftovers(
   api: DockerApi,
   log: Logger,
 ): Promise<void> {
-  const record = await readStateFile<Record>(recordPath(stateDir));
+  const record = await readStateFile<QuiescedRecord>(recordPath(stateDir));
   if (record === undefined) return;
   log.warn("resuming containers that an interrupted run left quiesced", {
     paused: record.paused.map((c) => c.name).join(","),
@@ -87,14 +90,14 @@ export async function quiesce(
   api: DockerApi,
   log: Logger,
 ): Promise<() => Promise<void>> {
-  const record: Record = {
+  const record: QuiescedRecord = {
     paused: await api.running(PAUSE_LABEL),
     stopped: await api.running(STOP_LABEL),
   };
   if (record.paused.length + record.stopped.length === 0) return () => Promise.resolve();
   const path = recordPath(stateDir);
   await writeStateFile(path, record);
-  const done: Record = { paused: [], stopped: [] };
+  const done: QuiescedRecord = { paused: [], stopped: [] };
   const resumeAll = async () => {
     const failures = await resume(api, done, log);
     if (failures.length > 0) {
@@ -122,4 +125,29 @@ export async function quiesce(
     throw err;
   }
   return resumeAll;
+}
+
+/**
+ * The Docker engine to quiesce labelled containers through, after undoing what a crashed
+ * run left paused or stopped; none when Docker is off or, without DOCKER_HOST, absent.
+ *
+ * @example
+ * ```ts ignore
+ * const docker = await containerEngine(settings, "/backup/.backupd", log);
+ * ```
+ */
+export async function containerEngine(
+  settings: Settings,
+  stateDir: string,
+  log: Logger,
+): Promise<DockerApi | undefined> {
+  if (settings.docker === undefined) return undefined;
+  const endpoint = parseDockerHost(settings.docker.host);
+  // Without DOCKER_HOST, no socket at the default path means no Docker here: nothing to do.
+  if (!settings.docker.explicit && endpoint.socket) {
+    if (await statIfPresent(endpoint.socket) === undefined) return undefined;
+  }
+  const api = dockerClient(endpoint);
+  await resumeLeftovers(stateDir, api, log);
+  return api;
 }
