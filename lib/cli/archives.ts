@@ -4,13 +4,12 @@
 import { resolve } from "node:path";
 import { UsageError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
-import { type ArchiveName, parseArchiveName } from "../store/names.ts";
+import { parseArchiveName } from "../store/names.ts";
 import { readIdentities } from "../codec/encryption.ts";
 import { statIfPresent } from "../base/files.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import { parseS3Url } from "../offsite/s3_url.ts";
 import type { Settings } from "../settings/settings.ts";
-import { listArchives } from "../store/local_store.ts";
 
 /** What these commands need from the process. */
 export interface CommandIo {
@@ -20,16 +19,6 @@ export interface CommandIo {
   /** Whether this process runs as root (restore then restores owners). */
   isRoot: boolean;
   pid: number;
-}
-
-export async function archivesIn(dest: string): Promise<ArchiveName[]> {
-  try {
-    return await listArchives(dest);
-  } catch (err) {
-    // No DEST yet means no archives, not an error.
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
-  }
 }
 
 /** The bucket of `--s3-url`, or a usage error saying it is needed for `what`. */

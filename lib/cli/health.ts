@@ -9,7 +9,8 @@ import { cronSlots } from "../daemon/schedule.ts";
 import { stateDirOf } from "../store/state_file.ts";
 import type { Settings } from "../settings/settings.ts";
 import { readDaemonState, readLastRun } from "../store/run_status.ts";
-import { archivesIn, type CommandIo } from "./archives.ts";
+import type { CommandIo } from "./archives.ts";
+import { localStore } from "../store/local_store.ts";
 
 /**
  * `backupd health`: one line, exit 0 when backups are current, else 1.
@@ -24,7 +25,7 @@ export async function commandHealth(settings: Settings, io: CommandIo): Promise<
   const stateDir = stateDirOf(dest);
   let health: Health;
   try {
-    const newest = (await archivesIn(dest)).at(-1);
+    const newest = (await localStore(dest).list()).at(-1);
     const daemon = await readDaemonState(stateDir);
     health = assessHealth({
       now: io.now(),

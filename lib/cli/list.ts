@@ -5,7 +5,8 @@ import { EXIT } from "../base/errors.ts";
 import { instantOf } from "../store/names.ts";
 import { formatBytes } from "../base/progress.ts";
 import type { Settings } from "../settings/settings.ts";
-import { archivesIn, type CommandIo, configuredRemote } from "./archives.ts";
+import { type CommandIo, configuredRemote } from "./archives.ts";
+import { localStore } from "../store/local_store.ts";
 
 /**
  * How long ago, in the largest fitting unit.
@@ -39,15 +40,10 @@ export async function commandList(
   remote: boolean,
   io: CommandIo,
 ): Promise<number> {
-  const dest = resolve(settings.dest);
-  const sized = remote
-    ? (await (await configuredRemote(settings, "list the bucket")).list()).reverse()
-    : await Promise.all(
-      (await archivesIn(dest)).reverse().map(async (a) => ({
-        ...a,
-        size: (await Deno.stat(`${dest}/${a.path}`)).size,
-      })),
-    );
+  const store = remote
+    ? await configuredRemote(settings, "list the bucket")
+    : localStore(resolve(settings.dest));
+  const sized = (await store.list()).reverse();
   const rows = sized.map((a) => [
     a.path,
     formatBytes(a.size),

@@ -5,8 +5,9 @@ import { resolve } from "node:path";
 import { EXIT, RunError } from "../base/errors.ts";
 import { acquireLock } from "../store/lock.ts";
 import { statIfPresent } from "../base/files.ts";
-import { pruneRemote } from "../offsite/uploads.ts";
-import { hasRules, prune } from "../store/prune.ts";
+import { hasRules } from "../store/retention.ts";
+import { type ArchiveStore, pruneStore } from "../store/archive_store.ts";
+import { localStore } from "../store/local_store.ts";
 import { stateDirOf } from "../store/state_file.ts";
 import type { Settings } from "../settings/settings.ts";
 import { type CommandIo, configuredRemote } from "./archives.ts";
@@ -40,20 +41,12 @@ export async function commandPrune(
     ? undefined
     : await acquireLock(stateDirOf(dest), `pid ${io.pid} (backupd prune)`);
   try {
-    const plans = [{
-      plan: await prune(dest, settings.keep, { dryRun }),
-      shown: (path: string) => path,
-      where: "",
-    }];
-    if (settings.s3) {
-      const store = await configuredRemote(settings, "prune the bucket");
-      plans.push({
-        plan: await pruneRemote(store, settings.keep, { dryRun }),
-        shown: (path) => store.url(path),
-        where: ` in ${store.url()}`,
-      });
-    }
-    for (const { plan, shown, where } of plans) {
+    const stores: ArchiveStore[] = [localStore(dest)];
+    if (settings.s3) stores.push(await configuredRemote(settings, "prune the bucket"));
+    for (const store of stores) {
+      const plan = await pruneStore(store, settings.keep, { dryRun });
+      const where = store === stores[0] ? "" : ` in ${store.url()}`;
+      const shown = (path: string) => store.url(path);
       for (const path of plan.keep) {
         io.stdout(`keep   ${shown(path)}  (${plan.reasons.get(path)?.join(", ")})\n`);
       }

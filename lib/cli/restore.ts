@@ -53,7 +53,7 @@ async function restoreRemote(
     const started = io.now();
     const sidecar = await store.getText(sidecarName(path));
     if (sidecar !== undefined) await Deno.writeTextFile(sidecarName(file), sidecar);
-    const body = await store.get(path);
+    const body = await store.open(path);
     if (body === undefined) throw new RunError(`Cannot restore "${url}": no such object`);
     // Hashed on the way to the disk, so the check before restoring does not read it again.
     const downloaded = await writePartial(download, basename(path), body);

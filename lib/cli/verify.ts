@@ -3,13 +3,13 @@
 import { basename, resolve } from "node:path";
 import { EXIT, RunError } from "../base/errors.ts";
 import { sidecarName } from "../store/names.ts";
-import type { RemoteStore } from "../offsite/s3_store.ts";
+import type { ArchiveStore } from "../store/archive_store.ts";
+import { localStore } from "../store/local_store.ts";
 import { hashStream, parseSidecar } from "../store/sidecar.ts";
 import { formatBytes } from "../base/progress.ts";
 import type { Settings } from "../settings/settings.ts";
 import { verifyArchive, verifyBytes, type VerifyResult } from "../read/verify.ts";
 import {
-  archivesIn,
   type CommandIo,
   configuredRemote,
   identitiesOf,
@@ -18,22 +18,31 @@ import {
 } from "./archives.ts";
 
 /** One archive to verify: how it is shown, and how to check it. */
+/** The age identities to read encrypted archives with, if any. */
+type Identities = { identities?: string[] };
+
 interface VerifyJob {
   shown: string;
   check: () => Promise<VerifyResult>;
 }
 
-/** Streams an archive and its sidecar from the bucket through every check. */
-function remoteJob(
-  store: RemoteStore,
-  path: string,
-  identities: { identities?: string[] },
-): VerifyJob {
+/** Checks an archive file on disk (synchronous reads: the fastest way). */
+function fileJob(file: string, shown: string, identities: Identities): VerifyJob {
+  return { shown, check: () => verifyArchive(file, identities) };
+}
+
+/** Checks an archive of a store: through its file when it has one, else streamed with its sidecar. */
+function storeJob(store: ArchiveStore, path: string, identities: Identities): VerifyJob {
+  const file = store.file?.(path);
+  if (file !== undefined) return fileJob(file, store.url(path), identities);
   return {
     shown: store.url(path),
     check: async () => {
-      const sidecar = parseSidecar(await store.getText(sidecarName(path)), basename(path));
-      const body = await store.get(path);
+      const sidecarText = await store.open(sidecarName(path)).then((body) =>
+        body === undefined ? undefined : new Response(body).text()
+      );
+      const sidecar = parseSidecar(sidecarText, basename(path));
+      const body = await store.open(path);
       if (body === undefined) {
         return {
           ok: false,
@@ -47,47 +56,49 @@ function remoteJob(
       return await verifyBytes(path, body, {
         ...identities,
         sidecar,
-        // After a read that stopped early, download it again to judge the hash.
-        rehash: async () => await hashStream(await store.get(path) ?? ReadableStream.from([])),
+        // After a read that stopped early, read it again to judge the hash.
+        rehash: async () => await hashStream(await store.open(path) ?? ReadableStream.from([])),
       });
     },
   };
 }
 
+/**
+ * What to verify: the names given (files, names under DEST, `s3://` addresses, or with
+ * `--remote` names in the bucket), else the newest archive of the store, or all of them.
+ */
 async function verifyJobs(
   settings: Settings,
   names: readonly string[],
   options: { all: boolean; remote: boolean },
-  identities: { identities?: string[] },
+  identities: Identities,
 ): Promise<VerifyJob[]> {
   const dest = resolve(settings.dest);
-  const local = (path: string): VerifyJob => ({
-    shown: path.startsWith(`${dest}/`) ? path.slice(dest.length + 1) : path,
-    check: () => verifyArchive(path, identities),
-  });
-  // Without names: the newest archive, or all of them newest first.
-  const choose = <T>(archives: T[], where: string): T[] => {
+  const store = options.remote
+    ? await configuredRemote(settings, "verify the bucket's archives")
+    : localStore(dest);
+  if (names.length === 0) {
+    const archives = await store.list();
     const chosen = options.all ? archives.reverse() : archives.slice(-1);
-    if (chosen.length === 0) throw new RunError(`Cannot verify: no archive ${where}`);
-    return chosen;
-  };
-  if (options.remote) {
-    const store = await configuredRemote(settings, "verify the bucket's archives");
-    if (names.length > 0) return names.map((name) => remoteJob(store, name, identities));
-    return choose(await store.list(), `in "${store.url()}"`).map((a) =>
-      remoteJob(store, a.path, identities)
+    if (chosen.length === 0) {
+      const where = options.remote ? `in "${store.url()}"` : `under "${dest}"`;
+      throw new RunError(`Cannot verify: no archive ${where}`);
+    }
+    return chosen.map((a) => storeJob(store, a.path, identities));
+  }
+  return await Promise.all(names.map(async (name) => {
+    if (options.remote) return storeJob(store, name, identities);
+    if (name.startsWith("s3://")) {
+      const { store: bucket, path } = await remoteArchiveAt(settings, name);
+      return storeJob(bucket, path, identities);
+    }
+    const file = await locate(dest, name);
+    return fileJob(
+      file,
+      file.startsWith(`${dest}/`) ? file.slice(dest.length + 1) : file,
+      identities,
     );
-  }
-  if (names.length > 0) {
-    return await Promise.all(names.map(async (name) => {
-      if (name.startsWith("s3://")) {
-        const { store, path } = await remoteArchiveAt(settings, name);
-        return remoteJob(store, path, identities);
-      }
-      return local(await locate(dest, name));
-    }));
-  }
-  return choose(await archivesIn(dest), `under "${dest}"`).map((a) => local(`${dest}/${a.path}`));
+  }));
 }
 
 /**

@@ -16,6 +16,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { noteGarbage } from "../codec/gc_hint.ts";
 import { type ArchiveName, byAge, parseArchiveName } from "../store/names.ts";
 import type { S3Connection, S3Credentials, S3Target } from "./s3_url.ts";
+import type { ArchiveStore } from "../store/archive_store.ts";
 import { readSecret } from "../base/secret.ts";
 import { PARTS_IN_FLIGHT, partSizeFor, remoteError } from "./s3_requests.ts";
 
@@ -42,7 +43,7 @@ export interface UploadOptions {
 }
 
 /** One bucket and prefix, reached through one client. */
-export class RemoteStore {
+export class RemoteStore implements ArchiveStore {
   readonly #client: S3Client;
   readonly #target: S3Target;
 
@@ -217,7 +218,7 @@ export class RemoteStore {
   }
 
   /** Streams an object's bytes; `undefined` when there is no such object. */
-  async get(path: string): Promise<ReadableStream<Uint8Array> | undefined> {
+  async open(path: string): Promise<ReadableStream<Uint8Array> | undefined> {
     try {
       const object = await this.#client.send(
         new GetObjectCommand({ Bucket: this.#target.bucket, Key: this.key(path) }),
@@ -233,7 +234,7 @@ export class RemoteStore {
 
   /** An object's text; `undefined` when there is no such object. */
   async getText(path: string): Promise<string | undefined> {
-    const stream = await this.get(path);
+    const stream = await this.open(path);
     return stream === undefined ? undefined : await new Response(stream).text();
   }
 

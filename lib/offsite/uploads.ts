@@ -4,10 +4,7 @@
 import type { Logger } from "../base/log.ts";
 import { type ArchiveName, parseArchiveName, sidecarName, sidecarText } from "../store/names.ts";
 import { describeError, RemoteError, RunError } from "../base/errors.ts";
-import type { PolicyResult } from "../store/retention.ts";
-import { pruneArchives } from "../store/prune.ts";
 import type { RemoteStore } from "./s3_store.ts";
-import type { KeepPolicy } from "../store/retention.ts";
 import { hashFile, readSidecar } from "../store/sidecar.ts";
 
 /** A local archive: its name, and its file. */
@@ -154,24 +151,4 @@ async function retrying<T>(
       await options.sleep(delay, options.signal);
     }
   }
-}
-
-/**
- * Applies the retention policy to the archives in the bucket and, unless `dryRun`, removes
- * what it gives up, with their sidecars.
- *
- * @example
- * ```ts ignore
- * const plan = await pruneRemote(store, { daily: 7 }, { dryRun: false });
- * ```
- */
-export async function pruneRemote(
-  store: RemoteStore,
-  policy: KeepPolicy,
-  options: { dryRun: boolean },
-): Promise<PolicyResult> {
-  return await pruneArchives(await store.list(), policy, {
-    dryRun: options.dryRun,
-    remove: (path) => store.remove(path),
-  });
 }

@@ -1,6 +1,6 @@
 // The run's off-site step: this archive and every kept one the bucket lacks, uploaded.
 
-import { hasRules } from "../store/prune.ts";
+import { hasRules } from "../store/retention.ts";
 import type { Settings } from "../settings/settings.ts";
 import { listArchives } from "../store/local_store.ts";
 import { describeError, RunError } from "../base/errors.ts";

@@ -7,12 +7,12 @@ import { checkFolders, type FolderOrigins, type Folders } from "../archive/folde
 import type { PackWarning } from "../archive/tar_pack.ts";
 import { describeError, RunError } from "../base/errors.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
-import { pruneRemote } from "../offsite/uploads.ts";
 import type { Settings } from "../settings/settings.ts";
-import { freeArchiveName, removeStalePartials } from "../store/local_store.ts";
+import { freeArchiveName, localStore, removeStalePartials } from "../store/local_store.ts";
 import { acquireLock } from "../store/lock.ts";
 import { stampOf } from "../store/names.ts";
-import { hasRules, prune } from "../store/prune.ts";
+import { hasRules } from "../store/retention.ts";
+import { pruneStore } from "../store/archive_store.ts";
 import type { RunDeps } from "./deps.ts";
 import { checkFreeSpace } from "./free_space.ts";
 import { runHook } from "./hooks.ts";
@@ -236,7 +236,7 @@ function logDone(outcome: RunOutcome, deps: RunDeps): void {
   });
 }
 
-/** The retention policy on DEST, then on the bucket. */
+/** The retention policy on DEST, then on the bucket: the same for both. */
 async function retention(
   settings: Settings,
   folders: Folders,
@@ -244,17 +244,11 @@ async function retention(
   deps: RunDeps,
 ): Promise<void> {
   if (!hasRules(settings.keep)) return;
-  const plan = await prune(folders.dest, settings.keep, { dryRun: false });
-  for (const path of plan.remove) {
-    deps.log.info("removed by retention", { archive: path, kept: plan.keep.length });
-  }
-  if (!remote) return;
-  const remotePlan = await pruneRemote(remote, settings.keep, { dryRun: false });
-  for (const path of remotePlan.remove) {
-    deps.log.info("removed by retention", {
-      archive: remote.url(path),
-      kept: remotePlan.keep.length,
-    });
+  for (const store of [localStore(folders.dest), ...(remote ? [remote] : [])]) {
+    const plan = await pruneStore(store, settings.keep, { dryRun: false });
+    for (const path of plan.remove) {
+      deps.log.info("removed by retention", { archive: store.url(path), kept: plan.keep.length });
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // Only names that backupd writes are ever listed, chosen or removed here.
 
 import { removeIfPresent } from "./atomic_file.ts";
+import type { ArchiveStore } from "./archive_store.ts";
 import { statIfPresent } from "../base/files.ts";
 import {
   archiveFileName,
@@ -88,4 +89,52 @@ export async function listArchives(dest: string): Promise<ArchiveName[]> {
     }
   }
   return archives.sort(byAge);
+}
+
+async function removeFolderIfEmpty(dir: string): Promise<void> {
+  for await (const _ of Deno.readDir(dir)) return;
+  await Deno.remove(dir);
+}
+
+/**
+ * DEST as an archive store: paths are shown relative to it; a DEST that is not there holds
+ * no archive; a prune removes the date folders it leaves empty.
+ *
+ * @example
+ * ```ts ignore
+ * const newest = (await localStore("/backup").list()).at(-1);
+ * ```
+ */
+export function localStore(dest: string): ArchiveStore {
+  return {
+    list: async () => {
+      let archives: ArchiveName[];
+      try {
+        archives = await listArchives(dest);
+      } catch (err) {
+        // No DEST yet means no archives, not an error.
+        if (err instanceof Deno.errors.NotFound) return [];
+        throw err;
+      }
+      return await Promise.all(archives.map(async (a) => ({
+        ...a,
+        size: (await Deno.stat(`${dest}/${a.path}`)).size,
+      })));
+    },
+    open: async (path) => {
+      try {
+        return (await Deno.open(`${dest}/${path}`)).readable;
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return undefined;
+        throw err;
+      }
+    },
+    remove: (path) => removeIfPresent(`${dest}/${path}`),
+    url: (path) => path ?? dest,
+    file: (path) => `${dest}/${path}`,
+    tidy: async (removed) => {
+      const days = new Set(removed.map((path) => path.slice(0, path.indexOf("/"))));
+      for (const day of days) await removeFolderIfEmpty(`${dest}/${day}`);
+    },
+  };
 }

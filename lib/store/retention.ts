@@ -22,6 +22,19 @@ export interface PolicyResult {
 }
 
 /**
+ * Whether any retention rule is set.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals([hasRules({}), hasRules({ daily: 7 })], [false, true]);
+ * ```
+ */
+export function hasRules(policy: KeepPolicy): boolean {
+  return Object.values(policy).some((n) => n !== undefined);
+}
+
+/**
  * The ISO 8601 week (`YYYY-Www`) of a date `YYYY-MM-DD`.
  *
  * @example
