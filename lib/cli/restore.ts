@@ -2,7 +2,7 @@
 // safely into DIR.
 
 import { basename, dirname, resolve } from "node:path";
-import { EXIT, RunError } from "../base/errors.ts";
+import { EXIT, fsReason, RunError } from "../base/errors.ts";
 import { sidecarName } from "../store/names.ts";
 import { writePartial } from "../store/atomic_file.ts";
 import { restoreArchive } from "../read/restore.ts";
@@ -43,11 +43,16 @@ async function restoreRemote(
   const target = resolve(to);
   // A folder that cannot take the restore is refused before the download, not after.
   await checkRestoreTarget(target);
-  await Deno.mkdir(dirname(target), { recursive: true });
-  const download = await Deno.makeTempDir({
-    dir: dirname(target),
-    prefix: `.${basename(target)}.download-`,
-  });
+  let download: string;
+  try {
+    await Deno.mkdir(dirname(target), { recursive: true });
+    download = await Deno.makeTempDir({
+      dir: dirname(target),
+      prefix: `.${basename(target)}.download-`,
+    });
+  } catch (err) {
+    throw new RunError(`Cannot restore into "${target}": ${fsReason(err)}`, { cause: err });
+  }
   try {
     const file = `${download}/${basename(path)}`;
     const started = io.now();

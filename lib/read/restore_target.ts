@@ -1,7 +1,7 @@
 // The folder a restore fills: absent or empty, with a hidden stage inside it that is moved
 // into place only when the archive is complete, and removed when it is not.
 
-import { RunError } from "../base/errors.ts";
+import { fsReason, RunError } from "../base/errors.ts";
 import { statIfPresent } from "../base/files.ts";
 
 /** The prefix of the hidden folder a restore fills before moving its entries into DIR. */
@@ -39,15 +39,19 @@ export async function prepareTarget(
 ): Promise<Target> {
   await checkRestoreTarget(dir);
   const created = await statIfPresent(dir) === undefined;
-  if (created) await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  for await (const entry of Deno.readDir(dir)) {
-    const leftover = `${dir}/${entry.name}`;
-    await Deno.remove(leftover, { recursive: true });
-    options.onLeftovers?.(leftover);
-  }
   // Inside DIR, so on its file system even when DIR is a mount point: moving is renaming.
   const stage = `${dir}/${STAGE_PREFIX}${Deno.pid}`;
-  await Deno.mkdir(stage, { mode: 0o700 });
+  try {
+    if (created) await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    for await (const entry of Deno.readDir(dir)) {
+      const leftover = `${dir}/${entry.name}`;
+      await Deno.remove(leftover, { recursive: true });
+      options.onLeftovers?.(leftover);
+    }
+    await Deno.mkdir(stage, { mode: 0o700 });
+  } catch (err) {
+    throw new RunError(`Cannot restore into "${dir}": ${fsReason(err)}`, { cause: err });
+  }
   return { stage, created };
 }
 

@@ -52,7 +52,7 @@ async function resume(api: DockerApi, record: QuiescedRecord, log: Logger): Prom
  * await resumeLeftovers("/backup/.backupd", docker, log);
  * ```
  */
-export async function resumeLeftovers(
+async function resumeLeftovers(
   stateDir: string,
   api: DockerApi,
   log: Logger,

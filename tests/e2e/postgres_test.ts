@@ -53,6 +53,23 @@ async function leftovers(db: Cluster): Promise<string> {
   );
 }
 
+/** Waits until backupd's session holds the backup open and the archive is being written. */
+async function midCopy(db: Cluster, dest: string): Promise<void> {
+  await waitFor("the backup's session", async () =>
+    (await db.psql(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backupd' AND query LIKE '%backup_start%'",
+      )) === "1" || undefined);
+  await waitFor("a partial archive", async () => (await archives(dest)).length > 0 || undefined);
+}
+
+/** Waits until the server has dropped backupd's session and its slot. */
+async function sessionGone(db: Cluster): Promise<void> {
+  await waitFor(
+    "the server to drop the session",
+    async () => await leftovers(db) === "0,0" || undefined,
+  );
+}
+
 /** Restores `archive` into `into`, runs pg_verifybackup, starts it and hands it to `check`. */
 async function restoreAndStart(
   archive: string,
@@ -245,14 +262,7 @@ Deno.test("a lost session or SIGTERM abandons the run and leaves the server as i
       ["now", "--source", db.data, "--dest", dest, "--postgres", db.url],
       env,
     );
-    await waitFor(
-      "the backup's session",
-      async () =>
-        (await db.psql(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backupd' AND query LIKE '%backup_start%'",
-          )) === "1" || undefined,
-    );
-    await waitFor("a partial archive", async () => (await archives(dest)).length > 0 || undefined);
+    await midCopy(db, dest);
     strictEqual(
       await db.psql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'backupd'",
@@ -267,30 +277,17 @@ Deno.test("a lost session or SIGTERM abandons the run and leaves the server as i
       /ERROR backup failed error="Cannot (finish|stop) the PostgreSQL backup.*(was lost|was closed|terminat)/,
     );
     strictEqual((await archives(dest)).length, 0, (await listFiles(dest)).join(" "));
-    await waitFor(
-      "the server to drop the session",
-      async () => await leftovers(db) === "0,0" || undefined,
-    );
+    await sessionGone(db);
 
     // SIGTERM to the daemon in the middle of the copy.
     const daemon = spawnDaemon(db.data, dest, ["--postgres", db.url, "--run-on-start"], env);
     const pid = await daemonPid(dest);
-    await waitFor(
-      "the backup's session",
-      async () =>
-        (await db.psql(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backupd'",
-          )) === "1" || undefined,
-    );
-    await waitFor("a partial archive", async () => (await archives(dest)).length > 0 || undefined);
+    await midCopy(db, dest);
     signalProcess(pid, "SIGTERM");
     const stopped = await daemon.output();
     strictEqual(stopped.code, 143, decoder.decode(stopped.stderr));
     strictEqual((await archives(dest)).length, 0, (await listFiles(dest)).join(" "));
-    await waitFor(
-      "the server to drop the session",
-      async () => await leftovers(db) === "0,0" || undefined,
-    );
+    await sessionGone(db);
 
     // Nothing was left that stops the next backup.
     const next = await backupNow(db.data, dest, ["--postgres", db.url], env);

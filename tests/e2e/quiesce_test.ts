@@ -4,11 +4,13 @@
 import { match, strictEqual } from "node:assert/strict";
 import {
   backupNow,
+  daemonPid,
   listFiles,
   randomFile,
   run,
   signalProcess,
   spawnBackupd,
+  spawnDaemon,
   tempDir,
   waitFor,
 } from "../helpers.ts";
@@ -92,21 +94,12 @@ Deno.test("backupd run resumes a paused container when SIGTERM abandons the run"
     await using dir = await tempDir();
     await randomFile(`${dir.path}/data/ballast`, 300);
     const dest = `${dir.path}/backup`;
-    const child = spawnBackupd([
-      "run",
-      "--source",
-      `${dir.path}/data`,
-      "--dest",
-      dest,
-      "--schedule",
-      "0 0 1 1 *",
-      "--run-on-start",
-    ]);
+    const child = spawnDaemon(`${dir.path}/data`, dest, ["--run-on-start"]);
     await waitFor(
       "the pause",
       async () => (await inspect(name, "{{.State.Paused}}")) === "true" ? true : undefined,
     );
-    const pid = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`)).pid;
+    const pid = await daemonPid(dest);
     signalProcess(pid, "SIGTERM");
     const result = await child.output();
     strictEqual(result.code, 143, decoder.decode(result.stderr));

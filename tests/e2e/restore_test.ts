@@ -355,3 +355,25 @@ Deno.test("a restore killed midway leaves only its hidden stage, which the next 
   );
   await assertSameTree(source, target, { owners: isRoot() });
 });
+
+Deno.test("backupd restore into a read-only file system says so in one line", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  await Deno.writeTextFile(`${dir.path}/data/a`, "a\n");
+  const archive = await backupOf(`${dir.path}/data`, `${dir.path}/backup`);
+  const target = `${dir.path}/ro`;
+  await Deno.mkdir(target);
+  strictEqual((await run("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", target])).code, 0);
+  try {
+    for (const into of [target, `${target}/new`]) {
+      const restored = await backupd(["restore", archive, "--to", into]);
+      strictEqual(restored.code, 2, restored.stderr);
+      strictEqual(
+        restored.stderr,
+        `backupd: Cannot restore into "${into}": read-only file system\n`,
+      );
+    }
+  } finally {
+    await run("umount", [target]);
+  }
+});
