@@ -3,7 +3,8 @@ import { RunError } from "../lib/base/errors.ts";
 import { describeServer } from "../lib/run/pg_errors.ts";
 import { appendWal, leftOutOfBackup } from "../lib/run/pg_layout.ts";
 import { packTree } from "../lib/archive/tar_pack.ts";
-import { run, tempDir } from "./helpers.ts";
+import { listTree } from "../lib/archive/walk.ts";
+import { fileTarOut, run, tempDir } from "./helpers.ts";
 
 Deno.test("leftOutOfBackup leaves out what pg_basebackup does and keeps the data", () => {
   const out = [
@@ -66,19 +67,18 @@ const LOOK = (mode: number) => ({ mode, uid: 0, gid: 0, mtimeMs: Date.UTC(2026, 
 
 /** Packs `src` (its pg_wal left to appendWal) into `tar`; returns how the pack ended. */
 async function packWal(src: string, tar: string, segments: string[]): Promise<unknown> {
-  // The file first: the pack starts at once, and its failure must find a handler waiting.
-  const file = await Deno.create(tar);
-  const pack = packTree(src, "data", {
-    exclude: (rel) => rel.startsWith("pg_wal"),
-    finish: (append) =>
-      appendWal(append, { dir: `${src}/pg_wal`, segments, segmentBytes: SEGMENT, look: LOOK }),
-  });
-  const [written, done] = await Promise.allSettled([
-    pack.readable.pipeTo(file.writable),
-    pack.done,
-  ]);
-  if (done.status === "rejected") return done.reason;
-  strictEqual(written.status, "fulfilled");
+  using file = await Deno.create(tar);
+  const { entries } = await listTree(src, { exclude: (rel) => rel.startsWith("pg_wal") });
+  const out = fileTarOut(file);
+  try {
+    await packTree(entries, "data", out, {
+      finish: (append) =>
+        appendWal(append, { dir: `${src}/pg_wal`, segments, segmentBytes: SEGMENT, look: LOOK }),
+    });
+  } catch (err) {
+    return err;
+  }
+  out.end();
   return undefined;
 }
 

@@ -1,11 +1,31 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
-import { memberLength, withLength, zstdUnit, zstdUnitLength } from "../lib/codec/framing.ts";
+import {
+  frameGzipMember,
+  frameZstdUnit,
+  GZIP_EXTRA,
+  memberLength,
+  ZSTD_PREFIX,
+  zstdUnitLength,
+} from "../lib/codec/framing.ts";
 import { tempDir } from "./helpers.ts";
 
 const block = new TextEncoder().encode("employee|1|dept_3\n".repeat(5000));
 
-Deno.test("withLength frames a gzip member that states its own length and still inflates", () => {
+/** A gzip member framed in place, as the workers do, in a buffer with spare room after it. */
+function withLength(member: Uint8Array): Uint8Array {
+  const buffer = new Uint8Array(GZIP_EXTRA + member.length + 100).fill(0xee);
+  buffer.set(member, GZIP_EXTRA);
+  return buffer.subarray(0, frameGzipMember(buffer, GZIP_EXTRA + member.length));
+}
+
+function zstdUnit(frame: Uint8Array): Uint8Array {
+  const buffer = new Uint8Array(ZSTD_PREFIX + frame.length).fill(0xee);
+  buffer.set(frame, ZSTD_PREFIX);
+  return buffer.subarray(0, frameZstdUnit(buffer, buffer.length));
+}
+
+Deno.test("frameGzipMember frames a gzip member that states its own length and still inflates", () => {
   const member = withLength(gzipSync(block));
   strictEqual(memberLength(member.subarray(0, 20)), member.length);
   deepStrictEqual(new Uint8Array(gunzipSync(member)), block);
@@ -20,7 +40,7 @@ Deno.test("memberLength is undefined for plain gzip and anything else", () => {
   strictEqual(memberLength(withLength(gzipSync(block)).subarray(0, 10)), undefined);
 });
 
-Deno.test("zstdUnit puts a skippable frame with the unit's length before a zstd frame", async () => {
+Deno.test("frameZstdUnit puts a skippable frame with the unit's length before a zstd frame", async () => {
   const unit = zstdUnit(zstdCompressSync(block));
   strictEqual(zstdUnitLength(unit.subarray(0, 16)), unit.length);
   strictEqual(zstdUnitLength(zstdCompressSync(block).subarray(0, 16)), undefined);

@@ -1,82 +1,67 @@
 // Reads a file as exactly the size it had when stat'ed, whatever happens to it meanwhile:
 // a shrunken file is padded with zeros, a grown one cut, and the change reported. Reads are
-// synchronous: for the many small files of a database folder, async reads cost 10x more.
+// synchronous (for the many small files of a database folder, async reads cost 10x more)
+// and go straight into the buffer the bytes are stored from: nothing is allocated per read.
 
 /** How a file's size differed from the stat'ed size while it was read. */
 export type SizeChange = "grew" | "shrank";
 
+/** Where the bytes go: read into `room`, then handed on with `took`. */
+export interface ExactTarget {
+  /** Free space for up to `max` bytes. */
+  room(max: number): Uint8Array;
+  /** Hands on the `n` bytes just put into `room()`; a promise only when it must wait. */
+  took(n: number): Promise<void> | undefined;
+}
+
 /** Options of {@linkcode readExactly}. */
 export interface ReadExactlyOptions {
-  /** Largest chunk to read at once. @default {262144} */
+  /** Largest read at once. @default {1048576} */
   chunkSize?: number;
-  /** Told once when the file turned out longer or shorter than `size`. */
-  onChange?: (change: SizeChange) => void;
-  /** Hands out a fresh buffer of `n` bytes (an arena may carve them from larger blocks). */
-  alloc?: (n: number) => Uint8Array<ArrayBuffer>;
+  /** Sees each chunk stored, zeros included (for hashing, progress), before it is handed on. */
+  onChunk?: (chunk: Uint8Array) => void;
+  /** Stops the read between chunks. */
+  signal?: AbortSignal;
 }
 
+/** One byte, to find out whether a file grew after its last expected byte. */
+const probe = new Uint8Array(1);
+
 /**
- * An allocator that carves buffers out of 1 MiB slabs: thousands of small files then make a
- * few large allocations instead of thousands of small ones, which the allocator returns
- * to the system far more readily.
+ * Reads exactly `size` bytes of an open file into `target`; says how the file's size
+ * turned out to differ, if it did.
  *
  * @example
  * ```ts ignore
- * const alloc = slabAllocator();
- * const a = alloc(4096), b = alloc(4096); // views of one slab
+ * const change = await readExactly(file, file.size, entry);
+ * if (change) console.warn(`the file ${change} while read`);
  * ```
  */
-export function slabAllocator(slabBytes = 1024 * 1024): (n: number) => Uint8Array<ArrayBuffer> {
-  let slab = new Uint8Array(0);
-  let used = 0;
-  return (n) => {
-    if (n > slabBytes / 4) return new Uint8Array(n);
-    if (used + n > slab.length) {
-      slab = new Uint8Array(slabBytes);
-      used = 0;
-    }
-    const view = slab.subarray(used, used + n);
-    used += n;
-    return view;
-  };
-}
-
-/**
- * Yields exactly `size` bytes of an open file, in fresh buffers (never reused, so a
- * consumer may keep them).
- *
- * @example
- * ```ts ignore
- * using file = Deno.openSync("/etc/hostname");
- * const { size } = file.statSync();
- * for (const chunk of readExactly(file, size)) console.log(chunk.length);
- * ```
- */
-export function* readExactly(
+export async function readExactly(
   file: { readSync(buffer: Uint8Array): number | null },
   size: number,
+  target: ExactTarget,
   options: ReadExactlyOptions = {},
-): Generator<Uint8Array<ArrayBuffer>> {
-  const chunkSize = options.chunkSize ?? 256 * 1024;
-  const alloc = options.alloc ?? ((n: number) => new Uint8Array(n));
+): Promise<SizeChange | undefined> {
+  const chunkSize = options.chunkSize ?? 1024 * 1024;
   let remaining = size;
+  let shrank = false;
   while (remaining > 0) {
-    const buffer = alloc(Math.min(remaining, chunkSize));
-    const n = file.readSync(buffer);
-    if (n === null || n === 0) break;
-    remaining -= n;
-    yield n === buffer.length ? buffer : buffer.subarray(0, n);
-  }
-  if (remaining > 0) {
-    options.onChange?.("shrank");
-    while (remaining > 0) {
-      const zeros = alloc(Math.min(remaining, chunkSize));
-      remaining -= zeros.length;
-      yield zeros;
+    options.signal?.throwIfAborted();
+    const room = target.room(Math.min(remaining, chunkSize));
+    let n = shrank ? 0 : file.readSync(room) ?? 0;
+    if (n === 0) {
+      // The file ended early: zeros stand in for what is missing.
+      shrank = true;
+      room.fill(0);
+      n = room.length;
     }
-    return;
+    options.onChunk?.(n === room.length ? room : room.subarray(0, n));
+    remaining -= n;
+    const wait = target.took(n);
+    if (wait) await wait;
   }
-  const probe = new Uint8Array(1);
+  if (shrank) return "shrank";
   const extra = file.readSync(probe);
-  if (extra !== null && extra > 0) options.onChange?.("grew");
+  return extra !== null && extra > 0 ? "grew" : undefined;
 }

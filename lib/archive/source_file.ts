@@ -1,5 +1,7 @@
 // Opens a file of SOURCE only as the walk saw it: never through a symlink, never blocking
-// on a FIFO, and only while it is still the same file (device and inode).
+// on a FIFO, and only while it is still the same file (device and inode). After the read,
+// its name is lstat'ed rather than the open file fstat'ed: node:fs's fstat costs ~9 µs, a
+// third of all the work on a small file, and Deno cannot fstat a node:fs descriptor.
 
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 
@@ -13,7 +15,7 @@ export interface SourceFile {
   nlink: number;
   /** Reads into `buffer`; the bytes read, 0 at the end. */
   readSync(buffer: Uint8Array): number;
-  /** Its modification time now, epoch milliseconds. */
+  /** Its modification time now, epoch milliseconds; NaN when its name is now another file. */
   mtimeMsNow(): number;
   close(): void;
 }
@@ -62,7 +64,15 @@ export function openAsSeen(
     mtime: stat.mtime,
     nlink: stat.nlink,
     readSync: (buffer) => readSync(fd, buffer, 0, buffer.length, null),
-    mtimeMsNow: () => fstatSync(fd).mtimeMs,
+    mtimeMsNow: () => {
+      try {
+        const now = Deno.lstatSync(path);
+        return now.ino === stat.ino && now.dev === stat.dev ? now.mtime?.getTime() ?? NaN : NaN;
+      } catch {
+        // Gone since: it may have changed on its way out.
+        return NaN;
+      }
+    },
     close: () => closeSync(fd),
   };
 }

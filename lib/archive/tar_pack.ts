@@ -1,13 +1,15 @@
-// Turns a folder tree into a POSIX tar stream with modern-tar's packer: pax records where
-// ustar is not enough, each file read through readExactly so a changing file never breaks it.
+// Turns the entries of a walk into a POSIX tar stream (tar_format.ts): pax records
+// where ustar is not enough, each file read through readExactly so a changing file never
+// breaks it, straight into the blocks that are compressed.
 
 import { createHash } from "node:crypto";
-import { createTarPacker, type TarHeader, type TarPackController } from "modern-tar";
-import { readExactly, slabAllocator } from "./exact_reader.ts";
+import type { TarHeader } from "modern-tar";
+import type { TarOut } from "../codec/block_output.ts";
+import { readExactly } from "./exact_reader.ts";
 import { openAsSeen, type SourceFile } from "./source_file.ts";
-import { noteGarbage } from "../codec/gc_hint.ts";
 import type { OwnerNames } from "./owners.ts";
-import { type FolderId, type WalkEntry, walkTree } from "./walk.ts";
+import type { WalkEntry } from "./walk.ts";
+import { tarStream } from "./tar_stream.ts";
 import { baseHeader, type EntryLook, linkHeader, timeFields } from "./tar_headers.ts";
 import { describeOpenError, isSymlinkNow, specialKind } from "./entry_checks.ts";
 
@@ -55,10 +57,6 @@ export interface PackAppender {
 
 /** Options of {@linkcode packTree}. */
 export interface PackOptions {
-  /** True for relative paths to leave out. */
-  exclude?: (rel: string) => boolean;
-  /** Folders to leave out wherever they are (DEST inside SOURCE). */
-  skipFolders?: readonly FolderId[];
   /** User and group names for the headers. */
   owners?: OwnerNames;
   /** Told of each path that could not be stored as it was. */
@@ -73,33 +71,55 @@ export interface PackOptions {
   finish?: (append: PackAppender) => Promise<void>;
 }
 
-/** What one entry leaves to the garbage collector, besides its content: about 2 KiB. */
-const ENTRY_GARBAGE = 2048;
-
-async function addBodyless(controller: TarPackController, header: TarHeader): Promise<void> {
-  await controller.add(header).close();
+/** Entries written one by one into a tar stream. */
+export interface TarPacker {
+  /** Writes one entry of the walk (a file's content read exactly). */
+  add(entry: WalkEntry): Promise<void>;
+  /** What was written so far. */
+  stats(): PackStats;
+  /** Runs `finish`, writes the end-of-archive marker; what was written in all. */
+  end(): Promise<PackStats>;
 }
 
 /**
- * Streams `root` as a tar archive whose entries are named `<top>/<path>`.
+ * Writes the walked `entries` as a tar archive into `out`, named `<top>/<path>`.
  *
  * @example
  * ```ts ignore
- * const { readable, done } = packTree("/data", "data");
- * await readable.pipeTo((await Deno.create("/tmp/data.tar")).writable);
- * console.log(await done);
+ * const entries = await listTree("/data");
+ * const stats = await packTree(entries.entries, "data", out);
  * ```
  */
-export function packTree(
-  root: string,
+export async function packTree(
+  entries: Iterable<WalkEntry>,
   top: string,
+  out: TarOut,
   options: PackOptions = {},
-): { readable: ReadableStream<Uint8Array>; done: Promise<PackStats> } {
-  const { readable, controller } = createTarPacker();
+): Promise<PackStats> {
+  const packer = tarPacker(top, out, options);
+  for (const entry of entries) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    await packer.add(entry);
+  }
+  return await packer.end();
+}
+
+/**
+ * A tar stream into `out` whose entries are named `<top>/<path>`, written as they are added.
+ *
+ * @example
+ * ```ts ignore
+ * const packer = tarPacker("data", out);
+ * for (const entry of entries) await packer.add(entry);
+ * await packer.end();
+ * ```
+ */
+export function tarPacker(top: string, out: TarOut, options: PackOptions = {}): TarPacker {
+  const tar = tarStream(out);
   const stats: PackStats = { entries: 0, files: 0, bytes: 0 };
   /** Files with more than one link, by device and inode: the first name, and what it stored. */
   const hardLinks = new Map<string, { name: string; stored: StoredFile | undefined }>();
-  const alloc = slabAllocator();
+  const { onBytes } = options;
   const warn = (kind: PackWarning["kind"], name: string, detail: string) =>
     options.onWarning?.({ kind, name, detail });
   const nameOf = (rel: string) => rel === "" ? top : `${top}/${rel}`;
@@ -111,8 +131,7 @@ export function packTree(
       ? hardLinks.get(key)
       : undefined;
     if (first !== undefined) {
-      await addBodyless(
-        controller,
+      await tar.add(
         linkHeader(entry, name, { type: "link", target: first.name, owners: options.owners }),
       );
       stats.entries++;
@@ -138,18 +157,22 @@ export function packTree(
       const header = baseHeader(opened, name, options.owners);
       header.type = "file";
       header.size = opened.size;
-      const writer = controller.add(header).getWriter();
+      if (options.signal?.aborted) throw options.signal.reason;
+      const entryWriter = await tar.begin(header);
       const hash = options.onStored ? createHash("sha256") : undefined;
-      let change: PackWarning["kind"] | undefined;
-      const chunks = readExactly(opened, opened.size, { onChange: (c) => change = c, alloc });
-      for (const chunk of chunks) {
-        if (options.signal?.aborted) throw options.signal.reason;
-        hash?.update(chunk);
-        await writer.write(chunk);
-        stats.bytes += chunk.length;
-        options.onBytes?.(chunk.length);
-      }
-      await writer.close();
+      let change: PackWarning["kind"] | undefined = await readExactly(
+        opened,
+        opened.size,
+        entryWriter,
+        {
+          ...(hash || onBytes
+            ? { onChunk: (chunk: Uint8Array) => (hash?.update(chunk), onBytes?.(chunk.length)) }
+            : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      );
+      await entryWriter.end();
+      stats.bytes += opened.size;
       stats.entries++;
       stats.files++;
       if (change === undefined) {
@@ -177,14 +200,12 @@ export function packTree(
   };
 
   const addEntry = async (entry: WalkEntry): Promise<void> => {
-    // Each entry leaves header blocks and stream objects behind, whatever its size.
-    noteGarbage(ENTRY_GARBAGE);
     const path = nameOf(entry.rel);
     const { info } = entry;
     if (info.isDirectory) {
       const header = baseHeader(entry.info, `${path}/`, options.owners);
       header.type = "directory";
-      await addBodyless(controller, header);
+      await tar.add(header);
       stats.entries++;
     } else if (info.isSymlink) {
       let target: string;
@@ -200,10 +221,7 @@ export function packTree(
         }
         throw describeOpenError(entry.path, err);
       }
-      await addBodyless(
-        controller,
-        linkHeader(entry, path, { type: "symlink", target, owners: options.owners }),
-      );
+      await tar.add(linkHeader(entry, path, { type: "symlink", target, owners: options.owners }));
       stats.entries++;
     } else if (info.isFile) {
       await addFile(entry, path);
@@ -243,9 +261,9 @@ export function packTree(
     },
     content: async (rel, content, look) => {
       const header = { ...lookHeader(rel, look), type: "file" as const, size: content.length };
-      const writer = controller.add(header).getWriter();
-      await writer.write(content);
-      await writer.close();
+      const entryWriter = await tar.begin(header);
+      await entryWriter.copy(content);
+      await entryWriter.end();
       stats.entries++;
       stats.files++;
       stats.bytes += content.length;
@@ -260,41 +278,18 @@ export function packTree(
     },
     folder: async (rel, look) => {
       const header = lookHeader(rel, look);
-      await addBodyless(controller, { ...header, name: `${header.name}/`, type: "directory" });
+      await tar.add({ ...header, name: `${header.name}/`, type: "directory" });
       stats.entries++;
     },
   };
 
-  const done = (async () => {
-    try {
-      const walk = walkTree(root, {
-        ...(options.exclude ? { exclude: options.exclude } : {}),
-        ...(options.skipFolders ? { skipFolders: options.skipFolders } : {}),
-        onVanished: (rel) => warn("vanished", nameOf(rel), "vanished before it was read"),
-        onBadName: (rel) =>
-          warn(
-            "skipped",
-            nameOf(rel).replaceAll("\uFFFD", "\\ufffd"),
-            "skipped: the name is not valid UTF-8 (\\ufffd marks the bytes), which backupd cannot open; rename it to archive it",
-          ),
-        onReplaced: (rel) =>
-          warn(
-            "changed",
-            nameOf(rel),
-            "changed while read: the folder was replaced; its contents are not stored",
-          ),
-      });
-      for await (const entry of walk) {
-        if (options.signal?.aborted) throw options.signal.reason;
-        await addEntry(entry);
-      }
+  return {
+    add: addEntry,
+    stats: () => ({ ...stats }),
+    async end() {
       await options.finish?.(appender);
-      controller.finalize();
-      return stats;
-    } catch (err) {
-      controller.error(err);
-      throw err;
-    }
-  })();
-  return { readable, done };
+      await tar.finish();
+      return { ...stats };
+    },
+  };
 }

@@ -107,18 +107,28 @@ async function* walkFolder(
   }
 }
 
+/** A walk done once: what it found, in order, and the bytes of its regular files. */
+export interface TreeListing {
+  entries: WalkEntry[];
+  /** Bytes of the regular files (what an archive of the tree reads). */
+  bytes: number;
+}
+
 /**
- * Bytes of the regular files below `root` (what an archive of it would read).
+ * Walks `root` once and keeps what it found, so that the free-space check, the progress
+ * bar and the archive all use the one walk.
  *
  * @example
  * ```ts ignore
- * await treeBytes("/data"); // 48213301
+ * const { entries, bytes } = await listTree("/data");
  * ```
  */
-export async function treeBytes(root: string, options: WalkOptions = {}): Promise<number> {
-  let total = 0;
+export async function listTree(root: string, options: WalkOptions = {}): Promise<TreeListing> {
+  const entries: WalkEntry[] = [];
+  let bytes = 0;
   for await (const entry of walkTree(root, options)) {
-    if (entry.info.isFile) total += entry.info.size;
+    entries.push(entry);
+    if (entry.info.isFile) bytes += entry.info.size;
   }
-  return total;
+  return { entries, bytes };
 }

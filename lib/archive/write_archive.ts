@@ -4,16 +4,17 @@
 import { basename } from "node:path";
 import { type PartialFile, syncFolder, writePartial } from "../store/atomic_file.ts";
 import { excludeMatcher } from "../base/glob.ts";
-import { compress } from "../codec/compress.ts";
-import { encryptStream } from "../codec/encryption.ts";
+import { blockOutput } from "../codec/block_output.ts";
+import { openArchiveFile, SinkError } from "../codec/archive_file.ts";
 import { startCodecPool } from "../codec/codec_pool.ts";
 import { RunError } from "../base/errors.ts";
 import { type Compression, sidecarName, sidecarText } from "../store/names.ts";
 import { loadOwnerNames } from "./owners.ts";
 import type { Folders } from "./folders.ts";
 import type { ProgressBar } from "../base/progress.ts";
-import { type PackAppender, packTree, type PackWarning, type StoredFile } from "./tar_pack.ts";
-import { treeBytes } from "./walk.ts";
+import type { PackAppender, PackWarning, StoredFile } from "./tar_pack.ts";
+import { packParallel } from "./parallel_pack.ts";
+import { listTree } from "./walk.ts";
 
 /** A database's own backup around the copy (README: Consistency). */
 export interface OnlineCopy {
@@ -33,6 +34,8 @@ export interface ArchiveOptions {
   compression?: Compression;
   /** Told of each path that could not be stored as it was. */
   onWarning: (warning: PackWarning) => void;
+  /** Checks, once SOURCE has been walked, that DEST has room for its bytes. */
+  checkSpace?: (sourceBytes: number) => Promise<void>;
   /** Starts a progress bar for a total byte count; none when absent. */
   progress?: (totalBytes: number) => ProgressBar;
   /** Abandons the archive; its partial file is removed. */
@@ -73,42 +76,60 @@ export async function writeArchive(
   options: ArchiveOptions,
 ): Promise<ArchiveResult> {
   const excluded = excludeMatcher(options.excludes);
-  const { online } = options;
+  const { online, onWarning } = options;
   const exclude = online ? (rel: string) => excluded(rel) || online.exclude(rel) : excluded;
-  const bar = options.progress?.(
-    await treeBytes(folders.source, { exclude, skipFolders: folders.skip }),
-  );
-  const pack = packTree(folders.source, basename(folders.source) || "root", {
+  const top = basename(folders.source) || "root";
+  const nameOf = (rel: string) => rel === "" ? top : `${top}/${rel}`;
+  // The one walk of SOURCE: its total serves the free-space check and the progress bar.
+  const listing = await listTree(folders.source, {
     exclude,
     skipFolders: folders.skip,
-    owners: await loadOwnerNames(),
-    onWarning: options.onWarning,
-    ...(bar ? { onBytes: (n: number) => bar.add(n) } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(online ? { onStored: online.onStored, finish: online.finish } : {}),
+    onVanished: (rel) =>
+      onWarning({ kind: "vanished", name: nameOf(rel), detail: "vanished before it was read" }),
+    onBadName: (rel) =>
+      onWarning({
+        kind: "skipped",
+        name: nameOf(rel).replaceAll("\uFFFD", "\\ufffd"),
+        detail:
+          "skipped: the name is not valid UTF-8 (\\ufffd marks the bytes), which backupd cannot open; rename it to archive it",
+      }),
+    onReplaced: (rel) =>
+      onWarning({
+        kind: "changed",
+        name: nameOf(rel),
+        detail: "changed while read: the folder was replaced; its contents are not stored",
+      }),
   });
-  // The stream carries the same error; this keeps the promise from rejecting unobserved.
-  pack.done.catch(() => undefined);
-  using pool = startCodecPool();
-  const compressed = compress(pack.readable, pool, options.compression ?? "gzip");
-  const stored = options.recipients?.length
-    ? await encryptStream(compressed, options.recipients)
-    : compressed;
+  await options.checkSpace?.(listing.bytes);
+  const bar = options.progress?.(listing.bytes);
   try {
-    const archive = await writePartial(dayDir, name, stored).catch((err) => {
-      if (err instanceof Error && "code" in err && err.code === "ENOSPC") {
+    using pool = startCodecPool(undefined, new URL("./pack_worker.ts", import.meta.url));
+    const file = openArchiveFile(pool, dayDir, name, options.recipients ?? []);
+    let archive: PartialFile;
+    let stats;
+    try {
+      const compression = options.compression ?? "gzip";
+      const out = blockOutput(pool, compression, file);
+      stats = await packParallel(listing.entries, top, out, pool, compression, {
+        owners: await loadOwnerNames(),
+        onWarning,
+        ...(bar ? { onBytes: (n: number) => bar.add(n) } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(online ? { onStored: online.onStored, finish: online.finish } : {}),
+      });
+      archive = await file.end();
+    } catch (err) {
+      await file.abort();
+      if (err instanceof SinkError && err.code === "ENOSPC") {
         throw new RunError(
           `Cannot write "${dayDir}/${name}": no space left on device (the partial file was removed)`,
-          {
-            cause: err,
-          },
+          { cause: err },
         );
       }
       throw err;
-    });
+    }
     let sidecar: PartialFile | undefined;
     try {
-      const stats = await pack.done;
       const text = new TextEncoder().encode(sidecarText(archive.sha256, name));
       sidecar = await writePartial(dayDir, sidecarName(name), ReadableStream.from([text]));
       await archive.commit();

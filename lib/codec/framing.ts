@@ -2,58 +2,71 @@
 // each gzip member carries its own length in a `BD` extra subfield, each zstd frame follows
 // a skippable frame holding the unit's length. Every gzip and zstd reader skips both.
 
-/** Length of the extra field backupd adds: XLEN (2) + 'B' 'D' + SLEN (2) + member length (4). */
-const EXTRA = 10;
+/** Bytes backupd adds to a gzip member: XLEN (2) + 'B' 'D' + SLEN (2) + member length (4). */
+export const GZIP_EXTRA = 10;
 
 /**
- * Turns a plain 10-byte-header gzip member into one whose FEXTRA field holds its own length.
+ * Frames, in place, the plain gzip member written at `GZIP_EXTRA` up to `end` of `buffer`:
+ * its 10-byte header moves to the front and an FEXTRA field holding the member's length
+ * fills the gap. Returns the member's length (from 0). A member whose header already has
+ * optional fields is moved to the front as it is, plain gzip.
  *
  * @example
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { gzipSync } from "node:zlib";
- * const member = withLength(gzipSync(new Uint8Array(1024)));
- * assertEquals(memberLength(member), member.length);
+ * const plain = gzipSync(new Uint8Array(1024));
+ * const buffer = new Uint8Array(GZIP_EXTRA + plain.length);
+ * buffer.set(plain, GZIP_EXTRA);
+ * const length = frameGzipMember(buffer, buffer.length);
+ * assertEquals(memberLength(buffer.subarray(0, length)), length);
  * ```
  */
-export function withLength(member: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(member.length + EXTRA);
-  out.set(member.subarray(0, 10), 0);
-  out[3] = (out[3] ?? 0) | 0x04; // FLG.FEXTRA
-  const view = new DataView(out.buffer);
+export function frameGzipMember(buffer: Uint8Array, end: number): number {
+  const at = GZIP_EXTRA;
+  if (buffer[at + 3] !== 0) {
+    buffer.copyWithin(0, at, end);
+    return end - at;
+  }
+  buffer.copyWithin(0, at, at + 10);
+  buffer[3] = 0x04; // FLG.FEXTRA
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   view.setUint16(10, 8, true); // XLEN
-  out[12] = 0x42; // 'B'
-  out[13] = 0x44; // 'D'
+  buffer[12] = 0x42; // 'B'
+  buffer[13] = 0x44; // 'D'
   view.setUint16(14, 4, true); // SLEN
-  view.setUint32(16, out.length, true);
-  out.set(member.subarray(10), 20);
-  return out;
+  view.setUint32(16, end, true);
+  return end;
 }
 
 /** Length of the skippable frame before each zstd frame: magic, size, 'B' 'D', 2 spare, length. */
 export const ZSTD_PREFIX = 16;
 
 /**
- * Puts a skippable frame holding the unit's whole length before a zstd frame.
+ * Writes, in place, the skippable frame holding the unit's whole length before the zstd
+ * frame written at `ZSTD_PREFIX` up to `end` of `buffer`. Returns the unit's length.
  *
  * @example
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { zstdCompressSync } from "node:zlib";
- * const unit = zstdUnit(zstdCompressSync(new Uint8Array(1024)));
- * assertEquals(zstdUnitLength(unit), unit.length);
+ * const frame = zstdCompressSync(new Uint8Array(1024));
+ * const buffer = new Uint8Array(ZSTD_PREFIX + frame.length);
+ * buffer.set(frame, ZSTD_PREFIX);
+ * const length = frameZstdUnit(buffer, buffer.length);
+ * assertEquals(zstdUnitLength(buffer), length);
  * ```
  */
-export function zstdUnit(frame: Uint8Array): Uint8Array {
-  const out = new Uint8Array(ZSTD_PREFIX + frame.length);
-  const view = new DataView(out.buffer);
+export function frameZstdUnit(buffer: Uint8Array, end: number): number {
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   view.setUint32(0, 0x184d2a50, true); // skippable frame magic
   view.setUint32(4, 8, true); // its content size
-  out[8] = 0x42; // 'B'
-  out[9] = 0x44; // 'D'
-  view.setUint32(12, out.length, true);
-  out.set(frame, ZSTD_PREFIX);
-  return out;
+  buffer[8] = 0x42; // 'B'
+  buffer[9] = 0x44; // 'D'
+  buffer[10] = 0;
+  buffer[11] = 0;
+  view.setUint32(12, end, true);
+  return end;
 }
 
 /**

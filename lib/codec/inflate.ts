@@ -8,7 +8,6 @@ import { createGunzip, createZstdDecompress } from "node:zlib";
 import type { Transform } from "node:stream";
 import { memberLength, zstdUnitLength } from "./framing.ts";
 import type { Compression } from "../store/names.ts";
-import { noteGarbage } from "./gc_hint.ts";
 import { type CodecPool, ordered } from "./codec_pool.ts";
 import { mapFailure, TruncatedArchiveError, zlibFailure } from "./read_errors.ts";
 
@@ -138,6 +137,9 @@ async function* restOf(head: Uint8Array, reader: ByteReader): AsyncGenerator<Uin
   }
 }
 
+/** A unit buffer's size: a backupd unit of 1 MiB that did not compress, and its framing. */
+const UNIT_BUFFER = 1024 * 1024 + 64 * 1024;
+
 async function* inflateUnits(
   reader: ByteReader,
   pool: CodecPool,
@@ -146,30 +148,41 @@ async function* inflateUnits(
   const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
   const op = compression === "zstd" ? "unzstd" : "gunzip";
   let plain: AsyncIterable<Uint8Array> | undefined;
-  // Each unit is read straight into its own buffer: no copying, few calls.
+  // Each unit is read straight into a buffer lent to a worker and given back: no copying,
+  // few calls, no garbage.
+  const spare: ArrayBuffer[] = [];
+  const header = new Uint8Array(20);
   const units = async function* () {
     while (true) {
-      const header = new Uint8Array(20);
       const got = await reader.fill(header);
       if (got === 0) return;
       const length = unitLength(header.subarray(0, got));
       if (length === undefined || length < got) {
         // Not backupd's framing (another tool's file): the rest goes through node:zlib.
-        plain = restOf(header.subarray(0, got), reader);
+        plain = restOf(header.slice(0, got), reader);
         return;
       }
-      const unit = new Uint8Array(length);
-      unit.set(header);
+      let buffer = spare.pop();
+      if (buffer === undefined || buffer.byteLength < length) {
+        buffer = new ArrayBuffer(Math.max(length, UNIT_BUFFER));
+      }
+      const unit = new Uint8Array(buffer, 0, length);
+      unit.set(header.subarray(0, got));
       const read = got + await reader.fill(unit.subarray(got));
       if (read < length) throw new TruncatedArchiveError(`the ${compression} stream is truncated`);
-      noteGarbage(length);
       yield unit;
     }
   };
-  const inflateUnit = (unit: Uint8Array) =>
-    pool.run(op, unit).catch((err) => {
-      throw zlibFailure(err, compression);
-    });
+  const inflateUnit = (unit: Uint8Array<ArrayBuffer>) =>
+    pool.run(op, unit.buffer, unit.length).then(
+      (done) => {
+        spare.push(done.input);
+        return done.result;
+      },
+      (err) => {
+        throw zlibFailure(err, compression);
+      },
+    );
   yield* ordered(units(), inflateUnit, 4 * pool.size);
   if (plain) {
     for await (const chunk of inflateStream(plain, compression)) yield chunk;

@@ -13,7 +13,6 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { noteGarbage } from "../codec/gc_hint.ts";
 import { type ArchiveName, byAge, parseArchiveName } from "../store/names.ts";
 import type { S3Connection, S3Credentials, S3Target } from "./s3_url.ts";
 import type { ArchiveStore } from "../store/archive_store.ts";
@@ -170,8 +169,6 @@ export class RemoteStore implements ArchiveStore {
     let parts = 0;
     upload.on("httpUploadProgress", (progress) => {
       parts = Math.max(parts, progress.part ?? 1);
-      // Each part sent leaves its buffers (and the SDK's copies) for the collector.
-      noteGarbage(2 * partBytes);
     });
     try {
       await upload.done();

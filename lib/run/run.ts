@@ -108,7 +108,7 @@ async function prepare(
   for (const stale of await removeStalePartials(folders.dest)) {
     deps.log.info("removed a partial file left by an interrupted run", { path: stale });
   }
-  await checkFreeSpace(folders, settings.excludes);
+  await checkFreeSpace(folders);
   return folders;
 }
 
@@ -192,6 +192,7 @@ async function archive(
   const result = await writeArchive(target.folders, target.dayDir, target.name, {
     excludes: settings.excludes,
     compression: settings.compression,
+    checkSpace: (sourceBytes) => checkFreeSpace(target.folders, sourceBytes),
     recipients: settings.ageRecipients,
     onWarning: (warning) => {
       // Under the backup API a file changing while it is copied is normal: the WAL in the
