@@ -29,6 +29,6 @@ Deno.test("inflate reads a foreign gzip stream from a stream reader, chunk by ch
     seen.push(c.length);
   });
   const out = inflate(reader, pool, "gzip");
-  deepStrictEqual(new Uint8Array(await new Response(out).arrayBuffer()), plain);
+  deepStrictEqual(new Uint8Array(await new Response(out.stream).arrayBuffer()), plain);
   strictEqual(seen.reduce((a, b) => a + b, 0), gz.length);
 });

@@ -63,6 +63,37 @@ function drive(stream: unknown, finish: number): Driven {
 
 let gzip: Driven | undefined;
 let zstd: Driven | undefined;
+let gunzip: (Driven & { error: string | undefined }) | undefined;
+
+/** A gunzip engine whose errors are caught as they happen, not emitted as stream events. */
+function gunzipEngine(): Driven & { error: string | undefined } {
+  if (gunzip) return gunzip;
+  const stream = zlib.createGunzip();
+  const driven = { ...drive(stream, constants.Z_FINISH), error: undefined as string | undefined };
+  (driven.engine as unknown as { onerror: (message: string) => void }).onerror = (message) => {
+    driven.error = message;
+  };
+  return gunzip = driven;
+}
+
+/**
+ * Inflates one gzip member into `output` without allocating; the plain length, or
+ * undefined when the member does not fit or is more than one member (node:zlib then
+ * takes it). A damaged member throws; the engine is then not used again.
+ */
+function gunzipInto(input: Uint8Array, output: Uint8Array): number | undefined {
+  const driven = gunzipEngine();
+  if (driven.error) {
+    gunzip = undefined;
+    return gunzipInto(input, output);
+  }
+  driven.engine.reset();
+  driven.engine.writeSync(driven.finish, input, 0, input.length, output, 0, output.length);
+  if (driven.error) throw new Error(driven.error);
+  const [outLeft, inLeft] = driven.state as unknown as [number, number];
+  if (outLeft === 0 || inLeft !== 0) return undefined;
+  return output.length - outLeft;
+}
 
 function engineFor(op: "gzip" | "zstd"): Driven {
   if (op === "gzip") {
@@ -112,9 +143,20 @@ export function runJob(job: Job): Answer {
     const length = compressUnit(job.op, input, output);
     return { id: job.id, input: job.input, output: output.buffer, offset: 0, length };
   }
+  const lent = job.output && new Uint8Array(job.output);
+  if (job.op === "gunzip" && lent) {
+    const length = gunzipInto(input, lent);
+    if (length !== undefined) {
+      return { id: job.id, input: job.input, output: lent.buffer, offset: 0, length };
+    }
+  }
   const plain = job.op === "gunzip"
     ? gunzipSync(input, { chunkSize: CHUNK })
     : zstdDecompressSync(input.subarray(ZSTD_PREFIX), { chunkSize: CHUNK });
+  if (lent && plain.length <= lent.length) {
+    lent.set(plain);
+    return { id: job.id, input: job.input, output: lent.buffer, offset: 0, length: plain.length };
+  }
   // Small results may sit in a shared buffer pool: copy those, hand over the rest.
   const own = plain.length < 65536 ? plain.slice() : plain;
   return {

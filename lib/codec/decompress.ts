@@ -3,14 +3,19 @@
 
 import { decryptStream } from "./encryption.ts";
 import { RunError } from "../base/errors.ts";
-import { type ByteReader, fileReader, inflate, streamReader, tappedReader } from "./inflate.ts";
+import {
+  type ByteReader,
+  fileReader,
+  inflate,
+  type PlainStream,
+  streamReader,
+  tappedReader,
+} from "./inflate.ts";
 import { compressionOfName, isEncryptedName } from "../store/names.ts";
 import { startCodecPool } from "./codec_pool.ts";
 
 /** A tar stream being decompressed; disposing it ends its workers. */
-export interface TarSource extends Disposable {
-  stream: ReadableStream<Uint8Array>;
-}
+export interface TarSource extends PlainStream, Disposable {}
 
 /** Options of {@linkcode decompress}. */
 export interface DecompressOptions {
@@ -66,7 +71,7 @@ export async function decompress(
   }
   const pool = startCodecPool();
   return {
-    stream: inflate(reader, pool, compressionOfName(name)),
+    ...inflate(reader, pool, compressionOfName(name)),
     [Symbol.dispose]: () => pool.close(),
   };
 }

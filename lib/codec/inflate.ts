@@ -140,17 +140,33 @@ async function* restOf(head: Uint8Array, reader: ByteReader): AsyncGenerator<Uin
 /** A unit buffer's size: a backupd unit of 1 MiB that did not compress, and its framing. */
 const UNIT_BUFFER = 1024 * 1024 + 64 * 1024;
 
-async function* inflateUnits(
-  reader: ByteReader,
-  pool: CodecPool,
-  compression: Compression,
-): AsyncGenerator<Uint8Array> {
+/** Plain bytes as they are handed on, and what the reader is done with. */
+export interface PlainStream {
+  stream: ReadableStream<Uint8Array>;
+  /**
+   * Told of each content chunk the tar reader handed on and the caller has finished with:
+   * every buffer handed out before that chunk's is then free for reuse.
+   */
+  seen(chunk: Uint8Array): void;
+}
+
+/**
+ * Inflated units, each in an output buffer lent to a worker and reused once the reader is
+ * done with it: the tar reader takes each in order and keeps views of its bytes until it has
+ * handed them on, so a content chunk from a later buffer means the earlier ones are free.
+ */
+function inflateUnits(reader: ByteReader, pool: CodecPool, compression: Compression): PlainStream {
   const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
   const op = compression === "zstd" ? "unzstd" : "gunzip";
   let plain: AsyncIterable<Uint8Array> | undefined;
   // Each unit is read straight into a buffer lent to a worker and given back: no copying,
   // few calls, no garbage.
   const spare: ArrayBuffer[] = [];
+  const free: ArrayBuffer[] = [];
+  /** Output buffers handed out, in order, with their place in that order. */
+  const handed: { buffer: ArrayBuffer; seq: number }[] = [];
+  const seqOf = new Map<ArrayBuffer, number>();
+  let handedCount = 0;
   const header = new Uint8Array(20);
   const units = async function* () {
     while (true) {
@@ -174,7 +190,7 @@ async function* inflateUnits(
     }
   };
   const inflateUnit = (unit: Uint8Array<ArrayBuffer>) =>
-    pool.run(op, unit.buffer, unit.length).then(
+    pool.run(op, unit.buffer, unit.length, free.pop() ?? new ArrayBuffer(UNIT_BUFFER)).then(
       (done) => {
         spare.push(done.input);
         return done.result;
@@ -183,10 +199,29 @@ async function* inflateUnits(
         throw zlibFailure(err, compression);
       },
     );
-  yield* ordered(units(), inflateUnit, 4 * pool.size);
-  if (plain) {
-    for await (const chunk of inflateStream(plain, compression)) yield chunk;
-  }
+  const all = async function* () {
+    for await (const result of ordered(units(), inflateUnit, 4 * pool.size)) {
+      const seq = handedCount++;
+      handed.push({ buffer: result.buffer, seq });
+      seqOf.set(result.buffer, seq);
+      yield result;
+    }
+    if (plain) {
+      for await (const chunk of inflateStream(plain, compression)) yield chunk;
+    }
+  };
+  return {
+    stream: ReadableStream.from(all()),
+    seen(chunk) {
+      const seq = seqOf.get(chunk.buffer as ArrayBuffer);
+      if (seq === undefined) return;
+      while (handed.length > 0 && (handed[0]?.seq ?? Infinity) < seq) {
+        const { buffer } = handed.shift() as { buffer: ArrayBuffer };
+        seqOf.delete(buffer);
+        if (buffer.byteLength === UNIT_BUFFER) free.push(buffer);
+      }
+    },
+  };
 }
 
 /**
@@ -202,6 +237,6 @@ export function inflate(
   reader: ByteReader,
   pool: CodecPool,
   compression: Compression,
-): ReadableStream<Uint8Array> {
-  return ReadableStream.from(inflateUnits(reader, pool, compression));
+): PlainStream {
+  return inflateUnits(reader, pool, compression);
 }

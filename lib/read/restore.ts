@@ -4,7 +4,7 @@
 import { lchownSync, lutimesSync } from "node:fs";
 import { createTarDecoder, type TarHeader } from "modern-tar";
 import { fsReason, RunError } from "../base/errors.ts";
-import { decompress } from "../codec/decompress.ts";
+import { decompress, type TarSource } from "../codec/decompress.ts";
 import { isEncryptedName } from "../store/names.ts";
 import { hashFile, readSidecar } from "../store/sidecar.ts";
 import { abandon, prepareTarget } from "./restore_target.ts";
@@ -90,11 +90,16 @@ function throughLink(made: Made, rel: string): string | undefined {
 // File system calls are synchronous here: a database folder is thousands of small files, and
 // each async call costs Deno ~50 µs where a sync one costs a few.
 
-async function writeBody(path: string, body: ReadableStream<Uint8Array>): Promise<void> {
+async function writeBody(
+  path: string,
+  body: ReadableStream<Uint8Array>,
+  seen: (chunk: Uint8Array) => void,
+): Promise<void> {
   using file = Deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
   for await (const chunk of body) {
     let rest = chunk;
     while (rest.length > 0) rest = rest.subarray(file.writeSync(rest));
+    seen(chunk);
   }
 }
 
@@ -142,7 +147,7 @@ export async function restoreArchive(
   });
   const target = await prepareTarget(dir, options);
   try {
-    const result = await extract(tar.stream, target.stage, options);
+    const result = await extract(tar, target.stage, options);
     await moveIntoPlace(target.stage, dir, result.folders, options.owners ?? false);
     return { restored: result.restored, refused: result.refused, skipped: result.skipped };
   } catch (err) {
@@ -166,7 +171,7 @@ function entryStep<T>(name: string, step: () => T): T {
 }
 
 async function extract(
-  stream: ReadableStream<Uint8Array>,
+  tar: TarSource,
   root: string,
   options: RestoreOptions,
 ): Promise<Extracted> {
@@ -179,7 +184,7 @@ async function extract(
   };
   let layout: Layout | undefined;
 
-  const entries = stream.pipeThrough(createTarDecoder({ strict: true }));
+  const entries = tar.stream.pipeThrough(createTarDecoder({ strict: true }));
   for await (const entry of entries) {
     const { header } = entry;
     layout ??= layoutOf(header);
@@ -231,7 +236,7 @@ async function extract(
           break;
         }
         if (header.type === "file") {
-          await writeBody(path, entry.body).catch((err) => {
+          await writeBody(path, entry.body, tar.seen).catch((err) => {
             throw new RunError(`Cannot restore "${header.name}": ${fsReason(err)}`, {
               cause: err,
             });

@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
-import { decompress } from "../codec/decompress.ts";
+import { decompress, type TarSource } from "../codec/decompress.ts";
 import { DecryptError } from "../codec/encryption.ts";
 import { isEncryptedName } from "../store/names.ts";
 import { describeError } from "../base/errors.ts";
@@ -32,15 +32,16 @@ function describe(err: unknown): string {
   return `the archive cannot be read (${describeError(err)})`;
 }
 
-async function readTar(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ entries: number; bytes: number }> {
+async function readTar(tar: TarSource): Promise<{ entries: number; bytes: number }> {
   let entries = 0;
   let bytes = 0;
   try {
-    for await (const entry of stream.pipeThrough(createTarDecoder({ strict: true }))) {
+    for await (const entry of tar.stream.pipeThrough(createTarDecoder({ strict: true }))) {
       let n = 0;
-      for await (const chunk of entry.body) n += chunk.length;
+      for await (const chunk of entry.body) {
+        n += chunk.length;
+        tar.seen(chunk);
+      }
       if (n !== entry.header.size) {
         throw new InvalidTarError(
           `the tar stream is invalid (entry "${entry.header.name}" holds ${n} bytes where its header says ${entry.header.size})`,
@@ -122,7 +123,7 @@ export async function verifyBytes(
         onBytes: (chunk) => hash.update(chunk),
         ...(options.identities ? { identities: options.identities } : {}),
       });
-      stats = await readTar(tar.stream);
+      stats = await readTar(tar);
     } else {
       const stored = bytes instanceof ReadableStream ? bytes : bytes.readable;
       for await (const chunk of stored) hash.update(chunk);

@@ -55,7 +55,13 @@ export function parseSidecar(text: string | undefined, fileName: string): Sideca
  */
 export async function hashFile(path: string): Promise<string> {
   using file = await Deno.open(path);
-  return await hashStream(file.readable);
+  // One buffer, read into again and again: a stream would allocate one per chunk.
+  const buffer = new Uint8Array(1024 * 1024);
+  const hash = createHash("sha256");
+  for (let n = file.readSync(buffer); n !== null && n > 0; n = file.readSync(buffer)) {
+    hash.update(n === buffer.length ? buffer : buffer.subarray(0, n));
+  }
+  return hash.digest("hex");
 }
 
 /**
