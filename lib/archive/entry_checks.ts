@@ -1,15 +1,7 @@
-// What an entry is now, asked again while it is archived: special files by kind, a link
-// that may have been swapped, and an unreadable file in one line.
+// What an entry is now, asked again while it is archived: a link that may have been
+// swapped, and an unreadable file in one line.
 
 import { RunError } from "../base/errors.ts";
-
-export function specialKind(info: Deno.FileInfo): string | undefined {
-  if (info.isSocket) return "socket";
-  if (info.isFifo) return "FIFO";
-  if (info.isBlockDevice) return "block device";
-  if (info.isCharDevice) return "character device";
-  return undefined;
-}
 
 export function isSymlinkNow(path: string): boolean {
   try {

@@ -8,10 +8,10 @@ import type { TarOut } from "../codec/block_output.ts";
 import { readExactly } from "./exact_reader.ts";
 import { openAsSeen, type SourceFile } from "./source_file.ts";
 import type { OwnerNames } from "./owners.ts";
-import type { WalkEntry } from "./walk.ts";
+import { type EntryInfo, entryInfo, type WalkEntry } from "./walk.ts";
 import { tarStream } from "./tar_stream.ts";
 import { baseHeader, type EntryLook, linkHeader, timeFields } from "./tar_headers.ts";
-import { describeOpenError, isSymlinkNow, specialKind } from "./entry_checks.ts";
+import { describeOpenError, isSymlinkNow } from "./entry_checks.ts";
 
 /** What went wrong with one path; the archive stays valid. */
 export interface PackWarning {
@@ -226,7 +226,7 @@ export function tarPacker(top: string, out: TarOut, options: PackOptions = {}): 
     } else if (info.isFile) {
       await addFile(entry, path);
     } else {
-      warn("skipped", path, `skipped: a ${specialKind(info) ?? "special file"} cannot be archived`);
+      warn("skipped", path, `skipped: a ${info.special ?? "special file"} cannot be archived`);
     }
   };
 
@@ -250,9 +250,9 @@ export function tarPacker(top: string, out: TarOut, options: PackOptions = {}): 
 
   const appender: PackAppender = {
     file: async (rel, path) => {
-      let info: Deno.FileInfo;
+      let info: EntryInfo;
       try {
-        info = Deno.lstatSync(path);
+        info = entryInfo(Deno.lstatSync(path));
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) return undefined;
         throw describeOpenError(path, err);

@@ -4,6 +4,23 @@
 
 import { fsReason, RunError } from "../base/errors.ts";
 
+/** What the walk keeps of an lstat: what the archive needs, small to keep and to send. */
+export interface EntryInfo {
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  /** Socket, FIFO, block or character device: what cannot be archived. */
+  special: string | undefined;
+  dev: number;
+  ino: number | null;
+  nlink: number | null;
+  size: number;
+  mode: number | null;
+  uid: number | null;
+  gid: number | null;
+  mtime: Date | null;
+}
+
 /** One thing found in the tree. */
 export interface WalkEntry {
   /** Path relative to the root, `/`-separated; `""` for the root itself. */
@@ -11,7 +28,40 @@ export interface WalkEntry {
   /** Path on disk. */
   path: string;
   /** Its lstat. */
-  info: Deno.FileInfo;
+  info: EntryInfo;
+}
+
+function specialKind(info: Deno.FileInfo): string | undefined {
+  if (info.isSocket) return "socket";
+  if (info.isFifo) return "FIFO";
+  if (info.isBlockDevice) return "block device";
+  if (info.isCharDevice) return "character device";
+  return undefined;
+}
+
+/**
+ * The part of an lstat that the walk keeps.
+ *
+ * @example
+ * ```ts ignore
+ * entryInfo(Deno.lstatSync("/data")).isDirectory; // true
+ * ```
+ */
+export function entryInfo(info: Deno.FileInfo): EntryInfo {
+  return {
+    isFile: info.isFile,
+    isDirectory: info.isDirectory,
+    isSymlink: info.isSymlink,
+    special: specialKind(info),
+    dev: info.dev,
+    ino: info.ino,
+    nlink: info.nlink,
+    size: info.size,
+    mode: info.mode,
+    uid: info.uid,
+    gid: info.gid,
+    mtime: info.mtime,
+  };
 }
 
 /** A folder identity, to leave out a folder wherever it is reached from. */
@@ -40,7 +90,7 @@ function isNotFound(err: unknown): boolean {
   return err instanceof Deno.errors.NotFound;
 }
 
-function sameFolder(info: Deno.FileInfo, ids: readonly FolderId[]): boolean {
+function sameFolder(info: EntryInfo, ids: readonly FolderId[]): boolean {
   return ids.some((id) => id.dev === info.dev && id.ino === info.ino);
 }
 
@@ -56,7 +106,7 @@ export async function* walkTree(
   root: string,
   options: WalkOptions = {},
 ): AsyncGenerator<WalkEntry> {
-  const info = Deno.lstatSync(root);
+  const info = entryInfo(Deno.lstatSync(root));
   yield { rel: "", path: root, info };
   if (info.isDirectory) yield* walkFolder(root, "", undefined, options);
 }
@@ -64,7 +114,7 @@ export async function* walkTree(
 async function* walkFolder(
   dir: string,
   rel: string,
-  seen: Deno.FileInfo | undefined,
+  seen: EntryInfo | undefined,
   options: WalkOptions,
 ): AsyncGenerator<WalkEntry> {
   const names: string[] = [];
@@ -88,9 +138,9 @@ async function* walkFolder(
     const childRel = rel === "" ? name : `${rel}/${name}`;
     if (options.exclude?.(childRel)) continue;
     const path = `${dir}/${name}`;
-    let info: Deno.FileInfo;
+    let info: EntryInfo;
     try {
-      info = Deno.lstatSync(path);
+      info = entryInfo(Deno.lstatSync(path));
     } catch (err) {
       if (isNotFound(err)) {
         // Deno hands out names as UTF-8, replacing bytes that are not with U+FFFD; such a

@@ -80,6 +80,8 @@ export async function writeArchive(
   const exclude = online ? (rel: string) => excluded(rel) || online.exclude(rel) : excluded;
   const top = basename(folders.source) || "root";
   const nameOf = (rel: string) => rel === "" ? top : `${top}/${rel}`;
+  // The workers start while SOURCE is walked.
+  using pool = startCodecPool(undefined, new URL("./pack_worker.ts", import.meta.url));
   // The one walk of SOURCE: its total serves the free-space check and the progress bar.
   const listing = await listTree(folders.source, {
     exclude,
@@ -103,7 +105,6 @@ export async function writeArchive(
   await options.checkSpace?.(listing.bytes);
   const bar = options.progress?.(listing.bytes);
   try {
-    using pool = startCodecPool(undefined, new URL("./pack_worker.ts", import.meta.url));
     const file = openArchiveFile(pool, dayDir, name, options.recipients ?? []);
     let archive: PartialFile;
     let stats;
