@@ -20,6 +20,7 @@ if (import.meta.main) {
     stdout: (text) => writeAllSync(Deno.stdout, text),
     stderr: writeStderr,
     stderrIsTerminal: Deno.stderr.isTerminal(),
+    interactive: Deno.stdin.isTerminal() && Deno.stdout.isTerminal(),
     now: () => Date.now(),
     timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     pid: Deno.pid,

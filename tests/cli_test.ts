@@ -29,6 +29,7 @@ Deno.test("each command's help lists exactly the options it uses", () => {
     "--tz",
     "--schedule",
     "--log-format",
+    "--json",
   ]);
   deepStrictEqual(helpOptions("restore"), [
     "--dest",
@@ -39,6 +40,7 @@ Deno.test("each command's help lists exactly the options it uses", () => {
     "--s3-path-style",
     "--age-identity",
     "--to",
+    "--include",
   ]);
   const now = helpOptions("now");
   for (const option of ["--source", "--exclude", "--pre-hook", "--age-recipient", "--postgres"]) {

@@ -2,7 +2,7 @@
 // by path, by name under DEST or by s3:// address; and the age identities to read them.
 
 import { resolve } from "node:path";
-import { UsageError } from "../base/errors.ts";
+import { RunError, UsageError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { parseArchiveName } from "../store/names.ts";
 import { readIdentities } from "../codec/encryption.ts";
@@ -10,6 +10,7 @@ import { statIfPresent } from "../base/files.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import { parseS3Url } from "../offsite/s3_url.ts";
 import type { Settings } from "../settings/settings.ts";
+import { localStore } from "../store/local_store.ts";
 
 /** What these commands need from the process. */
 export interface CommandIo {
@@ -61,8 +62,33 @@ export async function identitiesOf(settings: Settings): Promise<{ identities?: s
     : {};
 }
 
-/** Finds an archive named on the command line: a path, or a name relative to DEST. */
+/**
+ * DEST as a folder that is there, or a failure naming it: a mistyped DEST is not an empty
+ * one, and must not look like success.
+ */
+export async function existingDest(settings: Settings, what: string): Promise<string> {
+  const dest = resolve(settings.dest);
+  const info = await statIfPresent(dest, { follow: true });
+  if (!info) throw new RunError(`Cannot ${what}: DEST "${dest}" does not exist`);
+  if (!info.isDirectory) throw new RunError(`Cannot ${what}: DEST "${dest}" is not a folder`);
+  return dest;
+}
+
+/** The name that stands for the newest archive, for verify and restore. */
+export const LATEST = "latest";
+
+/**
+ * Finds an archive named on the command line: `latest` (the newest under DEST), a path,
+ * or a name relative to DEST.
+ */
 export async function locate(dest: string, name: string): Promise<string> {
+  if (name === LATEST) {
+    const newest = (await localStore(dest).list()).at(-1);
+    if (!newest) {
+      throw new RunError(`Cannot find the latest archive: there is none under "${dest}"`);
+    }
+    return `${dest}/${newest.path}`;
+  }
   for (const candidate of [resolve(name), `${dest}/${name}`]) {
     if ((await statIfPresent(candidate, { follow: true }))?.isFile) return candidate;
   }

@@ -16,7 +16,7 @@ import { commandList } from "./list.ts";
 import { commandPrune } from "./prune.ts";
 import { commandRestore } from "./restore.ts";
 import { commandVerify } from "./verify.ts";
-import { createLogger } from "../base/log.ts";
+import { createLogger, formatLine } from "../base/log.ts";
 import { resolveSettings } from "../settings/settings.ts";
 import type { Env, Flags } from "../settings/flags.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -29,6 +29,59 @@ export const VERSION: string = denoJson.version;
 
 /** The subcommands. */
 export type CommandName = "now" | "run" | "health" | "list" | "verify" | "restore" | "prune";
+
+const COMMANDS: readonly CommandName[] = [
+  "now",
+  "run",
+  "health",
+  "list",
+  "verify",
+  "restore",
+  "prune",
+];
+
+/** Edits (insert, delete, change, swap two) between two words. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const up = d[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(
+        (up[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (up[j - 1] as number) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      }
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/**
+ * The command nearest to a mistyped one, if any is near enough.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(nearestCommand("nwo"), "now");
+ * assertEquals(nearestCommand("restroe"), "restore");
+ * assertEquals(nearestCommand("backup"), undefined);
+ * ```
+ */
+export function nearestCommand(word: string): CommandName | undefined {
+  let best: CommandName | undefined;
+  let bestDistance = Infinity;
+  for (const name of COMMANDS) {
+    const d = distance(word, name);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor((best?.length ?? 0) / 3)) ? best : undefined;
+}
 
 /** What the command line asked for. */
 export interface Invocation {
@@ -62,7 +115,7 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     .description("Timely, verified .tar.gz backups of a data folder.")
     .version(VERSION, "--version")
     .exitOverride()
-    .showSuggestionAfterError(false)
+    .showSuggestionAfterError(true)
     .configureOutput({
       writeOut: (text) => output += text,
       writeErr: (text) => output += text,
@@ -86,12 +139,15 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
   withOptions(
     define("health", "exit 0 when backups are current, else 1, with one line saying why"),
     ["dest", "tz", "schedule", "logFormat"],
-  ).action(record("health"));
+  )
+    .option("--json", "print the verdict as one JSON object")
+    .action(record("health"));
   withOptions(
-    define("list", "archives under DEST, newest first: name, size, age"),
+    define("list", "archives under DEST, newest first: name, size, age, kind, where"),
     ["dest", "tz", "logFormat", "s3"],
   )
     .option("--remote", "list the archives in the bucket of --s3-url instead")
+    .option("--json", "print the archives as one JSON object")
     .action(record("list"));
   withOptions(
     define("verify", "check archives (the newest when none is named)"),
@@ -109,6 +165,11 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
   )
     .argument("<archive>", "archive path, name relative to DEST, or s3:// address")
     .requiredOption("--to <dir>", "folder to restore into")
+    .option(
+      "--include <path>",
+      "restore only this file or folder (a path below the archive's top folder); repeatable",
+      (path: string, paths: string[] = []) => [...paths, path],
+    )
     .action((archive: string, flags: Flags) => {
       invocation = { command: "restore", flags, operands: [archive] };
     });
@@ -119,17 +180,28 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     .option("--dry-run", "print the plan and change nothing")
     .action(record("prune"));
 
+  // A word where the command goes that is none: the default command (run) would take it
+  // for an operand and say "too many arguments".
+  const first = args[0];
+  if (first !== undefined && !first.startsWith("-") && !COMMANDS.includes(first as CommandName)) {
+    const near = nearestCommand(first);
+    throw new UsageError(
+      `Cannot parse the command line: unknown command '${first}'${
+        near ? ` (did you mean ${near}?)` : ""
+      }; the commands are ${COMMANDS.join(", ")}`,
+    );
+  }
   try {
     program.parse([...args], { from: "user" });
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return { output };
-      throw new UsageError(
-        `Cannot parse the command line: ${err.message.replace(/^error: /, "")}`,
-        {
-          cause: err,
-        },
+      // One line: commander puts its suggestion on a line of its own.
+      const message = err.message.replace(/^error: /, "").replace(
+        /\n\(Did you mean (.*)\?\)/,
+        " (did you mean $1?)",
       );
+      throw new UsageError(`Cannot parse the command line: ${message}`, { cause: err });
     }
     throw err;
   }
@@ -145,8 +217,26 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
  * ```
  */
 export async function cli(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const plain = (message: string) => io.stderr(`backupd: ${message}\n`);
+  // Under --log-format json (or BACKUP_LOG_FORMAT=json), a failure is a JSON line too, even
+  // one met before the settings are read.
+  const flagAt = args.lastIndexOf("--log-format");
+  const asked = flagAt >= 0
+    ? args[flagAt + 1]
+    : args.findLast((a) => a.startsWith("--log-format="))?.slice(13) ?? env.BACKUP_LOG_FORMAT;
+  const plain = (message: string) =>
+    io.stderr(
+      asked === "json"
+        ? `${formatLine("json", new Date(io.now()), "error", `backupd: ${message}`)}\n`
+        : `backupd: ${message}\n`,
+    );
   try {
+    // Typed at a terminal without a command: usage, not a daemon that waits for 01:00.
+    // Without a terminal (a container, a service) no command still means run.
+    if (args.length === 0 && io.interactive === true) {
+      const help = parseCommandLine(["--help"]) as Printed;
+      io.stdout(`${help.output}\nThe daemon is "backupd run"; one backup now is "backupd now".\n`);
+      return EXIT.ok;
+    }
     const parsed = parseCommandLine(args);
     if ("output" in parsed) {
       io.stdout(parsed.output);
@@ -167,16 +257,25 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
           onSignal: io.onSignal,
         });
       case "health":
-        return await commandHealth(settings, commandIo);
+        return await commandHealth(settings, commandIo, flags.json === true);
       case "list":
-        return await commandList(settings, flags.remote === true, commandIo);
+        return await commandList(settings, {
+          remote: flags.remote === true,
+          json: flags.json === true,
+        }, commandIo);
       case "verify":
         return await commandVerify(settings, parsed.operands, {
           all: flags.all === true,
           remote: flags.remote === true,
         }, commandIo);
       case "restore":
-        return await commandRestore(settings, parsed.operands[0] ?? "", flags.to ?? "", commandIo);
+        return await commandRestore(
+          settings,
+          parsed.operands[0] ?? "",
+          flags.to ?? "",
+          commandIo,
+          flags.include ?? [],
+        );
       case "prune":
         return await commandPrune(settings, flags.dryRun === true, commandIo);
     }

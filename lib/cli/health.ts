@@ -11,22 +11,40 @@ import type { Settings } from "../settings/settings.ts";
 import { readDaemonState, readLastRun } from "../store/run_status.ts";
 import type { CommandIo } from "./archives.ts";
 import { localStore } from "../store/local_store.ts";
+import { statIfPresent } from "../base/files.ts";
 
 /**
- * `backupd health`: one line, exit 0 when backups are current, else 1.
+ * `backupd health [--json]`: one line (or one JSON object), exit 0 when backups are
+ * current, else 1.
  *
  * @example
  * ```ts ignore
  * const code = await commandHealth(settings, io); // prints "healthy: ..." or "unhealthy: ..."
  * ```
  */
-export async function commandHealth(settings: Settings, io: CommandIo): Promise<number> {
+export async function commandHealth(
+  settings: Settings,
+  io: CommandIo,
+  json = false,
+): Promise<number> {
+  const verdict = await judgeHealth(settings, io);
+  io.stdout(
+    json
+      ? `${JSON.stringify(verdict)}\n`
+      : `${verdict.healthy ? "healthy" : "unhealthy"}: ${verdict.reason}\n`,
+  );
+  return verdict.healthy ? EXIT.ok : 1;
+}
+
+async function judgeHealth(settings: Settings, io: CommandIo): Promise<Health> {
   const dest = resolve(settings.dest);
   const stateDir = stateDirOf(dest);
   let health: Health;
   try {
     const newest = (await localStore(dest).list()).at(-1);
     const daemon = await readDaemonState(stateDir);
+    const never = await neverUsed(dest, stateDir, newest !== undefined);
+    if (never) return { healthy: false, reason: never };
     health = assessHealth({
       now: io.now(),
       slots: cronSlots(settings.schedule, settings.tz),
@@ -46,8 +64,24 @@ export async function commandHealth(settings: Settings, io: CommandIo): Promise<
     // health answers 0 or 1: a state it cannot read is a reason to be unhealthy.
     health = { healthy: false, reason: describeError(err) };
   }
-  io.stdout(`${health.healthy ? "healthy" : "unhealthy"}: ${health.reason}\n`);
-  return health.healthy ? EXIT.ok : 1;
+  return health;
+}
+
+/**
+ * Why DEST is not one backupd has ever used: missing, not a folder, or holding neither an
+ * archive nor a state folder (no daemon started on it, no run ever finished in it). A
+ * mistyped DEST must not answer "healthy: no archive yet".
+ */
+async function neverUsed(
+  dest: string,
+  stateDir: string,
+  hasArchive: boolean,
+): Promise<string | undefined> {
+  const info = await statIfPresent(dest, { follow: true });
+  if (!info) return `DEST "${dest}" does not exist`;
+  if (!info.isDirectory) return `DEST "${dest}" is not a folder`;
+  if (hasArchive || await statIfPresent(stateDir, { follow: true })) return undefined;
+  return `no backup has ever run into "${dest}" (no archive, no state folder): is DEST right?`;
 }
 
 /** Why a folder cannot be written to (read-only file system, full, permission denied), if so. */

@@ -11,6 +11,8 @@ export interface Io {
   stderr: (text: string) => void;
   /** Whether stderr is a terminal (for the progress bar). */
   stderrIsTerminal: boolean;
+  /** Whether a person is at a terminal (stdin and stdout are one): no command then prints usage. */
+  interactive?: boolean;
   /** The clock, in epoch milliseconds. */
   now: () => number;
   /** The system's time zone. */

@@ -23,10 +23,11 @@ export async function commandRestore(
   name: string,
   to: string,
   io: CommandIo,
+  include: readonly string[] = [],
 ): Promise<number> {
-  if (name.startsWith("s3://")) return await restoreRemote(settings, name, to, io);
+  if (name.startsWith("s3://")) return await restoreRemote(settings, name, to, io, include);
   const archive = await locate(resolve(settings.dest), name);
-  return await restoreLocal(settings, archive, to, io);
+  return await restoreLocal(settings, archive, to, io, include);
 }
 
 /**
@@ -38,6 +39,7 @@ async function restoreRemote(
   url: string,
   to: string,
   io: CommandIo,
+  include: readonly string[],
 ): Promise<number> {
   const { store, path } = await remoteArchiveAt(settings, url);
   const target = resolve(to);
@@ -68,7 +70,7 @@ async function restoreRemote(
       bytes: downloaded.bytes,
       seconds: Number(((io.now() - started) / 1000).toFixed(3)),
     });
-    return await restoreLocal(settings, file, target, io, {
+    return await restoreLocal(settings, file, target, io, include, {
       label: url,
       sha256: downloaded.sha256,
     });
@@ -82,6 +84,7 @@ async function restoreLocal(
   archive: string,
   to: string,
   io: CommandIo,
+  include: readonly string[],
   download?: { label: string; sha256: string },
 ): Promise<number> {
   const shown = download?.label ?? archive;
@@ -89,6 +92,7 @@ async function restoreLocal(
   const result = await restoreArchive(archive, resolve(to), {
     ...await identitiesOf(settings),
     ...download,
+    ...(include.length > 0 ? { include } : {}),
     owners: io.isRoot,
     onRefused: (r) => io.log.warn("entry not restored", { name: r.name, reason: r.reason }),
     onLeftovers: (path) => io.log.info("removed the leftovers of an interrupted restore", { path }),

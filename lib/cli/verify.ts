@@ -12,7 +12,9 @@ import { verifyArchive, verifyBytes, type VerifyResult } from "../read/verify.ts
 import {
   type CommandIo,
   configuredRemote,
+  existingDest,
   identitiesOf,
+  LATEST,
   locate,
   remoteArchiveAt,
 } from "./archives.ts";
@@ -73,7 +75,9 @@ async function verifyJobs(
   options: { all: boolean; remote: boolean },
   identities: Identities,
 ): Promise<VerifyJob[]> {
-  const dest = resolve(settings.dest);
+  // Archives named by path need no DEST; the newest, all of them, or `latest` do.
+  const needsDest = !options.remote && (names.length === 0 || names.includes(LATEST));
+  const dest = needsDest ? await existingDest(settings, "verify") : resolve(settings.dest);
   const store = options.remote
     ? await configuredRemote(settings, "verify the bucket's archives")
     : localStore(dest);
@@ -87,7 +91,12 @@ async function verifyJobs(
     return chosen.map((a) => storeJob(store, a.path, identities));
   }
   return await Promise.all(names.map(async (name) => {
-    if (options.remote) return storeJob(store, name, identities);
+    if (options.remote) {
+      if (name !== LATEST) return storeJob(store, name, identities);
+      const newest = (await store.list()).at(-1);
+      if (!newest) throw new RunError(`Cannot verify: no archive in "${store.url()}"`);
+      return storeJob(store, newest.path, identities);
+    }
     if (name.startsWith("s3://")) {
       const { store: bucket, path } = await remoteArchiveAt(settings, name);
       return storeJob(bucket, path, identities);

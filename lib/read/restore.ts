@@ -31,6 +31,8 @@ export interface RestoreOptions {
   label?: string;
   /** The archive's sha256 when it is already known (hashed while downloaded). */
   sha256?: string;
+  /** Only these files or folders (paths below the archive's top folder) are restored. */
+  include?: readonly string[];
 }
 
 /** What a restore did. */
@@ -170,12 +172,28 @@ function entryStep<T>(name: string, step: () => T): T {
   }
 }
 
+/** `--include` paths as entries name them below the top folder: no `./`, no end `/`. */
+function includePaths(include: readonly string[] | undefined): string[] {
+  return (include ?? []).map((path) =>
+    path.split("/").filter((part) => part !== "" && part !== ".").join("/")
+  );
+}
+
 async function extract(
   tar: TarSource,
   root: string,
   options: RestoreOptions,
 ): Promise<Extracted> {
   const owners = options.owners ?? false;
+  const include = includePaths(options.include);
+  const matched = new Set<string>();
+  /** Whether an entry is wanted: all are without --include; DIR itself always is. */
+  const wanted = (rel: string) => {
+    if (include.length === 0 || rel === "") return true;
+    const hit = include.find((path) => rel === path || rel.startsWith(`${path}/`));
+    if (hit !== undefined) matched.add(hit);
+    return hit !== undefined;
+  };
   const result: Extracted = { restored: 0, refused: [], skipped: [], folders: [] };
   const made: Made = new Map();
   const refuse = (name: string, reason: string) => {
@@ -191,6 +209,10 @@ async function extract(
     const rel = safeRelative(header.name, layout);
     if (typeof rel !== "string") {
       refuse(header.name, rel.refuse);
+      await entry.body.cancel();
+      continue;
+    }
+    if (!wanted(rel)) {
       await entry.body.cancel();
       continue;
     }
@@ -276,6 +298,14 @@ async function extract(
     }
     // Bodies that were not read (refusals, links) must be drained for the next entry.
     if (!entry.body.locked) await entry.body.cancel();
+  }
+  const missed = include.filter((path) => !matched.has(path));
+  if (missed.length > 0) {
+    throw new RunError(
+      `Cannot restore: nothing in the archive is at ${
+        missed.map((path) => `"${path}"`).join(", ")
+      } (--include takes paths below the archive's top folder, as \`tar -tzf\` shows them without it)`,
+    );
   }
   return result;
 }

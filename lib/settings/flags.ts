@@ -33,6 +33,8 @@ export interface Flags {
   remote?: boolean;
   all?: boolean;
   to?: string;
+  include?: string[];
+  json?: boolean;
   dryRun?: boolean;
 }
 

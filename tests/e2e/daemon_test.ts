@@ -127,7 +127,7 @@ Deno.test("backupd run makes a backup on SIGUSR1, and backupd now meanwhile is r
   strictEqual((await run("gzip", ["-t", await onlyArchive(dest)])).code, 0);
 });
 
-Deno.test("backupd health answers 0 before the first slot and after a success, 1 after a failure or a missed slot", async () => {
+Deno.test("backupd health answers 1 for a DEST missing or never used, 0 before the first slot and after a success, 1 after a failure or a missed slot", async () => {
   await using dir = await tempDir();
   const data = `${dir.path}/data`;
   const dest = `${dir.path}/backup`;
@@ -135,6 +135,22 @@ Deno.test("backupd health answers 0 before the first slot and after a success, 1
   const health = (schedule = "0 1 * * *") =>
     backupd(["health", "--dest", dest, "--schedule", schedule, "--tz", "UTC"]);
 
+  // A mistyped DEST, then a folder no backupd ever used: never "healthy: no archive yet".
+  const missing = await health();
+  strictEqual(missing.code, 1, missing.stdout + missing.stderr);
+  strictEqual(missing.stdout, `unhealthy: DEST "${dest}" does not exist\n`);
+  await Deno.mkdir(dest);
+  const unused = await health();
+  strictEqual(unused.code, 1, unused.stdout + unused.stderr);
+  match(
+    unused.stdout,
+    /^unhealthy: no backup has ever run into "[^"]+" \(no archive, no state folder\): is DEST right\?\n$/,
+  );
+
+  // A daemon started on DEST: healthy until its first slot.
+  const daemon = spawnDaemon(data, dest);
+  signalProcess(await daemonPid(dest), "SIGTERM");
+  strictEqual((await daemon.output()).code, 0);
   const before = await health();
   strictEqual(before.code, 0, before.stdout + before.stderr);
   match(

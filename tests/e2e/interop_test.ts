@@ -142,7 +142,7 @@ Deno.test("backupd now --compression zstd writes a .tar.zst that tar --zstd, bsd
     strictEqual(verified.stdout.startsWith("OK "), true);
     const listed = await backupd(["list", "--dest", `${tmpDir.path}/backup`]);
     strictEqual(
-      listed.stdout.split("\n")[0]?.split(" ")[0],
+      listed.stdout.split("\n")[1]?.split(" ")[0],
       archive.slice(`${tmpDir.path}/backup/`.length),
     );
     const restored = await backupd(["restore", archive, "--to", `${tmpDir.path}/restored`]);

@@ -124,7 +124,12 @@ Deno.test("backupd now uploads the archive and its sidecar, with credentials fro
 
   const listed = await backupd(["list", "--remote", "--dest", dest], ceph.env(`s3://${BUCKET}/db`));
   strictEqual(listed.code, 0, listed.stderr);
-  match(listed.stdout, new RegExp(`^${rel}  +[0-9.]+ [KM]?i?B  just now\n$`));
+  match(
+    listed.stdout,
+    new RegExp(
+      `^ARCHIVE +SIZE +AGE +KIND +WHERE\n${rel}  +[0-9.]+ [KM]?i?B  just now  gzip(\\+age)?  bucket\n1 archive in s3://${BUCKET}/db/\n$`,
+    ),
+  );
 
   const wrongSecret = await backupNow(source, dest, [], {
     ...ceph.env(`s3://${BUCKET}/db`),

@@ -27,12 +27,16 @@ async function fabricate(dest: string): Promise<void> {
   await Deno.writeTextFile(`${dest}/2026-01-01/backup.tar.gz`, "not ours either");
 }
 
-Deno.test("backupd list shows archives newest first with size and age, and nothing else", async () => {
+Deno.test("backupd list shows a header, archives newest first with size, age, kind and place, and a count; nothing else", async () => {
   await using dir = await tempDir();
   await fabricate(dir.path);
   const result = await backupd(["list", "--dest", dir.path, "--tz", "UTC"]);
   strictEqual(result.code, 0, result.stderr);
-  const rows = result.stdout.trimEnd().split("\n").map((l) => l.split(/ {2,}/));
+  const lines = result.stdout.trimEnd().split("\n");
+  deepStrictEqual(lines[0]?.split(/ {2,}/), ["ARCHIVE", "SIZE", "AGE", "KIND", "WHERE"]);
+  strictEqual(lines.at(-1), `5 archives in ${dir.path}`);
+  const rows = lines.slice(1, -1).map((l) => l.split(/ {2,}/));
+  for (const row of rows) deepStrictEqual(row.slice(3), ["gzip", "local"]);
   deepStrictEqual(rows.map((r) => r.slice(0, 2)), [
     ["2026-01-02/13-00-00.tar.gz", "2.0 KiB"],
     ["2026-01-02/01-00-00.tar.gz", "1000 B"],
@@ -41,6 +45,19 @@ Deno.test("backupd list shows archives newest first with size and age, and nothi
     ["2025-12-30/01-00-00.tar.gz", "1000 B"],
   ]);
   for (const row of rows) match(row[2] ?? "", /^\d+ days ago$/);
+
+  const json = await backupd(["list", "--json", "--dest", dir.path, "--tz", "UTC"]);
+  strictEqual(json.code, 0, json.stderr);
+  const parsed = JSON.parse(json.stdout);
+  strictEqual(parsed.location, dir.path);
+  strictEqual(parsed.count, 5);
+  deepStrictEqual(parsed.archives[0], {
+    path: "2026-01-02/13-00-00.tar.gz",
+    size: 2048,
+    time: "2026-01-02T13:00:00.000Z",
+    kind: "gzip",
+    where: ["local"],
+  });
 });
 
 Deno.test("backupd prune --dry-run prints the plan and changes nothing; prune carries it out", async () => {

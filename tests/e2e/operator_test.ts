@@ -1,0 +1,157 @@
+// What an operator meets first: a mistyped DEST, `latest`, a mistyped command or option,
+// and backupd typed at a terminal without a command.
+
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { backupd, backupNow, ROOT, run, tempDir } from "../helpers.ts";
+
+Deno.test("list, verify and prune exit 2 with one line for a DEST that does not exist", async () => {
+  await using dir = await tempDir();
+  const typo = `${dir.path}/bakcup`;
+  for (
+    const [args, line] of [
+      [["list"], `Cannot list: DEST "${typo}" does not exist`],
+      [["verify"], `Cannot verify: DEST "${typo}" does not exist`],
+      [["verify", "latest"], `Cannot verify: DEST "${typo}" does not exist`],
+      [["prune", "--keep-last", "1"], `Cannot prune "${typo}": no such folder`],
+    ] as const
+  ) {
+    const result = await backupd([...args, "--dest", typo]);
+    strictEqual(result.code, 2, `${args.join(" ")}: ${result.stdout}${result.stderr}`);
+    strictEqual(result.stdout, "");
+    strictEqual(result.stderr, `backupd: ${line}\n`, args.join(" "));
+  }
+});
+
+Deno.test("verify latest and restore latest take the newest archive under DEST", async () => {
+  await using dir = await tempDir();
+  const data = `${dir.path}/data`;
+  const dest = `${dir.path}/backup`;
+  await Deno.mkdir(data);
+  await Deno.writeTextFile(`${data}/f`, "first");
+  strictEqual((await backupNow(data, dest)).code, 0);
+  // A second archive, a second later at least, with other content.
+  await new Promise((r) => setTimeout(r, 1100));
+  await Deno.writeTextFile(`${data}/f`, "second");
+  strictEqual((await backupNow(data, dest)).code, 0);
+
+  const verified = await backupd(["verify", "latest", "--dest", dest]);
+  strictEqual(verified.code, 0, verified.stderr);
+  const listed = await backupd(["list", "--dest", dest]);
+  const newest = listed.stdout.split("\n")[1]?.split(/\s+/)[0] ?? "";
+  match(verified.stdout, new RegExp(`^OK ${newest.replaceAll(".", "\\.")}: `));
+
+  const restored = await backupd(["restore", "latest", "--to", `${dir.path}/r`, "--dest", dest]);
+  strictEqual(restored.code, 0, restored.stderr);
+  strictEqual(await Deno.readTextFile(`${dir.path}/r/f`), "second");
+});
+
+Deno.test("a mistyped command or option gets one line naming the nearest, exit 2", async () => {
+  const command = await backupd(["nwo"]);
+  strictEqual(command.code, 2);
+  strictEqual(
+    command.stderr,
+    "backupd: Cannot parse the command line: unknown command 'nwo' (did you mean now?); the commands are now, run, health, list, verify, restore, prune\n",
+  );
+  const option = await backupd(["now", "--souce", "/srv"]);
+  strictEqual(option.code, 2);
+  strictEqual(
+    option.stderr,
+    "backupd: Cannot parse the command line: unknown option '--souce' (did you mean --source?)\n",
+  );
+});
+
+Deno.test("backupd without a command prints usage at a terminal, and is the daemon elsewhere", async () => {
+  // script(1) gives the command a terminal, as a person typing it has.
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const task = (config.tasks.backupd as string).replace("main.ts", `${ROOT}/main.ts`);
+  const atTerminal = await run("script", [
+    "-qec",
+    task.replace(/^deno /, `${Deno.execPath()} `),
+    "/dev/null",
+  ]);
+  strictEqual(atTerminal.code, 0, atTerminal.stdout + atTerminal.stderr);
+  match(atTerminal.stdout, /Usage: backupd \[options\] \[command\]/);
+  match(atTerminal.stdout, /The daemon is "backupd run"/);
+  // Without a terminal, no command is `run`: here it stops at once for want of SOURCE.
+  const piped = await backupd([]);
+  strictEqual(piped.code, 2);
+  match(piped.stderr, /SOURCE|--source/);
+});
+
+Deno.test("restore --include restores only the files and folders named; one that matches nothing fails and leaves no DIR", async () => {
+  await using dir = await tempDir();
+  const data = `${dir.path}/data`;
+  const dest = `${dir.path}/backup`;
+  await Deno.mkdir(`${data}/base/1`, { recursive: true });
+  await Deno.mkdir(`${data}/global`);
+  await Deno.writeTextFile(`${data}/base/1/100`, "relation");
+  await Deno.writeTextFile(`${data}/base/1/101`, "index");
+  await Deno.writeTextFile(`${data}/global/pg_control`, "control");
+  await Deno.writeTextFile(`${data}/postgresql.conf`, "conf");
+  strictEqual((await backupNow(data, dest)).code, 0);
+
+  const to = `${dir.path}/r`;
+  const some = await backupd([
+    "restore",
+    "latest",
+    "--dest",
+    dest,
+    "--to",
+    to,
+    "--include",
+    "./base/1/",
+    "--include",
+    "postgresql.conf",
+  ]);
+  strictEqual(some.code, 0, some.stderr);
+  const found: string[] = [];
+  const walk = async (at: string, rel: string) => {
+    for await (const entry of Deno.readDir(at)) {
+      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory) await walk(`${at}/${entry.name}`, path);
+      else found.push(path);
+    }
+  };
+  await walk(to, "");
+  strictEqual(found.sort().join(" "), "base/1/100 base/1/101 postgresql.conf");
+  strictEqual(await Deno.readTextFile(`${to}/base/1/100`), "relation");
+
+  const none = await backupd([
+    "restore",
+    "latest",
+    "--dest",
+    dest,
+    "--to",
+    `${dir.path}/r2`,
+    "--include",
+    "base/2",
+  ]);
+  strictEqual(none.code, 2, none.stderr);
+  match(none.stderr, /^backupd: Cannot restore: nothing in the archive is at "base\/2" /);
+  strictEqual(await Deno.stat(`${dir.path}/r2`).then(() => true, () => false), false);
+});
+
+Deno.test("health --json prints one object; under --log-format json a failure is one JSON line", async () => {
+  await using dir = await tempDir();
+  const typo = `${dir.path}/bakcup`;
+  const health = await backupd(["health", "--json", "--dest", typo]);
+  strictEqual(health.code, 1, health.stderr);
+  deepStrictEqual(JSON.parse(health.stdout), {
+    healthy: false,
+    reason: `DEST "${typo}" does not exist`,
+  });
+
+  for (const env of [{}, { BACKUP_LOG_FORMAT: "json" }]) {
+    const args = "BACKUP_LOG_FORMAT" in env
+      ? ["list", "--dest", typo]
+      : ["list", "--dest", typo, "--log-format", "json"];
+    const failed = await backupd(args, env);
+    strictEqual(failed.code, 2);
+    const lines = failed.stderr.trimEnd().split("\n");
+    strictEqual(lines.length, 1, failed.stderr);
+    const line = JSON.parse(lines[0] ?? "");
+    strictEqual(line.level, "error");
+    strictEqual(line.message, `backupd: Cannot list: DEST "${typo}" does not exist`);
+    match(line.time, /^\d{4}-\d\d-\d\dT/);
+  }
+});
