@@ -23,6 +23,7 @@ Deno.test("each command's help lists exactly the options it uses", () => {
     "--s3-region",
     "--s3-path-style",
     "--dry-run",
+    "--json",
   ]);
   deepStrictEqual(helpOptions("health"), [
     "--dest",

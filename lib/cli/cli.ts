@@ -156,6 +156,7 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     .argument("[archive...]", "archive paths, names relative to DEST, or s3:// addresses")
     .option("--all", "check every archive under DEST")
     .option("--remote", "check archives in the bucket of --s3-url (names relative to it)")
+    .option("--json", "print the verdicts as one JSON object")
     .action((archives: string[], flags: Flags) => {
       invocation = { command: "verify", flags, operands: archives };
     });
@@ -178,6 +179,7 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     ["dest", "tz", "logFormat", "keep", "s3"],
   )
     .option("--dry-run", "print the plan and change nothing")
+    .option("--json", "print the plan as one JSON object")
     .action(record("prune"));
 
   // A word where the command goes that is none: the default command (run) would take it
@@ -267,6 +269,7 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
         return await commandVerify(settings, parsed.operands, {
           all: flags.all === true,
           remote: flags.remote === true,
+          json: flags.json === true,
         }, commandIo);
       case "restore":
         return await commandRestore(
@@ -277,7 +280,7 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
           flags.include ?? [],
         );
       case "prune":
-        return await commandPrune(settings, flags.dryRun === true, commandIo);
+        return await commandPrune(settings, flags.dryRun === true, commandIo, flags.json === true);
     }
   } catch (err) {
     if (

@@ -24,11 +24,14 @@ export async function commandPrune(
   settings: Settings,
   dryRun: boolean,
   io: CommandIo,
+  json = false,
 ): Promise<number> {
   const dest = resolve(settings.dest);
   if (!hasRules(settings.keep)) {
     io.stdout(
-      "no retention rule is set (--keep-last, --keep-daily, --keep-weekly, --keep-monthly): nothing to do\n",
+      json
+        ? `${JSON.stringify({ dryRun, rules: false, stores: [] })}\n`
+        : "no retention rule is set (--keep-last, --keep-daily, --keep-weekly, --keep-monthly): nothing to do\n",
     );
     return EXIT.ok;
   }
@@ -43,8 +46,18 @@ export async function commandPrune(
   try {
     const stores: ArchiveStore[] = [localStore(dest)];
     if (settings.s3) stores.push(await configuredRemote(settings, "prune the bucket"));
+    const plans: { location: string; keep: unknown[]; remove: unknown[] }[] = [];
     for (const store of stores) {
       const plan = await pruneStore(store, settings.keep, { dryRun });
+      if (json) {
+        const entry = (path: string) => ({ path, reasons: plan.reasons.get(path) ?? [] });
+        plans.push({
+          location: store.url(),
+          keep: plan.keep.map(entry),
+          remove: plan.remove.map(entry),
+        });
+        continue;
+      }
       const where = store === stores[0] ? "" : ` in ${store.url()}`;
       const shown = (path: string) => store.url(path);
       for (const path of plan.keep) {
@@ -59,6 +72,7 @@ export async function commandPrune(
           : `kept ${plan.keep.length}, removed ${plan.remove.length}${where}\n`,
       );
     }
+    if (json) io.stdout(`${JSON.stringify({ dryRun, rules: true, stores: plans })}\n`);
     return EXIT.ok;
   } finally {
     lock?.release();

@@ -126,13 +126,19 @@ async function verifyJobs(
 export async function commandVerify(
   settings: Settings,
   names: readonly string[],
-  options: { all: boolean; remote: boolean },
+  options: { all: boolean; remote: boolean; json?: boolean },
   io: CommandIo,
 ): Promise<number> {
   const identities = await identitiesOf(settings);
   let failed = 0;
+  const verdicts: (VerifyResult & { archive: string })[] = [];
   for (const job of await verifyJobs(settings, names, options, identities)) {
     const result = await job.check();
+    if (options.json) {
+      if (!result.ok) failed++;
+      verdicts.push({ archive: job.shown, ...result });
+      continue;
+    }
     if (!result.ok) {
       failed++;
       io.stdout(`FAILED ${job.shown}: ${result.reason}\n`);
@@ -149,5 +155,6 @@ export async function commandVerify(
         : `OK ${job.shown}: ${hash}; encrypted, content not checked (give --age-identity)\n`,
     );
   }
+  if (options.json) io.stdout(`${JSON.stringify({ ok: failed === 0, archives: verdicts })}\n`);
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }

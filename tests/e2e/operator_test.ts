@@ -155,3 +155,48 @@ Deno.test("health --json prints one object; under --log-format json a failure is
     match(line.time, /^\d{4}-\d\d-\d\dT/);
   }
 });
+
+Deno.test("verify --json and prune --dry-run --json print one object each", async () => {
+  await using dir = await tempDir();
+  const data = `${dir.path}/data`;
+  const dest = `${dir.path}/backup`;
+  await Deno.mkdir(data);
+  await Deno.writeTextFile(`${data}/f`, "x".repeat(1000));
+  strictEqual((await backupNow(data, dest)).code, 0);
+  const archive = (JSON.parse((await backupd(["list", "--json", "--dest", dest])).stdout)
+    .archives[0].path) as string;
+
+  const verified = await backupd(["verify", "--json", "--dest", dest]);
+  strictEqual(verified.code, 0, verified.stderr);
+  deepStrictEqual(JSON.parse(verified.stdout), {
+    ok: true,
+    archives: [{
+      archive,
+      ok: true,
+      hashChecked: true,
+      contentChecked: true,
+      entries: 2,
+      bytes: 1000,
+    }],
+  });
+
+  const sidecar = `${dest}/${archive}.sha256`;
+  await Deno.writeTextFile(sidecar, `${"0".repeat(64)}  ${archive.split("/")[1]}\n`);
+  const failed = await backupd(["verify", "latest", "--json", "--dest", dest]);
+  strictEqual(failed.code, 2);
+  const verdict = JSON.parse(failed.stdout);
+  strictEqual(verdict.ok, false);
+  strictEqual(verdict.archives[0].reason, "the sha256 does not match the sidecar");
+
+  const plan = await backupd(["prune", "--dry-run", "--json", "--keep-last", "1", "--dest", dest]);
+  strictEqual(plan.code, 0, plan.stderr);
+  deepStrictEqual(JSON.parse(plan.stdout), {
+    dryRun: true,
+    rules: true,
+    stores: [{
+      location: dest,
+      keep: [{ path: archive, reasons: ["newest", "last 1"] }],
+      remove: [],
+    }],
+  });
+});
