@@ -23,12 +23,21 @@ import denoJson from "../../deno.json" with { type: "json" };
 import type { Io } from "./io.ts";
 import { BACKUP_OPTIONS, withOptions } from "./options.ts";
 import { commandNow, originsOf } from "./now.ts";
+import { commandConfig } from "./config.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
 /** The subcommands. */
-export type CommandName = "now" | "run" | "health" | "list" | "verify" | "restore" | "prune";
+export type CommandName =
+  | "now"
+  | "run"
+  | "health"
+  | "list"
+  | "verify"
+  | "restore"
+  | "prune"
+  | "config";
 
 const COMMANDS: readonly CommandName[] = [
   "now",
@@ -38,6 +47,7 @@ const COMMANDS: readonly CommandName[] = [
   "verify",
   "restore",
   "prune",
+  "config",
 ];
 
 /** Edits (insert, delete, change, swap two) between two words. */
@@ -181,6 +191,15 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
     .option("--dry-run", "print the plan and change nothing")
     .option("--json", "print the plan as one JSON object")
     .action(record("prune"));
+  withOptions(
+    define(
+      "config",
+      "every effective setting and where it comes from (flag, environment, file, default), secrets masked",
+    ),
+    [...BACKUP_OPTIONS, "schedule", "daemonStart", "identity"],
+  )
+    .option("--json", "print the settings as one JSON object")
+    .action(record("config"));
 
   // A word where the command goes that is none: the default command (run) would take it
   // for an operand and say "too many arguments".
@@ -279,6 +298,8 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
           commandIo,
           flags.include ?? [],
         );
+      case "config":
+        return commandConfig(settings, flags, env, flags.json === true, io);
       case "prune":
         return await commandPrune(settings, flags.dryRun === true, commandIo, flags.json === true);
     }

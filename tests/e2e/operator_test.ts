@@ -200,3 +200,66 @@ Deno.test("verify --json and prune --dry-run --json print one object each", asyn
     }],
   });
 });
+
+Deno.test("config shows every effective setting, where it comes from, and never a secret", async () => {
+  await using dir = await tempDir();
+  const secretFile = `${dir.path}/pgpass`;
+  await Deno.writeTextFile(secretFile, "s3cret-from-file");
+  const env = {
+    BACKUP_DEST: "/var/backups/app",
+    PGPASSWORD_FILE: secretFile,
+    AWS_ACCESS_KEY_ID: "AKIAEXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "very-secret-key",
+  };
+  const args = [
+    "config",
+    "--source",
+    "/srv/data",
+    "--postgres",
+    "postgres://app:inline-pw@db/shop",
+  ];
+  const text = await backupd(args, env);
+  strictEqual(text.code, 0, text.stderr);
+  for (const secret of ["s3cret-from-file", "inline-pw", "AKIAEXAMPLE", "very-secret-key"]) {
+    strictEqual(text.stdout.includes(secret), false, secret);
+  }
+  const rows = new Map(
+    text.stdout.trimEnd().split("\n").slice(1).map((line) => {
+      const [setting, value, from] = line.split(/ {2,}/);
+      return [setting, { value, from }];
+    }),
+  );
+  deepStrictEqual(rows.get("source"), { value: "/srv/data", from: "flag --source" });
+  deepStrictEqual(rows.get("dest"), { value: "/var/backups/app", from: "environment BACKUP_DEST" });
+  deepStrictEqual(rows.get("compression"), { value: "gzip", from: "default" });
+  deepStrictEqual(rows.get("postgres"), {
+    value: "postgres://app:***@db/shop",
+    from: "flag --postgres",
+  });
+  deepStrictEqual(rows.get("postgres password"), {
+    value: "***",
+    from: `file ${secretFile} (PGPASSWORD_FILE)`,
+  });
+  deepStrictEqual(rows.get("s3 secret key"), {
+    value: "***",
+    from: "environment AWS_SECRET_ACCESS_KEY",
+  });
+
+  const json = await backupd([...args, "--json"], env);
+  strictEqual(json.code, 0, json.stderr);
+  const settings = JSON.parse(json.stdout).settings as {
+    setting: string;
+    value: string;
+    from: string;
+  }[];
+  deepStrictEqual(settings.find((s) => s.setting === "dest"), {
+    setting: "dest",
+    value: "/var/backups/app",
+    from: "environment BACKUP_DEST",
+  });
+  strictEqual(json.stdout.includes("very-secret-key"), false);
+
+  const bad = await backupd(["config", "--tz", "Mars/Olympus"]);
+  strictEqual(bad.code, 2);
+  strictEqual(bad.stderr, 'backupd: Cannot use --tz "Mars/Olympus": unknown time zone\n');
+});
