@@ -267,3 +267,11 @@ export function fileTarOut(file: Deno.FsFile): TarOut & { end(): void } {
     end: flush,
   };
 }
+
+/** The notice of a run with nothing holding the data still (no --postgres, hook or container). */
+export const UNQUIESCED = "WARN copying SOURCE unquiesced";
+
+/** WARN lines of a run's log other than the unquiesced notice: what went wrong with files. */
+export function fileWarnings(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => / WARN /.test(line) && !line.includes(UNQUIESCED));
+}

@@ -147,7 +147,13 @@ const SPECS: Spec[] = [
     value: (s) => s.postgres?.password ? "***" : undefined,
     secret: true,
   },
-  { setting: "docker", env: ["DOCKER_HOST"], value: (s) => s.docker?.host ?? "off" },
+  { setting: "quiesce", env: ["BACKUP_QUIESCE"], value: (s) => s.docker ? "on" : "off" },
+  { setting: "docker", env: ["DOCKER_HOST"], value: (s) => s.docker?.host },
+  {
+    setting: "quiesce-group",
+    env: ["BACKUP_QUIESCE_GROUP"],
+    value: (s) => s.docker?.group ?? (s.docker ? "this container's compose project" : undefined),
+  },
   {
     setting: "s3-url",
     flag: "s3Url",

@@ -39,6 +39,17 @@ const OPTIONS = {
       .option("--keep-monthly <n>", "retention: newest of each of N months (BACKUP_KEEP_MONTHLY)"),
   compression: (cmd) =>
     cmd.option("--compression <kind>", "gzip or zstd (BACKUP_COMPRESSION, default gzip)"),
+  notify: (cmd) =>
+    cmd
+      .option(
+        "--notify <url>",
+        "send each run's result: smtp://HOST:PORT/?to=ADDR, http(s)://, slack+https://, ntfy://HOST/TOPIC; repeatable (BACKUP_NOTIFY_URLS)",
+        collect,
+      )
+      .option(
+        "--notify-on <when>",
+        "failure or always (BACKUP_NOTIFY_ON, default failure)",
+      ),
   ping: (cmd) =>
     cmd.option(
       "--ping-url <url>",
@@ -115,6 +126,7 @@ export const BACKUP_OPTIONS: readonly OptionName[] = [
   "keep",
   "compression",
   "ping",
+  "notify",
   "hooks",
   "recipients",
   "s3",

@@ -13,8 +13,10 @@ export interface Container {
 
 /** What backupd does with the Engine API. */
 export interface DockerApi {
-  /** Running containers that carry `label` (`key=value`). */
-  running(label: string): Promise<Container[]>;
+  /** Running containers that carry every one of `labels` (`key=value`). */
+  running(...labels: string[]): Promise<Container[]>;
+  /** A container's labels, or none when the engine knows no such container. */
+  labelsOf(idOrName: string): Promise<Record<string, string> | undefined>;
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
   stop(id: string): Promise<void>;
@@ -70,11 +72,23 @@ export function dockerClient(endpoint: Endpoint): DockerApi {
     await response.body?.cancel();
   };
   return {
-    async running(label) {
-      const filters = encodeURIComponent(JSON.stringify({ label: [label], status: ["running"] }));
+    async running(...labels) {
+      const filters = encodeURIComponent(JSON.stringify({ label: labels, status: ["running"] }));
       const response = await call("GET", `/containers/json?filters=${filters}`, [200]);
       const list = await response.json() as { Id: string; Names?: string[] }[];
       return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
+    },
+    async labelsOf(idOrName) {
+      const response = await call("GET", `/containers/${encodeURIComponent(idOrName)}/json`, [
+        200,
+        404,
+      ]);
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      const info = await response.json() as { Config?: { Labels?: Record<string, string> } };
+      return info.Config?.Labels ?? {};
     },
     pause: act("pause", [204]),
     unpause: act("unpause", [204]),

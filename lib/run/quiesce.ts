@@ -1,6 +1,7 @@
-// Quiescing the database for the archive phase: containers labelled backupd.pause=true
-// are paused, backupd.stop=true stopped, and always resumed. What was done is recorded in
-// DEST/.backupd/quiesced.json first, so a crash is undone at the next start.
+// Quiescing the database for the archive phase: containers of this stack's compose project
+// (or of BACKUP_QUIESCE_GROUP) labelled backupd.pause=true are paused, backupd.stop=true
+// stopped, and always resumed; other projects' containers are never touched. What was done
+// is recorded in DEST/.backupd/quiesced.json first, so a crash is undone at the next start.
 
 import { removeIfPresent } from "../store/atomic_file.ts";
 import { type Container, type DockerApi, dockerClient } from "./docker.ts";
@@ -14,6 +15,8 @@ import { readStateFile, writeStateFile } from "../store/state_file.ts";
 /** The labels backupd acts on. */
 export const PAUSE_LABEL = "backupd.pause=true";
 export const STOP_LABEL = "backupd.stop=true";
+/** The label docker compose puts on every container of a project. */
+export const PROJECT_LABEL = "com.docker.compose.project";
 
 interface QuiescedRecord {
   paused: Container[];
@@ -87,14 +90,19 @@ async function resumeLeftovers(
  */
 export async function quiesce(
   stateDir: string,
-  api: DockerApi,
+  engine: ContainerEngine,
   log: Logger,
-): Promise<() => Promise<void>> {
+): Promise<(() => Promise<void>) | undefined> {
+  const { api, project } = engine;
+  const scope = `${PROJECT_LABEL}=${project}`;
   const record: QuiescedRecord = {
-    paused: await api.running(PAUSE_LABEL),
-    stopped: await api.running(STOP_LABEL),
+    paused: await api.running(PAUSE_LABEL, scope),
+    stopped: await api.running(STOP_LABEL, scope),
   };
-  if (record.paused.length + record.stopped.length === 0) return () => Promise.resolve();
+  if (record.paused.length + record.stopped.length === 0) {
+    log.info("no container to quiesce", { project, labels: `${PAUSE_LABEL},${STOP_LABEL}` });
+    return undefined;
+  }
   const path = recordPath(stateDir);
   await writeStateFile(path, record);
   const done: QuiescedRecord = { paused: [], stopped: [] };
@@ -127,20 +135,42 @@ export async function quiesce(
   return resumeAll;
 }
 
+/** The engine and the compose project whose labelled containers a run quiesces. */
+export interface ContainerEngine {
+  api: DockerApi;
+  project: string;
+}
+
+/**
+ * The compose project this process runs in: its container (found by its host name, which
+ * Docker sets to the container's id) carries the project's label. None outside compose.
+ */
+async function ownProject(api: DockerApi): Promise<string | undefined> {
+  let hostname: string;
+  try {
+    hostname = Deno.hostname();
+  } catch {
+    return undefined;
+  }
+  return (await api.labelsOf(hostname))?.[PROJECT_LABEL];
+}
+
 /**
  * The Docker engine to quiesce labelled containers through, after undoing what a crashed
- * run left paused or stopped; none when Docker is off or, without DOCKER_HOST, absent.
+ * run left paused or stopped, with the project they are read in (BACKUP_QUIESCE_GROUP, or
+ * this container's own compose project); none when BACKUP_QUIESCE is off, without
+ * DOCKER_HOST when no engine is there, or outside compose without BACKUP_QUIESCE_GROUP.
  *
  * @example
  * ```ts ignore
- * const docker = await containerEngine(settings, "/backup/.backupd", log);
+ * const engine = await containerEngine(settings, "/backup/.backupd", log);
  * ```
  */
 export async function containerEngine(
   settings: Settings,
   stateDir: string,
   log: Logger,
-): Promise<DockerApi | undefined> {
+): Promise<ContainerEngine | undefined> {
   if (settings.docker === undefined) return undefined;
   const endpoint = parseDockerHost(settings.docker.host);
   // Without DOCKER_HOST, no socket at the default path means no Docker here: nothing to do.
@@ -149,5 +179,17 @@ export async function containerEngine(
   }
   const api = dockerClient(endpoint);
   await resumeLeftovers(stateDir, api, log);
-  return api;
+  const project = settings.docker.group ?? await ownProject(api);
+  if (project === undefined) {
+    // Outside compose: labelled containers belong to some stack, not necessarily this one.
+    const labelled = [...await api.running(PAUSE_LABEL), ...await api.running(STOP_LABEL)];
+    if (labelled.length > 0) {
+      log.warn(
+        "not quiescing containers: this process is not in a compose project; set BACKUP_QUIESCE_GROUP to the project whose labelled containers to quiesce",
+        { labelled: labelled.map((c) => c.name).join(",") },
+      );
+    }
+    return undefined;
+  }
+  return { api, project };
 }

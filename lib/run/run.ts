@@ -19,6 +19,7 @@ import { runHook } from "./hooks.ts";
 import { copyOffsite } from "./offsite_step.ts";
 import { containerEngine, quiesce } from "./quiesce.ts";
 import type { OnlineBackup } from "./postgres.ts";
+import { notifyRun } from "./notify.ts";
 import { ping, recordResult, type RunOutcome, type RunReport, summaryLine } from "./result.ts";
 
 type Cleanup = () => void | Promise<void>;
@@ -73,7 +74,14 @@ export async function runBackup(
       ? undefined
       : await containerEngine(settings, folders.stateDir, deps.log);
     await preHook(settings, deps);
-    const resume = docker ? once(await quiesce(folders.stateDir, docker, deps.log)) : undefined;
+    const quiesced = docker ? await quiesce(folders.stateDir, docker, deps.log) : undefined;
+    if (!quiesced && !settings.postgres && !settings.preHook) {
+      // Nothing holds the data still: say so at every run.
+      deps.log.warn(
+        "copying SOURCE unquiesced: no --postgres, no pre-hook and no container paused or stopped (README: Consistency)",
+      );
+    }
+    const resume = quiesced ? once(quiesced) : undefined;
     // Containers come back even when the run failed or was interrupted.
     if (resume) cleanups.push(resume);
     const target = await pickTarget(settings, folders, deps);
@@ -92,6 +100,7 @@ export async function runBackup(
   report = await recordResult(settings, started, deps, report);
   if (report.outcome) await ping(settings, deps, "success", summaryLine(report.outcome));
   else await ping(settings, deps, "fail", describeError(report.error));
+  await notifyRun(settings, deps, report, started);
   return report;
 }
 

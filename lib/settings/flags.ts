@@ -35,6 +35,8 @@ export interface Flags {
   to?: string;
   include?: string[];
   json?: boolean;
+  notify?: string[];
+  notifyOn?: string;
   dryRun?: boolean;
 }
 

@@ -172,26 +172,49 @@ export function noticeSettings(flags: Flags, env: Env): { logFormat: LogFormat; 
   return { logFormat, ...(ping ? { pingUrl: ping.value } : {}) };
 }
 
+/** The Docker engine for the container labels, and the compose project they are read in. */
+export interface DockerSettings {
+  host: string;
+  /** Whether DOCKER_HOST was given (then an absent engine is an error). */
+  explicit: boolean;
+  /** BACKUP_QUIESCE_GROUP: the compose project to quiesce; else this container's own. */
+  group?: string;
+}
+
 /**
- * The Docker engine for the container labels; none when DOCKER_HOST is "none".
+ * The Docker engine for the container labels; none when BACKUP_QUIESCE is off.
  *
  * @example
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * assertEquals(dockerSettings({ DOCKER_HOST: "none" }), {});
+ * assertEquals(dockerSettings({ BACKUP_QUIESCE: "off" }), {});
+ * assertEquals(dockerSettings({ BACKUP_QUIESCE_GROUP: "shop" }).docker?.group, "shop");
  * ```
  */
-export function dockerSettings(env: Env): { docker?: { host: string; explicit: boolean } } {
+export function dockerSettings(env: Env): { docker?: DockerSettings } {
+  if (!bool(undefined, env, "BACKUP_QUIESCE", true)) return {};
   const host = env.DOCKER_HOST;
-  if (host === "none") return {};
-  const docker = { host: host || DEFAULT_DOCKER_HOST, explicit: host !== undefined && host !== "" };
+  if (host === "none") {
+    // The docker CLI in the same shell would break on it: backupd has its own switch.
+    throw new ConfigError(
+      "DOCKER_HOST",
+      host,
+      "backupd no longer reads none here; set BACKUP_QUIESCE=off to turn the container labels off",
+    );
+  }
+  const group = env.BACKUP_QUIESCE_GROUP?.trim();
+  const docker: DockerSettings = {
+    host: host || DEFAULT_DOCKER_HOST,
+    explicit: host !== undefined && host !== "",
+    ...(group ? { group } : {}),
+  };
   try {
     parseDockerHost(docker.host);
   } catch (err) {
     throw new ConfigError(
       "DOCKER_HOST",
       docker.host,
-      "expected unix:///path, tcp://host:port or none",
+      "expected unix:///path or tcp://host:port",
       {
         cause: err,
       },

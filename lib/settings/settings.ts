@@ -11,6 +11,7 @@ import { maskPassword, pick, secret } from "./values.ts";
 import { offsiteSettings } from "./offsite_settings.ts";
 import {
   archiveSettings,
+  type DockerSettings,
   dockerSettings,
   folderSettings,
   hookSettings,
@@ -18,6 +19,7 @@ import {
   scheduleSettings,
 } from "./groups.ts";
 import type { Env, Flags } from "./flags.ts";
+import { type NotifyOn, notifySettings, type NotifyTarget } from "./notify_settings.ts";
 
 /** The server to back up through, from `--postgres` / `BACKUP_POSTGRES_URL`. */
 export interface PostgresTarget {
@@ -51,14 +53,18 @@ export interface Settings {
   logFormat: LogFormat;
   /** healthchecks-style ping address, if any. */
   pingUrl?: string;
+  /** Where each run's result is sent. */
+  notify: NotifyTarget[];
+  /** Whether to send after every run or only after a failed one. */
+  notifyOn: NotifyOn;
   /** The pre-hook's words, if any. */
   preHook?: string[];
   /** The post-hook's words, if any. */
   postHook?: string[];
   /** How long a hook may run. */
   hookTimeoutMs: number;
-  /** The Docker engine for the container labels; none when DOCKER_HOST is "none". */
-  docker?: { host: string; explicit: boolean };
+  /** The Docker engine for the container labels; none when BACKUP_QUIESCE is off. */
+  docker?: DockerSettings;
   /** Where to upload each archive, if anywhere. */
   s3?: S3Target;
   /** How to reach S3. */
@@ -110,6 +116,7 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
     ...archiveSettings(flags, env),
     ...hookSettings(flags, env),
     ...noticeSettings(flags, env),
+    ...notifySettings(flags, env),
     ...dockerSettings(env),
     ...offsiteSettings(flags, env),
     ...postgresSettings(flags, env),

@@ -200,12 +200,16 @@ Deno.test("backupd now logs JSON lines with level, time and message when asked",
   });
   strictEqual(result.code, 0, result.stderr);
   const lines = result.stderr.trim().split("\n").map((l) => JSON.parse(l));
-  deepStrictEqual(lines.map((l) => [l.level, l.message]), [["info", "backup started"], [
-    "info",
-    "backup done",
-  ]]);
+  deepStrictEqual(lines.map((l) => [l.level, l.message]), [
+    [
+      "warn",
+      "copying SOURCE unquiesced: no --postgres, no pre-hook and no container paused or stopped (README: Consistency)",
+    ],
+    ["info", "backup started"],
+    ["info", "backup done"],
+  ]);
   for (const line of lines) strictEqual(Number.isNaN(Date.parse(line.time)), false);
-  const done = lines[1];
+  const done = lines[2];
   deepStrictEqual(Object.keys(done).sort(), [
     "archive",
     "bytes_in",

@@ -18,20 +18,41 @@ import { BASE, DOCKER, ensureBaseImage, inspect, must, requireDocker } from "./d
 
 const decoder = new TextDecoder();
 
-async function sleeper(label: string): Promise<string> {
-  const name = `backupd-sleeper-${label.replace(/\W/g, "-")}-${Date.now()}`;
+/** The compose project the tests' containers are in; backupd runs on the host, so it is named. */
+const PROJECT = "backupd-e2e-quiesce";
+const GROUP = { BACKUP_QUIESCE_GROUP: PROJECT };
+
+async function sleeper(label: string, project = PROJECT): Promise<string> {
+  const name = `backupd-sleeper-${label.replace(/\W/g, "-")}-${project}-${Date.now()}`;
   await must(
     DOCKER,
-    ["run", "-d", "--init", "--name", name, "--label", label, BASE, "sleep", "infinity"],
+    [
+      "run",
+      "-d",
+      "--init",
+      "--name",
+      name,
+      "--label",
+      label,
+      "--label",
+      `com.docker.compose.project=${project}`,
+      BASE,
+      "sleep",
+      "infinity",
+    ],
     "starting a container",
   );
   return name;
 }
 
-async function withContainer(label: string, body: (name: string) => Promise<void>): Promise<void> {
+async function withContainer(
+  label: string,
+  body: (name: string) => Promise<void>,
+  project = PROJECT,
+): Promise<void> {
   await requireDocker();
   await ensureBaseImage();
-  const name = await sleeper(label);
+  const name = await sleeper(label, project);
   try {
     await body(name);
   } finally {
@@ -55,7 +76,7 @@ for (
         `${dir.path}/data`,
         "--dest",
         `${dir.path}/backup`,
-      ]);
+      ], GROUP);
       const output = child.output();
       await waitFor(
         `${name} quiesced`,
@@ -94,7 +115,7 @@ Deno.test("backupd run resumes a paused container when SIGTERM abandons the run"
     await using dir = await tempDir();
     await randomFile(`${dir.path}/data/ballast`, 300);
     const dest = `${dir.path}/backup`;
-    const child = spawnDaemon(`${dir.path}/data`, dest, ["--run-on-start"]);
+    const child = spawnDaemon(`${dir.path}/data`, dest, ["--run-on-start"], GROUP);
     await waitFor(
       "the pause",
       async () => (await inspect(name, "{{.State.Paused}}")) === "true" ? true : undefined,
@@ -116,7 +137,7 @@ Deno.test("backupd resumes at its next start a container that a killed run left 
     await using dir = await tempDir();
     await randomFile(`${dir.path}/data/ballast`, 300);
     const dest = `${dir.path}/backup`;
-    const child = spawnBackupd(["now", "--source", `${dir.path}/data`, "--dest", dest]);
+    const child = spawnBackupd(["now", "--source", `${dir.path}/data`, "--dest", dest], GROUP);
     await waitFor(
       "the pause",
       async () => (await inspect(name, "{{.State.Paused}}")) === "true" ? true : undefined,
@@ -128,7 +149,7 @@ Deno.test("backupd resumes at its next start a container that a killed run left 
     strictEqual((await listFiles(dest)).includes(".backupd/quiesced.json"), true);
 
     await Deno.truncate(`${dir.path}/data/ballast`, 1000);
-    const next = await backupNow(`${dir.path}/data`, dest);
+    const next = await backupNow(`${dir.path}/data`, dest, [], GROUP);
     strictEqual(next.code, 0, next.stderr);
     match(
       next.stderr,
@@ -168,7 +189,7 @@ Deno.test("backupd now resumes a paused container when the run fails during the 
       // A tiny newest archive lets the free-space check pass; the disk fills while paused.
       await Deno.mkdir(`${dest}/2020-01-01`);
       await Deno.writeFile(`${dest}/2020-01-01/01-00-00.tar.gz`, new Uint8Array(100));
-      const result = await backupNow(`${dir.path}/data`, dest);
+      const result = await backupNow(`${dir.path}/data`, dest, [], GROUP);
       strictEqual(result.code, 2, result.stderr);
       match(
         result.stderr,
@@ -182,4 +203,39 @@ Deno.test("backupd now resumes a paused container when the run fails during the 
       await run("umount", [dest]);
     }
   });
+});
+
+Deno.test("only the named compose project's labelled containers are quiesced; outside compose without a group none are, with a warning", async () => {
+  await withContainer("backupd.pause=true", async (other) => {
+    await using dir = await tempDir();
+    await Deno.mkdir(`${dir.path}/data`);
+    await Deno.writeTextFile(`${dir.path}/data/f`, "x");
+    // Another stack's database, labelled too: never paused by this stack's backups.
+    const mine = await backupNow(`${dir.path}/data`, `${dir.path}/b1`, [], GROUP);
+    strictEqual(mine.code, 0, mine.stderr);
+    strictEqual(mine.stderr.includes(other), false, mine.stderr);
+    match(mine.stderr, new RegExp(`INFO no container to quiesce project=${PROJECT} `));
+    match(mine.stderr, /WARN copying SOURCE unquiesced: no --postgres, no pre-hook/);
+
+    const outside = await backupNow(`${dir.path}/data`, `${dir.path}/b2`);
+    strictEqual(outside.code, 0, outside.stderr);
+    // The warning names the labelled containers it left alone.
+    match(
+      outside.stderr,
+      new RegExp(
+        `WARN not quiescing containers: this process is not in a compose project; set BACKUP_QUIESCE_GROUP .* labelled=(\\S+,)?${other}`,
+      ),
+    );
+    strictEqual(await inspect(other, "{{.State.Paused}}"), "false");
+
+    const off = await backupNow(`${dir.path}/data`, `${dir.path}/b3`, [], {
+      BACKUP_QUIESCE: "off",
+    });
+    strictEqual(off.code, 0, off.stderr);
+    strictEqual(off.stderr.includes("compose project"), false, off.stderr);
+
+    const none = await backupNow(`${dir.path}/data`, `${dir.path}/b4`, [], { DOCKER_HOST: "none" });
+    strictEqual(none.code, 2);
+    match(none.stderr, /^backupd: Cannot use DOCKER_HOST "none": .*set BACKUP_QUIESCE=off/);
+  }, "backupd-e2e-other-stack");
 });

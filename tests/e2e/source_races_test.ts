@@ -2,7 +2,7 @@
 // fails on them and never stores what lies outside SOURCE.
 
 import { strictEqual } from "node:assert/strict";
-import { backupNow, listFiles, run, tempDir } from "../helpers.ts";
+import { backupNow, fileWarnings, listFiles, run, tempDir } from "../helpers.ts";
 
 const SECRET = "SECRET-OUTSIDE-SOURCE";
 
@@ -59,7 +59,7 @@ Deno.test("a name that is not valid UTF-8 is named in a warning, exit 1, never a
   strictEqual(made.code, 0, made.stderr);
   const result = await backupNow(src, `${work.path}/backup`);
   strictEqual(result.code, 1, result.stderr);
-  const warnings = result.stderr.split("\n").filter((l) => / WARN /.test(l));
+  const warnings = fileWarnings(result.stderr);
   strictEqual(warnings.length, 1, result.stderr);
   strictEqual(
     warnings[0]?.replace(/^\S+ /, ""),

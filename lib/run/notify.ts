@@ -1,0 +1,160 @@
+// A run's result sent where `--notify` says: an e-mail (nodemailer, loaded only then), a JSON
+// POST, a Slack-compatible webhook or an ntfy topic. One that cannot be sent is a warning,
+// never a failed backup (README: Notifications).
+
+import { describeError } from "../base/errors.ts";
+import { formatBytes } from "../base/progress.ts";
+import type { Settings } from "../settings/settings.ts";
+import type { NotifyTarget } from "../settings/notify_settings.ts";
+import type { RunDeps } from "./deps.ts";
+import type { RunReport } from "./result.ts";
+
+/** What a notification says about a run. */
+export interface RunNotice {
+  result: RunReport["result"];
+  host: string;
+  source: string;
+  dest: string;
+  archive?: string;
+  bytes?: number;
+  size?: string;
+  seconds: number;
+  error?: string;
+  time: string;
+}
+
+/**
+ * The notice of a finished run.
+ *
+ * @example
+ * ```ts ignore
+ * const notice = runNotice(settings, report, 4.2, new Date());
+ * ```
+ */
+export function runNotice(
+  settings: Settings,
+  report: RunReport,
+  seconds: number,
+  now: Date,
+): RunNotice {
+  const outcome = report.outcome;
+  return {
+    result: report.result,
+    host: Deno.hostname(),
+    source: settings.source,
+    dest: settings.dest,
+    ...(outcome ? { archive: outcome.archive, bytes: outcome.bytesOut } : {}),
+    ...(outcome ? { size: formatBytes(outcome.bytesOut) } : {}),
+    seconds: Number(seconds.toFixed(3)),
+    ...(report.error !== undefined ? { error: describeError(report.error) } : {}),
+    time: now.toISOString(),
+  };
+}
+
+/** The notice as a subject and lines of text. */
+export function noticeText(notice: RunNotice): { subject: string; body: string } {
+  const verdict = notice.result === "failed"
+    ? "FAILED"
+    : notice.result === "warning"
+    ? "done with warnings"
+    : "done";
+  const lines = [
+    `result: ${notice.result}`,
+    ...(notice.archive ? [`archive: ${notice.archive}`] : []),
+    ...(notice.size ? [`size: ${notice.size}`] : []),
+    `duration: ${notice.seconds.toFixed(1)} s`,
+    ...(notice.error ? [`error: ${notice.error}`] : []),
+    `source: ${notice.source}`,
+    `dest: ${notice.dest}`,
+    `host: ${notice.host}`,
+    `time: ${notice.time}`,
+  ];
+  return { subject: `backupd on ${notice.host}: backup ${verdict}`, body: `${lines.join("\n")}\n` };
+}
+
+async function post(
+  doFetch: typeof fetch,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<void> {
+  const response = await doFetch(url, {
+    method: "POST",
+    body,
+    headers,
+    signal: AbortSignal.timeout(10_000),
+  });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+}
+
+/** Sends one notice to one target; throws when it cannot. */
+export async function sendNotice(
+  target: NotifyTarget,
+  notice: RunNotice,
+  doFetch: typeof fetch = fetch,
+): Promise<void> {
+  const { subject, body } = noticeText(notice);
+  switch (target.kind) {
+    case "http":
+      return await post(doFetch, target.url, JSON.stringify(notice), {
+        "content-type": "application/json",
+      });
+    case "slack":
+      return await post(doFetch, target.url, JSON.stringify({ text: `*${subject}*\n${body}` }), {
+        "content-type": "application/json",
+      });
+    case "ntfy":
+      return await post(doFetch, target.url, body, {
+        "content-type": "text/plain; charset=utf-8",
+        title: subject,
+        priority: notice.result === "failed" ? "high" : "default",
+        tags: notice.result === "failed" ? "rotating_light" : "floppy_disk",
+      });
+    case "smtp": {
+      const { default: nodemailer } = await import("nodemailer");
+      const transport = nodemailer.createTransport({
+        host: target.host,
+        port: target.port,
+        secure: target.secure,
+        ...(target.user ? { auth: { user: target.user, pass: target.password ?? "" } } : {}),
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 10_000,
+      });
+      try {
+        await transport.sendMail({ from: target.from, to: target.to, subject, text: body });
+      } finally {
+        transport.close();
+      }
+    }
+  }
+}
+
+/**
+ * Sends the run's notice to every target, when `--notify-on` asks for this result; a
+ * target that fails is logged as a warning.
+ *
+ * @example
+ * ```ts ignore
+ * await notifyRun(settings, deps, report, started);
+ * ```
+ */
+export async function notifyRun(
+  settings: Settings,
+  deps: RunDeps,
+  report: RunReport,
+  startedMs: number,
+): Promise<void> {
+  if (settings.notify.length === 0) return;
+  if (settings.notifyOn === "failure" && report.result !== "failed") return;
+  const notice = runNotice(settings, report, (deps.now() - startedMs) / 1000, new Date(deps.now()));
+  await Promise.all(settings.notify.map(async (target) => {
+    try {
+      await sendNotice(target, notice, deps.fetch ?? fetch);
+      deps.log.info("notification sent", { to: target.shown });
+    } catch (err) {
+      deps.log.warn("notification failed", { to: target.shown, error: describeError(err) });
+    }
+  }));
+}
