@@ -144,7 +144,7 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
   ).action(record("now"));
   withOptions(
     define("run", "the daemon: back up at each scheduled slot", true),
-    [...BACKUP_OPTIONS, "schedule", "daemonStart"],
+    [...BACKUP_OPTIONS, "schedule", "daemonStart", "metricsListen"],
   ).action(record("run"));
   withOptions(
     define("health", "exit 0 when backups are current, else 1, with one line saying why"),
@@ -196,7 +196,7 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
       "config",
       "every effective setting and where it comes from (flag, environment, file, default), secrets masked",
     ),
-    [...BACKUP_OPTIONS, "schedule", "daemonStart", "identity"],
+    [...BACKUP_OPTIONS, "schedule", "daemonStart", "metricsListen", "identity"],
   )
     .option("--json", "print the settings as one JSON object")
     .action(record("config"));

@@ -50,6 +50,16 @@ const OPTIONS = {
         "--notify-on <when>",
         "failure or always (BACKUP_NOTIFY_ON, default failure)",
       ),
+  metricsFile: (cmd) =>
+    cmd.option(
+      "--metrics-file <path>",
+      "write Prometheus metrics there after every run, as node_exporter's textfile collector reads them (BACKUP_METRICS_FILE)",
+    ),
+  metricsListen: (cmd) =>
+    cmd.option(
+      "--metrics-listen <addr>",
+      "serve Prometheus metrics on HOST:PORT/metrics (BACKUP_METRICS_LISTEN; off by default)",
+    ),
   ping: (cmd) =>
     cmd.option(
       "--ping-url <url>",
@@ -127,6 +137,7 @@ export const BACKUP_OPTIONS: readonly OptionName[] = [
   "compression",
   "ping",
   "notify",
+  "metricsFile",
   "hooks",
   "recipients",
   "s3",

@@ -20,6 +20,7 @@ import { copyOffsite } from "./offsite_step.ts";
 import { containerEngine, quiesce } from "./quiesce.ts";
 import type { OnlineBackup } from "./postgres.ts";
 import { notifyRun } from "./notify.ts";
+import { recordRun } from "./metrics.ts";
 import { ping, recordResult, type RunOutcome, type RunReport, summaryLine } from "./result.ts";
 
 type Cleanup = () => void | Promise<void>;
@@ -101,6 +102,7 @@ export async function runBackup(
   if (report.outcome) await ping(settings, deps, "success", summaryLine(report.outcome));
   else await ping(settings, deps, "fail", describeError(report.error));
   await notifyRun(settings, deps, report, started);
+  await recordRun(settings, report, started, deps.now(), deps.log);
   return report;
 }
 

@@ -37,6 +37,8 @@ export interface Flags {
   json?: boolean;
   notify?: string[];
   notifyOn?: string;
+  metricsListen?: string;
+  metricsFile?: string;
   dryRun?: boolean;
 }
 

@@ -20,6 +20,7 @@ import {
 } from "./groups.ts";
 import type { Env, Flags } from "./flags.ts";
 import { type NotifyOn, notifySettings, type NotifyTarget } from "./notify_settings.ts";
+import { type ListenAddress, metricsSettings } from "./metrics_settings.ts";
 
 /** The server to back up through, from `--postgres` / `BACKUP_POSTGRES_URL`. */
 export interface PostgresTarget {
@@ -57,6 +58,10 @@ export interface Settings {
   notify: NotifyTarget[];
   /** Whether to send after every run or only after a failed one. */
   notifyOn: NotifyOn;
+  /** Where the daemon serves /metrics, if anywhere. */
+  metricsListen?: ListenAddress;
+  /** The node_exporter textfile written after every run, if any. */
+  metricsFile?: string;
   /** The pre-hook's words, if any. */
   preHook?: string[];
   /** The post-hook's words, if any. */
@@ -117,6 +122,7 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
     ...hookSettings(flags, env),
     ...noticeSettings(flags, env),
     ...notifySettings(flags, env),
+    ...metricsSettings(flags, env),
     ...dockerSettings(env),
     ...offsiteSettings(flags, env),
     ...postgresSettings(flags, env),

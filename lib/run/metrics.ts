@@ -1,0 +1,163 @@
+// Prometheus metrics of the runs, through prom-client (loaded only when asked for): served
+// on /metrics by the daemon (`--metrics-listen`) and written after every run as a
+// node_exporter textfile (`--metrics-file`) (README: Metrics).
+
+import { basename, dirname } from "node:path";
+import type { Logger } from "../base/log.ts";
+import { describeError } from "../base/errors.ts";
+import type { Settings } from "../settings/settings.ts";
+import { listArchives } from "../store/local_store.ts";
+import { instantOf } from "../store/names.ts";
+import type { RunReport } from "./result.ts";
+
+type PromClient = typeof import("prom-client");
+type Gauge = InstanceType<PromClient["Gauge"]>;
+
+/** The registry and its metrics, made once per process. */
+interface Metrics {
+  registry: InstanceType<PromClient["Registry"]>;
+  lastRun: Gauge;
+  lastSuccess: Gauge;
+  duration: Gauge;
+  result: Gauge;
+  bytesIn: Gauge;
+  bytesOut: Gauge;
+  archives: Gauge;
+  upload: Gauge;
+  runs: InstanceType<PromClient["Counter"]>;
+}
+
+let metrics: Promise<Metrics> | undefined;
+/** Whether the last success is known to this process (a run of its own, or the archives). */
+let successKnown = false;
+
+function makeMetrics(): Promise<Metrics> {
+  return metrics ??= (async () => {
+    const prom = await import("prom-client");
+    const registry = new prom.Registry();
+    const gauge = (name: string, help: string) =>
+      new prom.Gauge({ name, help, registers: [registry] });
+    return {
+      registry,
+      lastRun: gauge("backupd_last_run_timestamp_seconds", "When the last run ended."),
+      lastSuccess: gauge(
+        "backupd_last_success_timestamp_seconds",
+        "When the last run that made an archive ended.",
+      ),
+      duration: gauge("backupd_last_run_duration_seconds", "How long the last run took."),
+      result: gauge(
+        "backupd_last_run_result",
+        "The last run's result as its exit code: 0 ok, 1 warnings, 2 failed.",
+      ),
+      bytesIn: gauge("backupd_last_run_bytes_in", "Bytes of file content the last archive read."),
+      bytesOut: gauge("backupd_last_run_bytes_out", "Bytes of the last archive."),
+      archives: gauge("backupd_archives", "Archives under DEST after the last run."),
+      upload: gauge(
+        "backupd_last_upload_success",
+        "1 when the last run's archive is in the bucket of --s3-url, 0 when not.",
+      ),
+      runs: new prom.Counter({
+        name: "backupd_runs_total",
+        help: "Runs of this process, by result.",
+        labelNames: ["result"],
+        registers: [registry],
+      }),
+    };
+  })();
+}
+
+/** Whether any metrics are asked for. */
+export function metricsWanted(settings: Settings): boolean {
+  return settings.metricsFile !== undefined || settings.metricsListen !== undefined;
+}
+
+const RESULT_CODES = { ok: 0, warning: 1, failed: 2 } as const;
+
+/**
+ * Sets the metrics from a finished run and writes the textfile, when asked; a file that
+ * cannot be written is a warning.
+ *
+ * @example
+ * ```ts ignore
+ * await recordRun(settings, report, started, Date.now(), log);
+ * ```
+ */
+export async function recordRun(
+  settings: Settings,
+  report: RunReport,
+  startedMs: number,
+  endedMs: number,
+  log: Logger,
+): Promise<void> {
+  if (!metricsWanted(settings)) return;
+  try {
+    const m = await makeMetrics();
+    m.lastRun.set(endedMs / 1000);
+    m.duration.set((endedMs - startedMs) / 1000);
+    m.result.set(RESULT_CODES[report.result]);
+    m.runs.inc({ result: report.result });
+    const archives = await listArchives(settings.dest).catch(() => []);
+    if (report.outcome) {
+      m.lastSuccess.set(endedMs / 1000);
+      m.bytesIn.set(report.outcome.bytesIn);
+      m.bytesOut.set(report.outcome.bytesOut);
+      successKnown = true;
+    } else if (!successKnown) {
+      // A failed `now` is a process of its own: its file still says when the newest archive
+      // was made, so an alert on the last success's age stays right.
+      const newest = archives.at(-1);
+      if (newest) m.lastSuccess.set(instantOf(newest, settings.tz) / 1000);
+    }
+    if (settings.s3) m.upload.set(report.result === "failed" ? 0 : 1);
+    m.archives.set(archives.length);
+    if (settings.metricsFile) await writeTextfile(settings.metricsFile, await m.registry.metrics());
+  } catch (err) {
+    log.warn("cannot record the metrics", { error: describeError(err) });
+  }
+}
+
+/** Writes the textfile atomically, as node_exporter wants: a temporary name, then renamed. */
+async function writeTextfile(path: string, text: string): Promise<void> {
+  const temporary = `${dirname(path)}/.${basename(path)}.${Deno.pid}.tmp`;
+  await Deno.writeTextFile(temporary, text, { mode: 0o644 });
+  await Deno.rename(temporary, path);
+}
+
+/**
+ * Serves /metrics on `--metrics-listen` until `signal` aborts; the last success starts
+ * from the newest archive's time, so a restarted daemon does not look like it never ran.
+ *
+ * @example
+ * ```ts ignore
+ * await serveMetrics(settings, newestArchiveMs, stop.signal, log);
+ * ```
+ */
+export async function serveMetrics(
+  settings: Settings,
+  newestArchiveMs: number | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  const listen = settings.metricsListen;
+  if (!listen) return;
+  const m = await makeMetrics();
+  if (newestArchiveMs !== undefined) {
+    m.lastSuccess.set(newestArchiveMs / 1000);
+    successKnown = true;
+  }
+  m.archives.set((await listArchives(settings.dest).catch(() => [])).length);
+  Deno.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    signal,
+    onListen: ({ hostname, port }) =>
+      log.info("metrics served", { at: `http://${hostname}:${port}/metrics` }),
+  }, async (request) => {
+    if (new URL(request.url).pathname !== "/metrics") {
+      return new Response("not found\n", { status: 404 });
+    }
+    return new Response(await m.registry.metrics(), {
+      headers: { "content-type": m.registry.contentType },
+    });
+  });
+}

@@ -1,0 +1,120 @@
+// Prometheus metrics: the textfile passes Debian's promtool, and Debian's prometheus scrapes
+// the daemon's /metrics and answers a query with the last success's time.
+
+import { match, strictEqual } from "node:assert/strict";
+import {
+  backupNow,
+  daemonPid,
+  freePort,
+  run,
+  signalProcess,
+  spawnDaemon,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
+
+/** A metric's value in the text exposition format. */
+function valueOf(text: string, name: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(" ")[1]);
+}
+
+Deno.test("--metrics-file writes a textfile that promtool accepts, with the run's result and time", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  await Deno.writeTextFile(`${dir.path}/data/f`, "x".repeat(3000));
+  const file = `${dir.path}/backupd.prom`;
+  const before = Date.now() / 1000;
+  const made = await backupNow(`${dir.path}/data`, `${dir.path}/backup`, [
+    "--metrics-file",
+    file,
+  ]);
+  strictEqual(made.code, 0, made.stderr);
+  const text = await Deno.readTextFile(file);
+  const check = await run("sh", ["-c", `promtool check metrics < "${file}"`]);
+  strictEqual(check.code, 0, check.stdout + check.stderr);
+  const success = valueOf(text, "backupd_last_success_timestamp_seconds") ?? 0;
+  strictEqual(success >= before && success <= Date.now() / 1000, true, text);
+  strictEqual(valueOf(text, "backupd_last_run_result"), 0);
+  strictEqual(valueOf(text, "backupd_last_run_bytes_in"), 3000);
+  strictEqual(valueOf(text, "backupd_archives"), 1);
+  match(text, /^backupd_runs_total\{result="ok"\} 1$/m);
+
+  // A failed run: result 2, the last success kept.
+  const failed = await backupNow(`${dir.path}/missing`, `${dir.path}/backup`, [
+    "--metrics-file",
+    file,
+  ]);
+  strictEqual(failed.code, 2);
+  const after = await Deno.readTextFile(file);
+  strictEqual(valueOf(after, "backupd_last_run_result"), 2);
+  strictEqual((valueOf(after, "backupd_last_run_timestamp_seconds") ?? 0) >= success, true);
+  // Each `now` is a process of its own: the failed run's file takes the last success from
+  // the newest archive's name (whole seconds, when it started).
+  const kept = valueOf(after, "backupd_last_success_timestamp_seconds") ?? 0;
+  strictEqual(kept <= success && kept > success - 60, true, after);
+  match(after, /^backupd_runs_total\{result="failed"\} 1$/m);
+});
+
+Deno.test("prometheus scrapes the daemon's /metrics and its query API returns the last success time", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  await Deno.writeTextFile(`${dir.path}/data/f`, "payload");
+  const dest = `${dir.path}/backup`;
+  const port = freePort();
+  const daemon = spawnDaemon(`${dir.path}/data`, dest, ["--metrics-listen", `127.0.0.1:${port}`]);
+  const promPort = freePort();
+  let prometheus: Deno.ChildProcess | undefined;
+  try {
+    const pid = await daemonPid(dest);
+    signalProcess(pid, "SIGUSR1");
+    const served = await waitFor("a success in /metrics", async () => {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return (valueOf(text, "backupd_last_success_timestamp_seconds") ?? 0) > 0
+          ? text
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    const success = valueOf(served, "backupd_last_success_timestamp_seconds") as number;
+
+    await Deno.writeTextFile(
+      `${dir.path}/prometheus.yml`,
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: backupd\n    static_configs:\n      - targets: ["127.0.0.1:${port}"]\n`,
+    );
+    prometheus = new Deno.Command("prometheus", {
+      args: [
+        `--config.file=${dir.path}/prometheus.yml`,
+        `--storage.tsdb.path=${dir.path}/tsdb`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const answered = await waitFor("prometheus's answer", async () => {
+      try {
+        const response = await fetch(
+          `http://127.0.0.1:${promPort}/api/v1/query?query=backupd_last_success_timestamp_seconds`,
+        );
+        const body = await response.json();
+        const value = body?.data?.result?.[0]?.value?.[1];
+        return value === undefined ? undefined : Number(value);
+      } catch {
+        return undefined;
+      }
+    }, 90);
+    strictEqual(answered, success);
+    signalProcess(pid, "SIGTERM");
+    strictEqual((await daemon.output()).code, 0);
+  } finally {
+    prometheus?.kill("SIGTERM");
+    await prometheus?.status;
+    try {
+      daemon.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+});
