@@ -1,4 +1,4 @@
-import type { TarOut } from "../lib/codec/block_output.ts";
+import { type BufferedTarOut, bufferedTarOut } from "../lib/codec/block_output.ts";
 // Shared test helpers: run backupd as users do (through `deno task backupd`, so with the
 // production permission set), run other programs, make and compare trees.
 
@@ -239,33 +239,10 @@ export async function randomFile(path: string, megabytes: number): Promise<void>
 }
 
 /** A TarOut that writes straight to a file (a plain .tar), for tests of the packer alone. */
-export function fileTarOut(file: Deno.FsFile): TarOut & { end(): void } {
-  const block = new Uint8Array(64 * 1024);
-  let filled = 0;
-  const flush = () => {
-    let at = 0;
-    while (at < filled) at += file.writeSync(block.subarray(at, filled));
-    filled = 0;
-  };
-  return {
-    write(bytes) {
-      for (let at = 0; at < bytes.length;) {
-        const n = Math.min(bytes.length - at, block.length - filled);
-        block.set(bytes.subarray(at, at + n), filled);
-        filled += n;
-        at += n;
-        if (filled === block.length) flush();
-      }
-      return undefined;
-    },
-    room: () => block.subarray(filled),
-    advance(n) {
-      filled += n;
-      if (filled === block.length) flush();
-      return undefined;
-    },
-    end: flush,
-  };
+export function fileTarOut(file: Deno.FsFile): BufferedTarOut {
+  return bufferedTarOut(new Uint8Array(64 * 1024), (bytes) => {
+    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+  });
 }
 
 /** The notice of a run with nothing holding the data still (no --postgres, hook or container). */

@@ -3,7 +3,7 @@
 // walks. The batch's tar bytes are a run of the archive's tar stream; they become one or
 // more units of their own (README: Performance).
 
-import { BLOCK_BYTES, type TarOut } from "../codec/block_output.ts";
+import { BLOCK_BYTES, bufferedTarOut } from "../codec/block_output.ts";
 import { compressUnit, UNIT_OVERHEAD } from "../codec/codec_jobs.ts";
 import { RunError } from "../base/errors.ts";
 import { loadOwnerNames, type OwnerNames } from "./owners.ts";
@@ -47,41 +47,16 @@ let owners: Promise<OwnerNames> | undefined;
 export async function packBatch(job: PackJob): Promise<PackAnswer> {
   const tarBlock = block ??= new Uint8Array(BLOCK_BYTES);
   const units = [{ buffer: job.output, length: 0 }];
-  let filled = 0;
   /** Compresses what the block holds into the current output, or a new one without room. */
-  const flush = () => {
-    if (filled === 0) return;
+  const out = bufferedTarOut(tarBlock, (bytes) => {
     let unit = units[units.length - 1] as { buffer: ArrayBuffer; length: number };
-    if (unit.buffer.byteLength - unit.length < filled + UNIT_OVERHEAD) {
+    if (unit.buffer.byteLength - unit.length < bytes.length + UNIT_OVERHEAD) {
       // The batch's files grew since the walk: a further buffer of this worker's.
       unit = { buffer: new ArrayBuffer(BLOCK_BYTES + UNIT_OVERHEAD), length: 0 };
       units.push(unit);
     }
-    unit.length += compressUnit(
-      job.compression,
-      tarBlock.subarray(0, filled),
-      new Uint8Array(unit.buffer, unit.length),
-    );
-    filled = 0;
-  };
-  const out: TarOut = {
-    write(bytes) {
-      for (let at = 0; at < bytes.length;) {
-        const n = Math.min(bytes.length - at, tarBlock.length - filled);
-        tarBlock.set(bytes.subarray(at, at + n), filled);
-        filled += n;
-        at += n;
-        if (filled === tarBlock.length) flush();
-      }
-      return undefined;
-    },
-    room: () => tarBlock.subarray(filled),
-    advance(n) {
-      filled += n;
-      if (filled === tarBlock.length) flush();
-      return undefined;
-    },
-  };
+    unit.length += compressUnit(job.compression, bytes, new Uint8Array(unit.buffer, unit.length));
+  });
   const warnings: PackWarning[] = [];
   const stored: StoredFile[] = [];
   try {
@@ -92,10 +67,9 @@ export async function packBatch(job: PackJob): Promise<PackAnswer> {
     });
     for (const entry of job.entries) await packer.add(entry);
     const stats = packer.stats();
-    flush();
+    out.end();
     return { id: job.id, units, stats, warnings, stored };
   } catch (err) {
-    filled = 0;
     return {
       id: job.id,
       error: err instanceof Error ? err.message : String(err),

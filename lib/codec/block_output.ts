@@ -35,6 +35,59 @@ export interface JobUnits {
   inTurn?: () => void;
 }
 
+/** A {@linkcode TarOut} over one buffer that is flushed, synchronously, each time it fills. */
+export interface BufferedTarOut extends TarOut {
+  /** Flushes what the buffer holds. */
+  end(): void;
+}
+
+/**
+ * A {@linkcode TarOut} over `buffer`, handing what it holds to `flush` each time it fills
+ * and at `end()`; never waits (a worker's batch, a plain .tar in tests).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const flushed: number[][] = [];
+ * const out = bufferedTarOut(new Uint8Array(4), (bytes) => flushed.push([...bytes]));
+ * out.write(new Uint8Array([1, 2, 3, 4, 5]));
+ * out.room()[0] = 6;
+ * out.advance(1);
+ * out.end();
+ * assertEquals(flushed, [[1, 2, 3, 4], [5, 6]]);
+ * ```
+ */
+export function bufferedTarOut(
+  buffer: Uint8Array<ArrayBuffer>,
+  flush: (bytes: Uint8Array<ArrayBuffer>) => void,
+): BufferedTarOut {
+  let filled = 0;
+  const full = () => {
+    if (filled === 0) return;
+    flush(buffer.subarray(0, filled));
+    filled = 0;
+  };
+  return {
+    write(bytes) {
+      for (let at = 0; at < bytes.length;) {
+        const n = Math.min(bytes.length - at, buffer.length - filled);
+        buffer.set(bytes.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled === buffer.length) full();
+      }
+      return undefined;
+    },
+    room: () => buffer.subarray(filled),
+    advance(n) {
+      filled += n;
+      if (filled === buffer.length) full();
+      return undefined;
+    },
+    end: full,
+  };
+}
+
 /** A {@linkcode TarOut} whose blocks are compressed into a sink. */
 export interface BlockOutput extends TarOut {
   /**
