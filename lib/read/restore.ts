@@ -8,6 +8,14 @@ import { decompress, type TarSource } from "../codec/decompress.ts";
 import { isEncryptedName } from "../store/names.ts";
 import { hashFile, readSidecar } from "../store/sidecar.ts";
 import { abandon, prepareTarget } from "./restore_target.ts";
+import {
+  includePaths,
+  type Layout,
+  layoutOf,
+  type Made,
+  safeRelative,
+  throughLink,
+} from "./restore_paths.ts";
 
 /** An entry that was not restored, and why. */
 export interface Refusal {
@@ -48,45 +56,6 @@ export interface RestoreResult {
 interface Deferred {
   rel: string;
   header: TarHeader;
-}
-
-/** Where an archive's entries start: below a top folder (`data/...`), or right away (`./...`). */
-type Layout = { strip: 0 | 1 };
-
-/**
- * The layout an archive's first entry shows: backupd's archives and `tar -czf X /data/` put
- * everything below one top folder, which DIR stands for; `tar -C /data -czf X .` (GNU tar,
- * bsdtar) starts with `./`, and an archive of loose files with a file.
- */
-function layoutOf(first: TarHeader): Layout {
-  const parts = first.name.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.length === 0) return { strip: 0 };
-  if (parts.length === 1 && first.type !== "directory") return { strip: 0 };
-  return { strip: 1 };
-}
-
-/** The path below DIR an entry name stands for, or why it is refused. */
-function safeRelative(name: string, layout: Layout): string | { refuse: string } {
-  if (name.startsWith("/")) return { refuse: "absolute name" };
-  if (name.includes("\0")) return { refuse: "NUL in name" };
-  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) return { refuse: '".." in name' };
-  return parts.slice(layout.strip).join("/");
-}
-
-/** What this restore made in DIR, by relative path. DIR starts empty, so this is all of it. */
-type Made = Map<string, "dir" | "file" | "symlink">;
-
-/** Refuses a path whose parent folders are anything but folders this restore made. */
-function throughLink(made: Made, rel: string): string | undefined {
-  const parts = rel.split("/");
-  for (let i = 1; i < parts.length; i++) {
-    const parent = parts.slice(0, i).join("/");
-    const kind = made.get(parent);
-    if (kind === "symlink") return `would write through the symlink "${parent}"`;
-    if (kind === "file") return `"${parent}" is not a folder`;
-  }
-  return undefined;
 }
 
 // File system calls are synchronous here: a database folder is thousands of small files, and
@@ -170,13 +139,6 @@ function entryStep<T>(name: string, step: () => T): T {
   } catch (err) {
     throw new RunError(`Cannot restore "${name}": ${fsReason(err)}`, { cause: err });
   }
-}
-
-/** `--include` paths as entries name them below the top folder: no `./`, no end `/`. */
-function includePaths(include: readonly string[] | undefined): string[] {
-  return (include ?? []).map((path) =>
-    path.split("/").filter((part) => part !== "" && part !== ".").join("/")
-  );
 }
 
 async function extract(

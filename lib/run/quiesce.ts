@@ -193,3 +193,28 @@ export async function containerEngine(
   }
   return { api, project };
 }
+
+/**
+ * A run's quiescing: the stack's labelled containers paused or stopped (the resumer, when
+ * any was), and, when nothing holds the data still (no `--postgres`, no pre-hook, nothing
+ * quiesced), a warning saying so at every run.
+ *
+ * @example
+ * ```ts ignore
+ * const resume = await quiesceForRun(settings, engine, "/backup/.backupd", log);
+ * ```
+ */
+export async function quiesceForRun(
+  settings: Settings,
+  engine: ContainerEngine | undefined,
+  stateDir: string,
+  log: Logger,
+): Promise<(() => Promise<void>) | undefined> {
+  const quiesced = engine ? await quiesce(stateDir, engine, log) : undefined;
+  if (!quiesced && !settings.postgres && !settings.preHook) {
+    log.warn(
+      "copying SOURCE unquiesced: no --postgres, no pre-hook and no container paused or stopped (README: Consistency)",
+    );
+  }
+  return quiesced;
+}

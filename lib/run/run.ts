@@ -17,7 +17,7 @@ import type { RunDeps } from "./deps.ts";
 import { checkFreeSpace } from "./free_space.ts";
 import { runHook } from "./hooks.ts";
 import { copyOffsite } from "./offsite_step.ts";
-import { containerEngine, quiesce } from "./quiesce.ts";
+import { containerEngine, quiesceForRun } from "./quiesce.ts";
 import type { OnlineBackup } from "./postgres.ts";
 import { notifyRun } from "./notify.ts";
 import { recordRun } from "./metrics.ts";
@@ -75,13 +75,7 @@ export async function runBackup(
       ? undefined
       : await containerEngine(settings, folders.stateDir, deps.log);
     await preHook(settings, deps);
-    const quiesced = docker ? await quiesce(folders.stateDir, docker, deps.log) : undefined;
-    if (!quiesced && !settings.postgres && !settings.preHook) {
-      // Nothing holds the data still: say so at every run.
-      deps.log.warn(
-        "copying SOURCE unquiesced: no --postgres, no pre-hook and no container paused or stopped (README: Consistency)",
-      );
-    }
+    const quiesced = await quiesceForRun(settings, docker, folders.stateDir, deps.log);
     const resume = quiesced ? once(quiesced) : undefined;
     // Containers come back even when the run failed or was interrupted.
     if (resume) cleanups.push(resume);

@@ -1,0 +1,67 @@
+// The nearest command to a mistyped one, for the line that says it is unknown.
+
+/** The subcommands. */
+export type CommandName =
+  | "now"
+  | "run"
+  | "health"
+  | "list"
+  | "verify"
+  | "restore"
+  | "prune"
+  | "config";
+
+/** The subcommands, in the order help shows them. */
+export const COMMANDS: readonly CommandName[] = [
+  "now",
+  "run",
+  "health",
+  "list",
+  "verify",
+  "restore",
+  "prune",
+  "config",
+];
+
+/** Edits (insert, delete, change, swap two) between two words. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const up = d[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(
+        (up[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (up[j - 1] as number) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      }
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/**
+ * The command nearest to a mistyped one, if any is near enough.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(nearestCommand("nwo"), "now");
+ * assertEquals(nearestCommand("restroe"), "restore");
+ * assertEquals(nearestCommand("backup"), undefined);
+ * ```
+ */
+export function nearestCommand(word: string): CommandName | undefined {
+  let best: CommandName | undefined;
+  let bestDistance = Infinity;
+  for (const name of COMMANDS) {
+    const d = distance(word, name);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor((best?.length ?? 0) / 3)) ? best : undefined;
+}
