@@ -4,7 +4,7 @@
 
 import { basename, dirname } from "node:path";
 import type { Logger } from "../base/log.ts";
-import { describeError } from "../base/errors.ts";
+import { describeError, fsReason, RunError } from "../base/errors.ts";
 import type { Settings } from "../settings/settings.ts";
 import { listArchives } from "../store/local_store.ts";
 import { instantOf } from "../store/names.ts";
@@ -146,18 +146,25 @@ export async function serveMetrics(
     successKnown = true;
   }
   m.archives.set((await listArchives(settings.dest).catch(() => [])).length);
-  Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    signal,
-    onListen: ({ hostname, port }) =>
-      log.info("metrics served", { at: `http://${hostname}:${port}/metrics` }),
-  }, async (request) => {
-    if (new URL(request.url).pathname !== "/metrics") {
-      return new Response("not found\n", { status: 404 });
-    }
-    return new Response(await m.registry.metrics(), {
-      headers: { "content-type": m.registry.contentType },
+  try {
+    Deno.serve({
+      hostname: listen.hostname,
+      port: listen.port,
+      signal,
+      onListen: ({ hostname, port }) =>
+        log.info("metrics served", { at: `http://${hostname}:${port}/metrics` }),
+    }, async (request) => {
+      if (new URL(request.url).pathname !== "/metrics") {
+        return new Response("not found\n", { status: 404 });
+      }
+      return new Response(await m.registry.metrics(), {
+        headers: { "content-type": m.registry.contentType },
+      });
     });
-  });
+  } catch (err) {
+    throw new RunError(
+      `Cannot serve metrics on ${listen.hostname}:${listen.port}: ${fsReason(err)}`,
+      { cause: err },
+    );
+  }
 }

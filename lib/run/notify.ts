@@ -77,40 +77,42 @@ async function post(
   url: string,
   body: string,
   headers: Record<string, string>,
+  timeoutMs: number,
 ): Promise<void> {
   const response = await doFetch(url, {
     method: "POST",
     body,
     headers,
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   await response.body?.cancel();
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
 }
 
-/** Sends one notice to one target; throws when it cannot. */
+/** Sends one notice to one target within `timeoutMs`; throws when it cannot. */
 export async function sendNotice(
   target: NotifyTarget,
   notice: RunNotice,
   doFetch: typeof fetch = fetch,
+  timeoutMs = 10_000,
 ): Promise<void> {
   const { subject, body } = noticeText(notice);
   switch (target.kind) {
     case "http":
       return await post(doFetch, target.url, JSON.stringify(notice), {
         "content-type": "application/json",
-      });
+      }, timeoutMs);
     case "slack":
       return await post(doFetch, target.url, JSON.stringify({ text: `*${subject}*\n${body}` }), {
         "content-type": "application/json",
-      });
+      }, timeoutMs);
     case "ntfy":
       return await post(doFetch, target.url, body, {
         "content-type": "text/plain; charset=utf-8",
         title: subject,
         priority: notice.result === "failed" ? "high" : "default",
         tags: notice.result === "failed" ? "rotating_light" : "floppy_disk",
-      });
+      }, timeoutMs);
     case "smtp": {
       const { default: nodemailer } = await import("nodemailer");
       const transport = nodemailer.createTransport({
@@ -118,9 +120,9 @@ export async function sendNotice(
         port: target.port,
         secure: target.secure,
         ...(target.user ? { auth: { user: target.user, pass: target.password ?? "" } } : {}),
-        connectionTimeout: 10_000,
-        greetingTimeout: 10_000,
-        socketTimeout: 10_000,
+        connectionTimeout: timeoutMs,
+        greetingTimeout: timeoutMs,
+        socketTimeout: timeoutMs,
       });
       try {
         await transport.sendMail({ from: target.from, to: target.to, subject, text: body });
@@ -148,10 +150,12 @@ export async function notifyRun(
 ): Promise<void> {
   if (settings.notify.length === 0) return;
   if (settings.notifyOn === "failure" && report.result !== "failed") return;
+  // An interrupted run must still end within about a second.
+  const timeoutMs = deps.signal?.aborted ? 1_000 : 10_000;
   const notice = runNotice(settings, report, (deps.now() - startedMs) / 1000, new Date(deps.now()));
   await Promise.all(settings.notify.map(async (target) => {
     try {
-      await sendNotice(target, notice, deps.fetch ?? fetch);
+      await sendNotice(target, notice, deps.fetch ?? fetch, timeoutMs);
       deps.log.info("notification sent", { to: target.shown });
     } catch (err) {
       deps.log.warn("notification failed", { to: target.shown, error: describeError(err) });

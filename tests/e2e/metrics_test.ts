@@ -118,3 +118,21 @@ Deno.test("prometheus scrapes the daemon's /metrics and its query API returns th
     }
   }
 });
+
+Deno.test("a metrics address that is taken stops the daemon at start with one line, exit 2", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const result = await spawnDaemon(`${dir.path}/data`, `${dir.path}/backup`, [
+    "--metrics-listen",
+    `127.0.0.1:${port}`,
+  ]).output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  strictEqual(result.code, 2, stderr);
+  match(
+    stderr,
+    new RegExp(`^backupd: Cannot serve metrics on 127\\.0\\.0\\.1:${port}: .*in use`, "m"),
+  );
+  strictEqual(stderr.includes("unexpected error"), false, stderr);
+});
