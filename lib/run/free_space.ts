@@ -12,26 +12,31 @@ import { RunError } from "../base/errors.ts";
 export const SPACE_FACTOR = 1.5;
 
 /**
- * Fails the run when DEST lacks room: judged by the newest archive, or without one by
- * `sourceBytes` when given (and not at all before the walk has counted them).
+ * Fails the run when DEST lacks room for 1.5 x the newest archive. Without an archive
+ * nothing is judged yet: the room for SOURCE is checked once the walk has counted it, by
+ * the function returned.
  */
-export async function checkFreeSpace(folders: Folders, sourceBytes?: number): Promise<void> {
+export async function checkFreeSpace(
+  folders: Folders,
+): Promise<((sourceBytes: number) => Promise<void>) | undefined> {
   const newest = (await listArchives(folders.dest)).at(-1);
-  if (!newest && sourceBytes === undefined) return;
-  const basis = newest
-    ? {
-      bytes: (await Deno.stat(`${folders.dest}/${newest.path}`)).size,
-      what: "the newest archive",
-    }
-    : { bytes: sourceBytes ?? 0, what: "the source (no archive yet)" };
-  const fs = await statfs(folders.dest);
+  if (!newest) {
+    return (bytes) => needRoom(folders.dest, bytes, "the source (no archive yet)");
+  }
+  const bytes = (await Deno.stat(`${folders.dest}/${newest.path}`)).size;
+  await needRoom(folders.dest, bytes, "the newest archive");
+  return undefined;
+}
+
+async function needRoom(dest: string, bytes: number, what: string): Promise<void> {
+  const fs = await statfs(dest);
   const free = fs.bavail * fs.bsize;
-  const needed = Math.ceil(basis.bytes * SPACE_FACTOR);
+  const needed = Math.ceil(bytes * SPACE_FACTOR);
   if (free < needed) {
     throw new RunError(
-      `Cannot start the backup: "${folders.dest}" has ${
+      `Cannot start the backup: "${dest}" has ${
         formatBytes(free)
-      } free, and ${SPACE_FACTOR} x ${basis.what} is ${formatBytes(needed)}`,
+      } free, and ${SPACE_FACTOR} x ${what} is ${formatBytes(needed)}`,
     );
   }
 }

@@ -68,7 +68,7 @@ export async function runBackup(
   const cleanups: Cleanup[] = [];
   let report: RunReport;
   try {
-    const folders = await prepare(settings, origins, deps, cleanups);
+    const { folders, sourceSpace } = await prepare(settings, origins, deps, cleanups);
     const remote = await openBucket(settings);
     // With PostgreSQL's backup API nothing is paused: the database keeps serving.
     const docker = settings.postgres
@@ -81,7 +81,7 @@ export async function runBackup(
     if (resume) cleanups.push(resume);
     const target = await pickTarget(settings, folders, deps);
     const online = await startDatabaseBackup(settings, target, deps, cleanups);
-    const outcome = await archive(settings, target, online, deps);
+    const outcome = await archive(settings, target, online, deps, sourceSpace);
     await resume?.();
     logDone(outcome, deps);
     if (remote) await copyOffsite(settings, folders.dest, remote, target.archive, deps);
@@ -106,15 +106,15 @@ async function prepare(
   origins: FolderOrigins,
   deps: RunDeps,
   cleanups: Cleanup[],
-): Promise<Folders> {
+): Promise<{ folders: Folders; sourceSpace?: (bytes: number) => Promise<void> }> {
   const folders = await checkFolders(settings.source, settings.dest, origins);
   const lock = await acquireLock(folders.stateDir, deps.holder);
   cleanups.push(() => lock.release());
   for (const stale of await removeStalePartials(folders.dest)) {
     deps.log.info("removed a partial file left by an interrupted run", { path: stale });
   }
-  await checkFreeSpace(folders);
-  return folders;
+  const sourceSpace = await checkFreeSpace(folders);
+  return { folders, ...(sourceSpace ? { sourceSpace } : {}) };
 }
 
 /**
@@ -190,6 +190,7 @@ async function archive(
   target: Target,
   online: OnlineBackup | undefined,
   deps: RunDeps,
+  sourceSpace: ((bytes: number) => Promise<void>) | undefined,
 ): Promise<RunOutcome> {
   const signals = [deps.signal, online?.signal].filter((s) => s !== undefined);
   const warnings: PackWarning[] = [];
@@ -197,7 +198,7 @@ async function archive(
   const result = await writeArchive(target.folders, target.dayDir, target.name, {
     excludes: settings.excludes,
     compression: settings.compression,
-    checkSpace: (sourceBytes) => checkFreeSpace(target.folders, sourceBytes),
+    ...(sourceSpace ? { checkSpace: sourceSpace } : {}),
     recipients: settings.ageRecipients,
     onWarning: (warning) => {
       // Under the backup API a file changing while it is copied is normal: the WAL in the

@@ -2,7 +2,7 @@
 // files it did not write; and the free-space check and ENOSPC on a small file system.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { backupd, backupNow, listFiles, run, tempDir } from "../helpers.ts";
+import { backupd, backupNow, listFiles, randomFile, run, tempDir } from "../helpers.ts";
 
 /** Writes a fake archive (any bytes) and its sidecar under DEST. */
 async function fakeArchive(dest: string, path: string, bytes = 1000): Promise<void> {
@@ -161,6 +161,24 @@ Deno.test("backupd now fails at once when DEST has less than 1.5 x the newest ar
       /ERROR backup failed error="Cannot start the backup: \\".*small\\" has [\d.]+ (KiB|MiB) free, and 1.5 x the newest archive is 4.3 MiB"\n$/,
     );
     strictEqual((await listFiles(dest)).some((f) => f.includes("partial")), false);
+  });
+});
+
+Deno.test("a first run fails before writing when DEST has less than 1.5 x SOURCE free, counted by its walk", async () => {
+  await using dir = await tempDir();
+  await randomFile(`${dir.path}/data/ballast`, 5);
+  const dest = `${dir.path}/small`;
+  await withTmpfs(dest, "4m", async () => {
+    const result = await backupNow(`${dir.path}/data`, dest);
+    strictEqual(result.code, 2, result.stderr);
+    match(
+      result.stderr,
+      /ERROR backup failed error="Cannot start the backup: \\".*small\\" has [\d.]+ (KiB|MiB) free, and 1.5 x the source \(no archive yet\) is 7.2 MiB"\n$/,
+    );
+    strictEqual(
+      (await listFiles(dest)).some((f) => f.includes("partial") || f.endsWith(".gz")),
+      false,
+    );
   });
 });
 
