@@ -14,6 +14,7 @@ const LAYERS = [
   ["archive", "read"],
   ["offsite"],
   ["settings"],
+  ["postgres", "containers", "notices"],
   ["run"],
   ["daemon"],
   ["cli"],

@@ -1,7 +1,7 @@
 import { strictEqual } from "node:assert/strict";
 import { RunError } from "../lib/base/errors.ts";
-import { describeServer } from "../lib/run/pg_errors.ts";
-import { appendWal, leftOutOfBackup } from "../lib/run/pg_layout.ts";
+import { describeServer } from "../lib/postgres/pg_errors.ts";
+import { appendWal, leftOutOfBackup } from "../lib/postgres/layout.ts";
 import { packTree } from "../lib/archive/tar_pack.ts";
 import { listTree } from "../lib/archive/walk.ts";
 import { fileTarOut, run, tempDir } from "./helpers.ts";

@@ -4,6 +4,7 @@
 // third of all the work on a small file, and Deno cannot fstat a node:fs descriptor.
 
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { RunError } from "../base/errors.ts";
 
 /** A file opened for reading, with its status at the time it was opened. */
 export interface SourceFile {
@@ -75,4 +76,21 @@ export function openAsSeen(
     },
     close: () => closeSync(fd),
   };
+}
+
+/** Whether `path` is a symlink now (false when it is gone). */
+export function isSymlinkNow(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch (err) {
+    // Gone too: whatever it is now, it is not the link the walk saw.
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** An entry that cannot be opened or read, as one line naming its path. */
+export function describeOpenError(path: string, err: unknown): RunError {
+  const reason = err instanceof Deno.errors.PermissionDenied ? "permission denied" : String(err);
+  return new RunError(`Cannot read "${path}": ${reason}`, { cause: err });
 }

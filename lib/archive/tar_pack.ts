@@ -6,12 +6,11 @@ import { createHash } from "node:crypto";
 import type { TarHeader } from "modern-tar";
 import type { TarOut } from "../codec/block_output.ts";
 import { readExactly } from "./exact_reader.ts";
-import { openAsSeen, type SourceFile } from "./source_file.ts";
+import { describeOpenError, isSymlinkNow, openAsSeen, type SourceFile } from "./source_file.ts";
 import type { OwnerNames } from "./owners.ts";
 import { type EntryInfo, entryInfo, type WalkEntry } from "./walk.ts";
 import { tarStream } from "./tar_stream.ts";
 import { baseHeader, type EntryLook, linkHeader, timeFields } from "./tar_headers.ts";
-import { describeOpenError, isSymlinkNow } from "./entry_checks.ts";
 
 /** What went wrong with one path; the archive stays valid. */
 export interface PackWarning {

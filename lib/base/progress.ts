@@ -1,25 +1,7 @@
 // The progress bar `now` draws on a terminal: bytes done of total, rate and time left.
 // Formatting is pure; the bar redraws at most ten times a second.
 
-/**
- * Formats a byte count with binary units.
- *
- * @example
- * ```ts
- * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * assertEquals(formatBytes(1536), "1.5 KiB");
- * ```
- */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+import { formatBytes } from "./bytes.ts";
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "--:--";

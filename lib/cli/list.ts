@@ -3,7 +3,7 @@
 
 import { describeError, EXIT } from "../base/errors.ts";
 import { compressionOfName, instantOf, isEncryptedName } from "../store/names.ts";
-import { formatBytes } from "../base/progress.ts";
+import { formatBytes } from "../base/bytes.ts";
 import type { Settings } from "../settings/settings.ts";
 import { type CommandIo, configuredRemote, existingDest } from "./archives.ts";
 import { localStore } from "../store/local_store.ts";

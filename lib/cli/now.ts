@@ -12,7 +12,7 @@ import {
 import type { Logger } from "../base/log.ts";
 import { type ProgressBar, startProgress } from "../base/progress.ts";
 import { runBackup } from "../run/run.ts";
-import type { RunReport } from "../run/result.ts";
+import type { RunReport } from "../notices/run_report.ts";
 import type { Settings } from "../settings/settings.ts";
 import type { Env, Flags } from "../settings/flags.ts";
 import type { Io } from "./io.ts";

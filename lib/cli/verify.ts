@@ -6,7 +6,7 @@ import { sidecarName } from "../store/names.ts";
 import type { ArchiveStore } from "../store/archive_store.ts";
 import { localStore } from "../store/local_store.ts";
 import { hashStream, parseSidecar } from "../store/sidecar.ts";
-import { formatBytes } from "../base/progress.ts";
+import { formatBytes } from "../base/bytes.ts";
 import type { Settings } from "../settings/settings.ts";
 import { verifyArchive, verifyBytes, type VerifyResult } from "../read/verify.ts";
 import {

@@ -1,7 +1,7 @@
 // `backupd run`: the daemon's wiring around the pure loop — folders checked at start,
 // signals (TERM/INT stop, USR1 runs now), the daemon's state for `health`, each run reported.
 
-import { serveMetrics } from "../run/metrics.ts";
+import { serveMetrics } from "../notices/metrics.ts";
 import { type Clock, daemonLoop, type RunReason, Wakeup } from "./daemon_loop.ts";
 import { describeError, RunError, STOP_CODES } from "../base/errors.ts";
 import { acquireLock } from "../store/lock.ts";

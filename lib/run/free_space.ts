@@ -4,7 +4,7 @@
 
 import { statfs } from "node:fs/promises";
 import type { Folders } from "../archive/folders.ts";
-import { formatBytes } from "../base/progress.ts";
+import { formatBytes } from "../base/bytes.ts";
 import { listArchives } from "../store/local_store.ts";
 import { RunError } from "../base/errors.ts";
 

@@ -7,7 +7,7 @@ import { describeError, RunError } from "../base/errors.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import { abortableSleep, uploadMissing } from "../offsite/uploads.ts";
 import { applyPolicy } from "../store/retention.ts";
-import type { RunDeps } from "./deps.ts";
+import type { RunDeps } from "./run_deps.ts";
 
 /**
  * Uploads this run's archive and every other one the bucket lacks (of those retention

@@ -13,15 +13,17 @@ import { acquireLock } from "../store/lock.ts";
 import { stampOf } from "../store/names.ts";
 import { hasRules } from "../store/retention.ts";
 import { pruneStore } from "../store/archive_store.ts";
-import type { RunDeps } from "./deps.ts";
+import type { RunDeps } from "./run_deps.ts";
 import { checkFreeSpace } from "./free_space.ts";
 import { runHook } from "./hooks.ts";
 import { copyOffsite } from "./offsite_step.ts";
-import { containerEngine, quiesceForRun } from "./quiesce.ts";
-import type { OnlineBackup } from "./postgres.ts";
-import { notifyRun } from "./notify.ts";
-import { recordRun } from "./metrics.ts";
-import { ping, recordResult, type RunOutcome, type RunReport, summaryLine } from "./result.ts";
+import { containerEngine, quiesceForRun } from "../containers/quiesce.ts";
+import type { OnlineBackup } from "../postgres/backup_session.ts";
+import { notifyRun } from "../notices/notify.ts";
+import { recordRun } from "../notices/metrics.ts";
+import { pingRun } from "../notices/ping.ts";
+import { logSummary, type RunOutcome, type RunReport, summaryLine } from "../notices/run_report.ts";
+import { recordResult } from "./run_record.ts";
 
 type Cleanup = () => void | Promise<void>;
 
@@ -64,7 +66,7 @@ export async function runBackup(
   deps: RunDeps,
 ): Promise<RunReport> {
   const started = deps.now();
-  await ping(settings, deps, "start", "");
+  await pingRun(settings.pingUrl, deps, "start", "");
   const cleanups: Cleanup[] = [];
   let report: RunReport;
   try {
@@ -83,7 +85,7 @@ export async function runBackup(
     const online = await startDatabaseBackup(settings, target, deps, cleanups);
     const outcome = await archive(settings, target, online, deps, sourceSpace);
     await resume?.();
-    logDone(outcome, deps);
+    logSummary(outcome, deps.log);
     if (remote) await copyOffsite(settings, folders.dest, remote, target.archive, deps);
     await retention(settings, folders, remote, deps);
     report = { result: outcome.warnings.length > 0 ? "warning" : "ok", outcome };
@@ -93,8 +95,8 @@ export async function runBackup(
   report = await runCleanups(cleanups, report);
   report = await postHook(settings, deps, report);
   report = await recordResult(settings, started, deps, report);
-  if (report.outcome) await ping(settings, deps, "success", summaryLine(report.outcome));
-  else await ping(settings, deps, "fail", describeError(report.error));
+  if (report.outcome) await pingRun(settings.pingUrl, deps, "success", summaryLine(report.outcome));
+  else await pingRun(settings.pingUrl, deps, "fail", describeError(report.error));
   await notifyRun(settings, deps, report, started);
   await recordRun(settings, report, started, deps.now(), deps.log);
   return report;
@@ -166,7 +168,7 @@ async function startDatabaseBackup(
   cleanups: Cleanup[],
 ): Promise<OnlineBackup | undefined> {
   if (!settings.postgres) return undefined;
-  const { startOnlineBackup } = await import("./postgres.ts");
+  const { startOnlineBackup } = await import("../postgres/backup_session.ts");
   const online = await startOnlineBackup(settings.postgres, target.folders.source, {
     label: `backupd ${target.archive}`,
     log: deps.log,
@@ -227,20 +229,6 @@ async function archive(
     warnings,
   };
   return outcome;
-}
-
-/** The run's summary line, once the containers are back. */
-function logDone(outcome: RunOutcome, deps: RunDeps): void {
-  deps.log.info("backup done", {
-    archive: outcome.archive,
-    files: outcome.files,
-    bytes_in: outcome.bytesIn,
-    bytes_out: outcome.bytesOut,
-    seconds: Number(outcome.seconds.toFixed(3)),
-    mb_per_s: Number((outcome.bytesIn / 1e6 / Math.max(outcome.seconds, 1e-3)).toFixed(1)),
-    sha256: outcome.sha256,
-    warnings: outcome.warnings.length,
-  });
 }
 
 /** The retention policy on DEST, then on the bucket: the same for both. */

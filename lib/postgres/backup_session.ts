@@ -11,12 +11,12 @@ import {
   parseBackupLabel,
   parseLsn,
   walSegmentNames,
-} from "./pg_manifest.ts";
+} from "./manifest.ts";
 import { readSecret } from "../base/secret.ts";
 import type { PostgresTarget } from "../settings/settings.ts";
 import type { PackAppender, StoredFile } from "../archive/tar_pack.ts";
 import type { EntryLook } from "../archive/tar_headers.ts";
-import { appendWal, leftOutOfBackup } from "./pg_layout.ts";
+import { appendWal, leftOutOfBackup } from "./layout.ts";
 import { describeServer, isPrivilegeError, PRIVILEGES, reason } from "./pg_errors.ts";
 
 /** Options of {@linkcode startOnlineBackup}. */

@@ -8,7 +8,7 @@ import { describeError, fsReason, RunError } from "../base/errors.ts";
 import type { Settings } from "../settings/settings.ts";
 import { listArchives } from "../store/local_store.ts";
 import { instantOf } from "../store/names.ts";
-import type { RunReport } from "./result.ts";
+import type { RunReport } from "./run_report.ts";
 
 type PromClient = typeof import("prom-client");
 type Gauge = InstanceType<PromClient["Gauge"]>;

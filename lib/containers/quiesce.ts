@@ -4,7 +4,7 @@
 // is recorded in DEST/.backupd/quiesced.json first, so a crash is undone at the next start.
 
 import { removeIfPresent } from "../store/atomic_file.ts";
-import { type Container, type DockerApi, dockerClient } from "./docker.ts";
+import { type Container, type DockerApi, dockerClient } from "./docker_api.ts";
 import { parseDockerHost } from "../settings/docker_host.ts";
 import type { Settings } from "../settings/settings.ts";
 import { statIfPresent } from "../base/files.ts";

@@ -3,11 +3,11 @@
 // never a failed backup (README: Notifications).
 
 import { describeError } from "../base/errors.ts";
-import { formatBytes } from "../base/progress.ts";
+import { formatBytes } from "../base/bytes.ts";
 import type { Settings } from "../settings/settings.ts";
 import type { NotifyTarget } from "../settings/notify_settings.ts";
-import type { RunDeps } from "./deps.ts";
-import type { RunReport } from "./result.ts";
+import { postWithTimeout } from "./http_post.ts";
+import { type NoticeDeps, noticeTimeoutMs, type RunReport } from "./run_report.ts";
 
 /** What a notification says about a run. */
 export interface RunNotice {
@@ -72,23 +72,6 @@ export function noticeText(notice: RunNotice): { subject: string; body: string }
   return { subject: `backupd on ${notice.host}: backup ${verdict}`, body: `${lines.join("\n")}\n` };
 }
 
-async function post(
-  doFetch: typeof fetch,
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<void> {
-  const response = await doFetch(url, {
-    method: "POST",
-    body,
-    headers,
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  await response.body?.cancel();
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-}
-
 /** Sends one notice to one target within `timeoutMs`; throws when it cannot. */
 export async function sendNotice(
   target: NotifyTarget,
@@ -97,22 +80,24 @@ export async function sendNotice(
   timeoutMs = 10_000,
 ): Promise<void> {
   const { subject, body } = noticeText(notice);
+  const post = (url: string, text: string, headers: Record<string, string>) =>
+    postWithTimeout(url, text, { headers, timeoutMs, fetch: doFetch });
   switch (target.kind) {
     case "http":
-      return await post(doFetch, target.url, JSON.stringify(notice), {
+      return await post(target.url, JSON.stringify(notice), {
         "content-type": "application/json",
-      }, timeoutMs);
+      });
     case "slack":
-      return await post(doFetch, target.url, JSON.stringify({ text: `*${subject}*\n${body}` }), {
+      return await post(target.url, JSON.stringify({ text: `*${subject}*\n${body}` }), {
         "content-type": "application/json",
-      }, timeoutMs);
+      });
     case "ntfy":
-      return await post(doFetch, target.url, body, {
+      return await post(target.url, body, {
         "content-type": "text/plain; charset=utf-8",
         title: subject,
         priority: notice.result === "failed" ? "high" : "default",
         tags: notice.result === "failed" ? "rotating_light" : "floppy_disk",
-      }, timeoutMs);
+      });
     case "smtp": {
       const { default: nodemailer } = await import("nodemailer");
       const transport = nodemailer.createTransport({
@@ -144,14 +129,13 @@ export async function sendNotice(
  */
 export async function notifyRun(
   settings: Settings,
-  deps: RunDeps,
+  deps: NoticeDeps,
   report: RunReport,
   startedMs: number,
 ): Promise<void> {
   if (settings.notify.length === 0) return;
   if (settings.notifyOn === "failure" && report.result !== "failed") return;
-  // An interrupted run must still end within about a second.
-  const timeoutMs = deps.signal?.aborted ? 1_000 : 10_000;
+  const timeoutMs = noticeTimeoutMs(deps);
   const notice = runNotice(settings, report, (deps.now() - startedMs) / 1000, new Date(deps.now()));
   await Promise.all(settings.notify.map(async (target) => {
     try {
