@@ -1,8 +1,8 @@
-// The command line: commander parses it (a pure step tests can call), then the command
-// runs and its result or error becomes an exit code. Only main.ts exits.
+// The command line: commander, built from the commands' table, parses it (a pure step tests
+// can call), then the command runs and its result or error becomes an exit code. Only
+// main.ts exits.
 
-import { Command, CommanderError } from "commander";
-import { runDaemon, systemClock } from "../daemon/daemon.ts";
+import { Command as Commander, CommanderError, Option } from "commander";
 import {
   ConfigError,
   describeError,
@@ -11,32 +11,55 @@ import {
   RunError,
   UsageError,
 } from "../base/errors.ts";
-import { commandHealth } from "./health.ts";
-import { commandList } from "./list.ts";
-import { commandPrune } from "./prune.ts";
-import { commandRestore } from "./restore.ts";
-import { commandVerify } from "./verify.ts";
 import { createLogger, formatLine } from "../base/log.ts";
+import {
+  type Env,
+  type Flags,
+  helpLine,
+  type SettingKey,
+  SETTINGS,
+  specOf,
+} from "../settings/catalog.ts";
 import { resolveSettings } from "../settings/settings.ts";
-import type { Env, Flags } from "../settings/flags.ts";
 import denoJson from "../../deno.json" with { type: "json" };
+import type { Command, CommandOption, CommandOptions } from "./command.ts";
+import { configCommand } from "./config.ts";
+import { healthCommand } from "./health.ts";
 import type { Io } from "./io.ts";
-import { BACKUP_OPTIONS, withOptions } from "./options.ts";
-import { commandNow, originsOf } from "./now.ts";
-import { commandConfig } from "./config.ts";
-import { type CommandName, COMMANDS, nearestCommand } from "./suggest.ts";
-
-export type { CommandName } from "./suggest.ts";
+import { listCommand } from "./list.ts";
+import { nowCommand } from "./now.ts";
+import { pruneCommand } from "./prune.ts";
+import { restoreCommand } from "./restore.ts";
+import { runCommand } from "./run.ts";
+import { nearestName } from "./suggest.ts";
+import { verifyCommand } from "./verify.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
+/** The commands, in the order help shows them. */
+export const COMMANDS: readonly Command[] = [
+  nowCommand,
+  runCommand,
+  healthCommand,
+  listCommand,
+  verifyCommand,
+  restoreCommand,
+  pruneCommand,
+  configCommand,
+];
+
+/** What no command means (without a terminal): the daemon, as the image's `CMD ["run"]`. */
+const DEFAULT_COMMAND = runCommand;
+
 /** What the command line asked for. */
 export interface Invocation {
-  /** The subcommand. */
-  command: CommandName;
-  /** Its flags. */
+  /** The command. */
+  command: Command;
+  /** The settings' flags. */
   flags: Flags;
+  /** The command's own options. */
+  options: CommandOptions;
   /** Its operands. */
   operands: string[];
 }
@@ -47,124 +70,111 @@ export interface Printed {
   output: string;
 }
 
+const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  value,
+];
+
+/** Adds a setting's flag (and its negation) to a command, with its help from the catalog. */
+function addSetting(cmd: Commander, key: SettingKey): void {
+  const spec = specOf(key);
+  if (spec.flag === undefined) return;
+  const option = new Option(spec.flag, helpLine(key));
+  if (spec.kind === "list") option.argParser(collect);
+  cmd.addOption(spec.hidden ? option.hideHelp() : option);
+  if (spec.negation) cmd.option(spec.negation.flag, spec.negation.help);
+}
+
+/** Adds a command's own option. */
+function addOption(cmd: Commander, option: CommandOption): void {
+  const made = new Option(option.flag, option.help).makeOptionMandatory(option.required === true);
+  cmd.addOption(option.repeatable ? made.argParser(collect) : made);
+}
+
+/** Splits commander's values into the settings' flags and the command's own options. */
+function invocationOf(command: Command, cmd: Commander): Invocation {
+  const flags: Record<string, unknown> = {};
+  const options: CommandOptions = {};
+  for (const [name, value] of Object.entries(cmd.opts())) {
+    if (Object.hasOwn(SETTINGS, name)) flags[name] = value;
+    else options[name] = value as CommandOptions[string];
+  }
+  const operands = cmd.processedArgs.flat().filter((arg) => typeof arg === "string");
+  return { command, flags: flags as Flags, options, operands };
+}
+
+/**
+ * Commander's program for the commands' table: each command with its settings' flags, its
+ * own options and its operands; `run` the default.
+ */
+function buildProgram(write: (text: string) => void, onParsed: (i: Invocation) => void) {
+  const program = new Commander("backupd")
+    .description("Timely, verified .tar.gz backups of a data folder.")
+    .version(VERSION, "--version")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: write, writeErr: write, outputError: () => undefined });
+  for (const command of COMMANDS) {
+    const cmd = program.command(command.name, { isDefault: command === DEFAULT_COMMAND })
+      .description(command.description)
+      .exitOverride()
+      .configureOutput({ writeOut: write, writeErr: write });
+    for (const key of command.settings) addSetting(cmd, key);
+    if (command.operands) cmd.argument(command.operands.spec, command.operands.help);
+    for (const option of Object.values(command.options ?? {})) addOption(cmd, option);
+    cmd.action((..._args: unknown[]) => onParsed(invocationOf(command, cmd)));
+  }
+  return program;
+}
+
 /**
  * Parses the command line without side effects.
  *
  * @example
- * ```ts ignore
- * parseCommandLine(["now", "--source", "/srv"]);
- * // { command: "now", flags: { source: "/srv" }, operands: [] }
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const parsed = parseCommandLine(["restore", "latest", "--to", "/srv/r", "--dest", "/b"]);
+ * assertEquals("command" in parsed && [parsed.command.name, parsed.flags, parsed.options, parsed.operands], [
+ *   "restore", { dest: "/b" }, { to: "/srv/r" }, ["latest"],
+ * ]);
  * ```
  */
 export function parseCommandLine(args: readonly string[]): Invocation | Printed {
   let invocation: Invocation | undefined;
   let output = "";
-  const program = new Command("backupd")
-    .description("Timely, verified .tar.gz backups of a data folder.")
-    .version(VERSION, "--version")
-    .exitOverride()
-    .showSuggestionAfterError(true)
-    .configureOutput({
-      writeOut: (text) => output += text,
-      writeErr: (text) => output += text,
-      outputError: () => undefined,
-    });
-  const define = (name: CommandName, description: string, isDefault = false) =>
-    program.command(name, { isDefault }).description(description).exitOverride()
-      .configureOutput({ writeOut: (text) => output += text, writeErr: (text) => output += text });
-  const record = (command: CommandName) => (flags: Flags, cmd: Command) => {
-    invocation = { command, flags, operands: cmd.args };
-  };
-
-  withOptions(
-    define("now", "make one backup now (then apply retention when a rule is set)"),
-    BACKUP_OPTIONS,
-  ).action(record("now"));
-  withOptions(
-    define("run", "the daemon: back up at each scheduled slot", true),
-    [...BACKUP_OPTIONS, "schedule", "daemonStart", "metricsListen"],
-  ).action(record("run"));
-  withOptions(
-    define("health", "exit 0 when backups are current, else 1, with one line saying why"),
-    ["dest", "tz", "schedule", "logFormat"],
-  )
-    .option("--json", "print the verdict as one JSON object")
-    .action(record("health"));
-  withOptions(
-    define("list", "archives under DEST, newest first: name, size, age, kind, where"),
-    ["dest", "tz", "logFormat", "s3"],
-  )
-    .option("--remote", "list the archives in the bucket of --s3-url instead")
-    .option("--json", "print the archives as one JSON object")
-    .action(record("list"));
-  withOptions(
-    define("verify", "check archives (the newest when none is named)"),
-    ["dest", "logFormat", "s3", "identity"],
-  )
-    .argument("[archive...]", "archive paths, names relative to DEST, or s3:// addresses")
-    .option("--all", "check every archive under DEST")
-    .option("--remote", "check archives in the bucket of --s3-url (names relative to it)")
-    .option("--json", "print the verdicts as one JSON object")
-    .action((archives: string[], flags: Flags) => {
-      invocation = { command: "verify", flags, operands: archives };
-    });
-  withOptions(
-    define("restore", "extract an archive safely into DIR, which must not exist or be empty"),
-    ["dest", "logFormat", "s3", "identity"],
-  )
-    .argument("<archive>", "archive path, name relative to DEST, or s3:// address")
-    .requiredOption("--to <dir>", "folder to restore into")
-    .option(
-      "--include <path>",
-      "restore only this file or folder (a path below the archive's top folder); repeatable",
-      (path: string, paths: string[] = []) => [...paths, path],
-    )
-    .action((archive: string, flags: Flags) => {
-      invocation = { command: "restore", flags, operands: [archive] };
-    });
-  withOptions(
-    define("prune", "apply the retention policy, listing keep/remove with reasons"),
-    ["dest", "tz", "logFormat", "keep", "s3"],
-  )
-    .option("--dry-run", "print the plan and change nothing")
-    .option("--json", "print the plan as one JSON object")
-    .action(record("prune"));
-  withOptions(
-    define(
-      "config",
-      "every effective setting and where it comes from (flag, environment, file, default), secrets masked",
-    ),
-    [...BACKUP_OPTIONS, "schedule", "daemonStart", "metricsListen", "identity"],
-  )
-    .option("--json", "print the settings as one JSON object")
-    .action(record("config"));
-
+  const program = buildProgram((text) => output += text, (parsed) => invocation = parsed);
   // A word where the command goes that is none: the default command (run) would take it
   // for an operand and say "too many arguments".
   const first = args[0];
-  if (first !== undefined && !first.startsWith("-") && !COMMANDS.includes(first as CommandName)) {
-    const near = nearestCommand(first);
+  const names = COMMANDS.map((command) => command.name);
+  if (first !== undefined && !first.startsWith("-") && !names.includes(first)) {
+    const near = nearestName(first, names);
     throw new UsageError(
       `Cannot parse the command line: unknown command '${first}'${
         near ? ` (did you mean ${near}?)` : ""
-      }; the commands are ${COMMANDS.join(", ")}`,
+      }; the commands are ${names.join(", ")}`,
     );
   }
   try {
     program.parse([...args], { from: "user" });
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.exitCode === 0) return { output };
-      // One line: commander puts its suggestion on a line of its own.
-      const message = err.message.replace(/^error: /, "").replace(
-        /\n\(Did you mean (.*)\?\)/,
-        " (did you mean $1?)",
-      );
-      throw new UsageError(`Cannot parse the command line: ${message}`, { cause: err });
-    }
-    throw err;
+    if (!(err instanceof CommanderError)) throw err;
+    if (err.exitCode === 0) return { output };
+    // One line: commander puts its suggestion on a line of its own.
+    const message = err.message.replace(/^error: /, "").replace(
+      /\n\(Did you mean (.*)\?\)/,
+      " (did you mean $1?)",
+    );
+    throw new UsageError(`Cannot parse the command line: ${message}`, { cause: err });
   }
   return invocation ?? { output: program.helpInformation() };
+}
+
+/** The log format asked for before the settings are read, so that early failures follow it. */
+function askedLogFormat(args: readonly string[], env: Env): string | undefined {
+  const flagAt = args.lastIndexOf("--log-format");
+  if (flagAt >= 0) return args[flagAt + 1];
+  return args.findLast((a) => a.startsWith("--log-format="))?.slice(13) ?? env.BACKUP_LOG_FORMAT;
 }
 
 /**
@@ -178,13 +188,10 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
 export async function cli(args: readonly string[], env: Env, io: Io): Promise<number> {
   // Under --log-format json (or BACKUP_LOG_FORMAT=json), a failure is a JSON line too, even
   // one met before the settings are read.
-  const flagAt = args.lastIndexOf("--log-format");
-  const asked = flagAt >= 0
-    ? args[flagAt + 1]
-    : args.findLast((a) => a.startsWith("--log-format="))?.slice(13) ?? env.BACKUP_LOG_FORMAT;
+  const json = askedLogFormat(args, env) === "json";
   const plain = (message: string) =>
     io.stderr(
-      asked === "json"
+      json
         ? `${formatLine("json", new Date(io.now()), "error", `backupd: ${message}`)}\n`
         : `backupd: ${message}\n`,
     );
@@ -201,55 +208,23 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
       io.stdout(parsed.output);
       return EXIT.ok;
     }
-    const { flags } = parsed;
-    const settings = resolveSettings(flags, env, { timeZone: io.timeZone });
+    const settings = resolveSettings(parsed.flags, env, { timeZone: io.timeZone });
     const log = createLogger({ format: settings.logFormat, write: io.stderr });
-    const commandIo = { stdout: io.stdout, now: io.now, log, isRoot: io.isRoot, pid: io.pid };
-    switch (parsed.command) {
-      case "now":
-        return await commandNow(flags, settings, env, io, log);
-      case "run":
-        return await runDaemon(settings, originsOf(flags, env), {
-          clock: { now: io.now, sleep: systemClock.sleep },
-          log,
-          pid: io.pid,
-          onSignal: io.onSignal,
-        });
-      case "health":
-        return await commandHealth(settings, commandIo, flags.json === true);
-      case "list":
-        return await commandList(settings, {
-          remote: flags.remote === true,
-          json: flags.json === true,
-        }, commandIo);
-      case "verify":
-        return await commandVerify(settings, parsed.operands, {
-          all: flags.all === true,
-          remote: flags.remote === true,
-          json: flags.json === true,
-        }, commandIo);
-      case "restore":
-        return await commandRestore(
-          settings,
-          parsed.operands[0] ?? "",
-          flags.to ?? "",
-          commandIo,
-          flags.include ?? [],
-        );
-      case "config":
-        return commandConfig(settings, flags, env, flags.json === true, io);
-      case "prune":
-        return await commandPrune(settings, flags.dryRun === true, commandIo, flags.json === true);
-    }
+    return await parsed.command.run({
+      settings,
+      options: parsed.options,
+      operands: parsed.operands,
+      io,
+      log,
+      stdout: io.stdout,
+      now: io.now,
+      isRoot: io.isRoot,
+      pid: io.pid,
+    });
   } catch (err) {
-    if (
-      err instanceof ConfigError || err instanceof UsageError || err instanceof LockHeldError ||
-      err instanceof RunError
-    ) {
-      plain(err.message);
-    } else {
-      plain(`unexpected error: ${describeError(err)}`);
-    }
+    const known = err instanceof ConfigError || err instanceof UsageError ||
+      err instanceof LockHeldError || err instanceof RunError;
+    plain(known ? err.message : `unexpected error: ${describeError(err)}`);
     return EXIT.failed;
   }
 }

@@ -9,32 +9,29 @@ import { cronSlots } from "../daemon/schedule.ts";
 import { stateDirOf } from "../store/state_file.ts";
 import type { Settings } from "../settings/settings.ts";
 import { readDaemonState, readLastRun } from "../store/run_status.ts";
-import type { CommandIo } from "./archives.ts";
+import type { Command, CommandIo } from "./command.ts";
 import { localStore } from "../store/local_store.ts";
 import { statIfPresent } from "../base/files.ts";
 
 /**
  * `backupd health [--json]`: one line (or one JSON object), exit 0 when backups are
  * current, else 1.
- *
- * @example
- * ```ts ignore
- * const code = await commandHealth(settings, io); // prints "healthy: ..." or "unhealthy: ..."
- * ```
  */
-export async function commandHealth(
-  settings: Settings,
-  io: CommandIo,
-  json = false,
-): Promise<number> {
-  const verdict = await judgeHealth(settings, io);
-  io.stdout(
-    json
-      ? `${JSON.stringify(verdict)}\n`
-      : `${verdict.healthy ? "healthy" : "unhealthy"}: ${verdict.reason}\n`,
-  );
-  return verdict.healthy ? EXIT.ok : 1;
-}
+export const healthCommand: Command = {
+  name: "health",
+  description: "exit 0 when backups are current, else 1, with one line saying why",
+  settings: ["dest", "tz", "schedule", "logFormat"],
+  options: { json: { flag: "--json", help: "print the verdict as one JSON object" } },
+  async run(ctx) {
+    const verdict = await judgeHealth(ctx.settings, ctx);
+    ctx.stdout(
+      ctx.options.json
+        ? `${JSON.stringify(verdict)}\n`
+        : `${verdict.healthy ? "healthy" : "unhealthy"}: ${verdict.reason}\n`,
+    );
+    return verdict.healthy ? EXIT.ok : 1;
+  },
+};
 
 async function judgeHealth(settings: Settings, io: CommandIo): Promise<Health> {
   const dest = resolve(settings.dest);

@@ -1,7 +1,7 @@
 // What a command needs of the process: output, the clock, the zone, who it runs as, and
 // its signals. main.ts supplies the real ones; tests their own.
 
-import type { DaemonSignal } from "../daemon/daemon.ts";
+import type { OnSignal } from "../daemon/stop_signals.ts";
 
 /** The world a command runs in. */
 export interface Io {
@@ -22,5 +22,5 @@ export interface Io {
   /** Whether this process runs as root. */
   isRoot: boolean;
   /** Registers a signal handler; returns its remover. */
-  onSignal: (signal: DaemonSignal, handler: () => void) => () => void;
+  onSignal: OnSignal;
 }

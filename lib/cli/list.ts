@@ -4,8 +4,11 @@
 import { describeError, EXIT } from "../base/errors.ts";
 import { compressionOfName, instantOf, isEncryptedName } from "../store/names.ts";
 import { formatBytes } from "../base/bytes.ts";
-import type { Settings } from "../settings/settings.ts";
-import { type CommandIo, configuredRemote, existingDest } from "./archives.ts";
+import type { Logger } from "../base/log.ts";
+import type { ArchiveStore } from "../store/archive_store.ts";
+import { BUCKET_SETTINGS, type Command } from "./command.ts";
+import { formatTable } from "./table.ts";
+import { configuredRemote, existingDest } from "./find_archive.ts";
 import { localStore } from "../store/local_store.ts";
 
 /**
@@ -45,75 +48,68 @@ function kindOf(path: string): string {
  * `backupd list [--remote] [--json]`: archives under DEST (or in the bucket), newest first,
  * with a header and a count: name, size, age, kind (gzip, zstd, +age), and where copies are
  * (local, bucket). With a bucket configured, DEST's list says which archives it holds too.
- *
- * @example
- * ```ts ignore
- * await commandList(settings, { remote: false, json: false }, io);
- * ```
  */
-export async function commandList(
-  settings: Settings,
-  options: { remote: boolean; json: boolean },
-  io: CommandIo,
-): Promise<number> {
-  const bucket = options.remote || settings.s3
-    ? await configuredRemote(settings, "list the bucket")
-    : undefined;
-  const store = options.remote && bucket
-    ? bucket
-    : localStore(await existingDest(settings, "list"));
-  const here: "local" | "bucket" = options.remote ? "bucket" : "local";
-  const listed: Listed[] = (await store.list()).reverse().map((a) => ({
-    path: a.path,
-    size: a.size,
-    time: instantOf(a, settings.tz),
-    where: [here],
-  }));
-  if (!options.remote && bucket) {
-    try {
-      const remote = new Set((await bucket.list()).map((a) => a.path));
-      for (const archive of listed) if (remote.has(archive.path)) archive.where.push("bucket");
-    } catch (err) {
-      // The local list stands on its own; the bucket's absence is said, not fatal.
-      io.log.warn("cannot list the bucket; showing DEST only", { reason: describeError(err) });
-    }
-  }
-  const location = store.url();
-  if (options.json) {
-    io.stdout(
-      `${
-        JSON.stringify({
-          location,
-          count: listed.length,
-          archives: listed.map((a) => ({
-            path: a.path,
-            size: a.size,
-            time: new Date(a.time).toISOString(),
-            kind: kindOf(a.path),
-            where: a.where,
-          })),
-        })
-      }\n`,
+export const listCommand: Command = {
+  name: "list",
+  description: "archives under DEST, newest first: name, size, age, kind, where",
+  settings: ["dest", "tz", "logFormat", ...BUCKET_SETTINGS],
+  options: {
+    remote: { flag: "--remote", help: "list the archives in the bucket of --s3-url instead" },
+    json: { flag: "--json", help: "print the archives as one JSON object" },
+  },
+  async run(ctx) {
+    const remote = ctx.options.remote === true;
+    const bucket = remote || ctx.settings.s3
+      ? await configuredRemote(ctx.settings, "list the bucket")
+      : undefined;
+    const store = remote && bucket ? bucket : localStore(await existingDest(ctx.settings, "list"));
+    const listed: Listed[] = (await store.list()).reverse().map((a) => ({
+      path: a.path,
+      size: a.size,
+      time: instantOf(a, ctx.settings.tz),
+      where: [remote ? "bucket" : "local"],
+    }));
+    if (!remote && bucket) await markInBucket(listed, bucket, ctx.log);
+    ctx.stdout(
+      ctx.options.json ? listJson(store.url(), listed) : listText(store.url(), listed, ctx.now()),
     );
     return EXIT.ok;
+  },
+};
+
+/** Adds "bucket" to the archives the bucket holds too; a bucket that cannot be listed is a warning. */
+async function markInBucket(listed: Listed[], bucket: ArchiveStore, log: Logger): Promise<void> {
+  try {
+    const remote = new Set((await bucket.list()).map((a) => a.path));
+    for (const archive of listed) if (remote.has(archive.path)) archive.where.push("bucket");
+  } catch (err) {
+    // The local list stands on its own; the bucket's absence is said, not fatal.
+    log.warn("cannot list the bucket; showing DEST only", { reason: describeError(err) });
   }
+}
+
+function listJson(location: string, listed: readonly Listed[]): string {
+  const archives = listed.map((a) => ({
+    path: a.path,
+    size: a.size,
+    time: new Date(a.time).toISOString(),
+    kind: kindOf(a.path),
+    where: a.where,
+  }));
+  return `${JSON.stringify({ location, count: listed.length, archives })}\n`;
+}
+
+function listText(location: string, listed: readonly Listed[], now: number): string {
   const rows = [
     ["ARCHIVE", "SIZE", "AGE", "KIND", "WHERE"],
     ...listed.map((a) => [
       a.path,
       formatBytes(a.size),
-      formatAge(io.now() - a.time),
+      formatAge(now - a.time),
       kindOf(a.path),
       a.where.join("+"),
     ]),
   ];
-  const widths = [0, 1, 2, 3].map((col) => Math.max(...rows.map((r) => (r[col] ?? "").length)));
-  for (const row of rows) {
-    io.stdout(
-      `${row.map((cell, col) => col === 4 ? cell : cell.padEnd(widths[col] ?? 0)).join("  ")}\n`,
-    );
-  }
   const count = listed.length === 1 ? "1 archive" : `${listed.length} archives`;
-  io.stdout(`${count} in ${location}\n`);
-  return EXIT.ok;
+  return `${formatTable(rows)}${count} in ${location}\n`;
 }

@@ -9,23 +9,26 @@ import { hasRules } from "../store/retention.ts";
 import { type ArchiveStore, pruneStore } from "../store/archive_store.ts";
 import { localStore } from "../store/local_store.ts";
 import { stateDirOf } from "../store/state_file.ts";
-import type { Settings } from "../settings/settings.ts";
-import { type CommandIo, configuredRemote } from "./archives.ts";
+import { BUCKET_SETTINGS, type Command, type CommandContext, KEEP_SETTINGS } from "./command.ts";
+import { configuredRemote } from "./find_archive.ts";
 
-/**
- * `backupd prune [--dry-run]`: prints the plan, and carries it out unless a dry run.
- *
- * @example
- * ```ts ignore
- * await commandPrune(settings, true, io); // "keep   2027-01-02/01-00-00.tar.gz  (newest, ...)"
- * ```
- */
-export async function commandPrune(
-  settings: Settings,
-  dryRun: boolean,
-  io: CommandIo,
-  json = false,
-): Promise<number> {
+/** `backupd prune [--dry-run] [--json]`: prints the plan, and carries it out unless a dry run. */
+export const pruneCommand: Command = {
+  name: "prune",
+  description: "apply the retention policy, listing keep/remove with reasons",
+  settings: ["dest", "tz", "logFormat", ...KEEP_SETTINGS, ...BUCKET_SETTINGS],
+  options: {
+    dryRun: { flag: "--dry-run", help: "print the plan and change nothing" },
+    json: { flag: "--json", help: "print the plan as one JSON object" },
+  },
+  run: prune,
+};
+
+async function prune(ctx: CommandContext): Promise<number> {
+  const { settings } = ctx;
+  const io = ctx;
+  const dryRun = ctx.options.dryRun === true;
+  const json = ctx.options.json === true;
   const dest = resolve(settings.dest);
   if (!hasRules(settings.keep)) {
     io.stdout(

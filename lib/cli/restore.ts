@@ -8,27 +8,35 @@ import { writePartial } from "../store/atomic_file.ts";
 import { restoreArchive } from "../read/restore.ts";
 import { checkRestoreTarget } from "../read/restore_target.ts";
 import type { Settings } from "../settings/settings.ts";
-import { type CommandIo, identitiesOf, locate, remoteArchiveAt } from "./archives.ts";
+import { BUCKET_SETTINGS, type Command, type CommandIo } from "./command.ts";
+import { identitiesOf, locate, remoteArchiveAt } from "./find_archive.ts";
 
 /**
- * `backupd restore ARCHIVE --to DIR`: exit 2 when an entry was refused, 1 for warnings.
- *
- * @example
- * ```ts ignore
- * const code = await commandRestore(settings, "2027-01-02/01-00-00.tar.gz", "/srv/restored", io);
- * ```
+ * `backupd restore ARCHIVE --to DIR [--include PATH...]`: exit 2 when an entry was refused,
+ * 1 for warnings.
  */
-export async function commandRestore(
-  settings: Settings,
-  name: string,
-  to: string,
-  io: CommandIo,
-  include: readonly string[] = [],
-): Promise<number> {
-  if (name.startsWith("s3://")) return await restoreRemote(settings, name, to, io, include);
-  const archive = await locate(resolve(settings.dest), name);
-  return await restoreLocal(settings, archive, to, io, include);
-}
+export const restoreCommand: Command = {
+  name: "restore",
+  description: "extract an archive safely into DIR, which must not exist or be empty",
+  settings: ["dest", "logFormat", ...BUCKET_SETTINGS, "ageIdentity"],
+  operands: { spec: "<archive>", help: "archive path, name relative to DEST, or s3:// address" },
+  options: {
+    to: { flag: "--to <dir>", help: "folder to restore into", required: true },
+    include: {
+      flag: "--include <path>",
+      help: "restore only this file or folder (a path below the archive's top folder); repeatable",
+      repeatable: true,
+    },
+  },
+  async run(ctx) {
+    const name = ctx.operands[0] ?? "";
+    const to = String(ctx.options.to ?? "");
+    const include = (ctx.options.include ?? []) as string[];
+    if (name.startsWith("s3://")) return await restoreRemote(ctx.settings, name, to, ctx, include);
+    const archive = await locate(resolve(ctx.settings.dest), name);
+    return await restoreLocal(ctx.settings, archive, to, ctx, include);
+  },
+};
 
 /**
  * Downloads an archive and its sidecar from the bucket into a hidden folder beside DIR,

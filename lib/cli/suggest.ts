@@ -1,27 +1,5 @@
-// The nearest command to a mistyped one, for the line that says it is unknown.
-
-/** The subcommands. */
-export type CommandName =
-  | "now"
-  | "run"
-  | "health"
-  | "list"
-  | "verify"
-  | "restore"
-  | "prune"
-  | "config";
-
-/** The subcommands, in the order help shows them. */
-export const COMMANDS: readonly CommandName[] = [
-  "now",
-  "run",
-  "health",
-  "list",
-  "verify",
-  "restore",
-  "prune",
-  "config",
-];
+// The nearest command to a mistyped one, for the line that says it is unknown: edits
+// counted as people make them (a swap of two letters is one).
 
 /** Edits (insert, delete, change, swap two) between two words. */
 function distance(a: string, b: string): number {
@@ -46,20 +24,21 @@ function distance(a: string, b: string): number {
 }
 
 /**
- * The command nearest to a mistyped one, if any is near enough.
+ * The name nearest to a mistyped one, if any is near enough (a third of its letters).
  *
  * @example
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * assertEquals(nearestCommand("nwo"), "now");
- * assertEquals(nearestCommand("restroe"), "restore");
- * assertEquals(nearestCommand("backup"), undefined);
+ * const names = ["now", "run", "restore", "list"];
+ * assertEquals(nearestName("nwo", names), "now");
+ * assertEquals(nearestName("restroe", names), "restore");
+ * assertEquals(nearestName("backup", names), undefined);
  * ```
  */
-export function nearestCommand(word: string): CommandName | undefined {
-  let best: CommandName | undefined;
+export function nearestName(word: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
   let bestDistance = Infinity;
-  for (const name of COMMANDS) {
+  for (const name of names) {
     const d = distance(word, name);
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }

@@ -9,20 +9,20 @@ import { hashStream, parseSidecar } from "../store/sidecar.ts";
 import { formatBytes } from "../base/bytes.ts";
 import type { Settings } from "../settings/settings.ts";
 import { verifyArchive, verifyBytes, type VerifyResult } from "../read/verify.ts";
+import { BUCKET_SETTINGS, type Command, type CommandIo } from "./command.ts";
 import {
-  type CommandIo,
   configuredRemote,
   existingDest,
   identitiesOf,
   LATEST,
   locate,
   remoteArchiveAt,
-} from "./archives.ts";
+} from "./find_archive.ts";
 
-/** One archive to verify: how it is shown, and how to check it. */
 /** The age identities to read encrypted archives with, if any. */
 type Identities = { identities?: string[] };
 
+/** One archive to verify: how it is shown, and how to check it. */
 interface VerifyJob {
   shown: string;
   check: () => Promise<VerifyResult>;
@@ -111,50 +111,56 @@ async function verifyJobs(
 }
 
 /**
- * `backupd verify [ARCHIVE...] [--all] [--remote]`: one line per archive, exit 2 if any
- * fails. Archives are files, names under DEST, `s3://` addresses, or with `--remote` names
- * in the bucket.
- *
- * @example
- * ```ts ignore
- * const code = await commandVerify(settings, ["2027-01-02/01-00-00.tar.gz"], {
- *   all: false,
- *   remote: false,
- * }, io);
- * ```
+ * `backupd verify [ARCHIVE...] [--all] [--remote] [--json]`: one line per archive, exit 2 if
+ * any fails. Archives are files, names under DEST, `s3://` addresses, or with `--remote`
+ * names in the bucket.
  */
-export async function commandVerify(
-  settings: Settings,
-  names: readonly string[],
-  options: { all: boolean; remote: boolean; json?: boolean },
-  io: CommandIo,
-): Promise<number> {
-  const identities = await identitiesOf(settings);
-  let failed = 0;
-  const verdicts: (VerifyResult & { archive: string })[] = [];
-  for (const job of await verifyJobs(settings, names, options, identities)) {
-    const result = await job.check();
-    if (options.json) {
-      if (!result.ok) failed++;
-      verdicts.push({ archive: job.shown, ...result });
-      continue;
+export const verifyCommand: Command = {
+  name: "verify",
+  description: "check archives (the newest when none is named)",
+  settings: ["dest", "logFormat", ...BUCKET_SETTINGS, "ageIdentity"],
+  operands: {
+    spec: "[archive...]",
+    help: "archive paths, names relative to DEST, or s3:// addresses",
+  },
+  options: {
+    all: { flag: "--all", help: "check every archive under DEST" },
+    remote: {
+      flag: "--remote",
+      help: "check archives in the bucket of --s3-url (names relative to it)",
+    },
+    json: { flag: "--json", help: "print the verdicts as one JSON object" },
+  },
+  async run(ctx) {
+    const identities = await identitiesOf(ctx.settings);
+    const scope = { all: ctx.options.all === true, remote: ctx.options.remote === true };
+    const jobs = await verifyJobs(ctx.settings, ctx.operands, scope, identities);
+    const verdicts: (VerifyResult & { archive: string })[] = [];
+    for (const job of jobs) {
+      const verdict = { archive: job.shown, ...await job.check() };
+      verdicts.push(verdict);
+      if (!ctx.options.json) printVerdict(verdict, ctx);
     }
-    if (!result.ok) {
-      failed++;
-      io.stdout(`FAILED ${job.shown}: ${result.reason}\n`);
-      continue;
-    }
-    const hash = result.hashChecked
-      ? "sha256 matches the sidecar"
-      : "sha256 not checked: no sidecar";
-    io.stdout(
-      result.contentChecked
-        ? `OK ${job.shown}: ${result.entries} entries, ${
-          formatBytes(result.bytes)
-        } of content, ${hash}\n`
-        : `OK ${job.shown}: ${hash}; encrypted, content not checked (give --age-identity)\n`,
-    );
+    const ok = verdicts.every((v) => v.ok);
+    if (ctx.options.json) ctx.stdout(`${JSON.stringify({ ok, archives: verdicts })}\n`);
+    return ok ? EXIT.ok : EXIT.failed;
+  },
+};
+
+/** One archive's line: FAILED and why, or OK with what was checked. */
+function printVerdict(verdict: VerifyResult & { archive: string }, io: CommandIo): void {
+  if (!verdict.ok) {
+    io.stdout(`FAILED ${verdict.archive}: ${verdict.reason}\n`);
+    return;
   }
-  if (options.json) io.stdout(`${JSON.stringify({ ok: failed === 0, archives: verdicts })}\n`);
-  return failed > 0 ? EXIT.failed : EXIT.ok;
+  const hash = verdict.hashChecked
+    ? "sha256 matches the sidecar"
+    : "sha256 not checked: no sidecar";
+  io.stdout(
+    verdict.contentChecked
+      ? `OK ${verdict.archive}: ${verdict.entries} entries, ${
+        formatBytes(verdict.bytes)
+      } of content, ${hash}\n`
+      : `OK ${verdict.archive}: ${hash}; encrypted, content not checked (give --age-identity)\n`,
+  );
 }

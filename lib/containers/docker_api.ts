@@ -1,7 +1,7 @@
 // A small client for the Docker Engine API on its unix socket (or tcp://), for pausing and
 // stopping the containers labelled for backupd. No docker CLI is needed in the image.
 
-import type { Endpoint } from "../settings/docker_host.ts";
+import type { Endpoint } from "../settings/docker_settings.ts";
 import { RunError } from "../base/errors.ts";
 
 /** A container as the API lists it. */

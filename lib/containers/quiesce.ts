@@ -5,7 +5,7 @@
 
 import { removeIfPresent } from "../store/atomic_file.ts";
 import { type Container, type DockerApi, dockerClient } from "./docker_api.ts";
-import { parseDockerHost } from "../settings/docker_host.ts";
+import { parseDockerHost } from "../settings/docker_settings.ts";
 import type { Settings } from "../settings/settings.ts";
 import { statIfPresent } from "../base/files.ts";
 import { describeError, RunError } from "../base/errors.ts";

@@ -3,7 +3,8 @@
 
 import { serveMetrics } from "../notices/metrics.ts";
 import { type Clock, daemonLoop, type RunReason, Wakeup } from "./daemon_loop.ts";
-import { describeError, RunError, STOP_CODES } from "../base/errors.ts";
+import { describeError } from "../base/errors.ts";
+import { type OnSignal, stopOnSignals, type StopSignals } from "./stop_signals.ts";
 import { acquireLock } from "../store/lock.ts";
 import type { Logger } from "../base/log.ts";
 import { instantOf } from "../store/names.ts";
@@ -14,16 +15,18 @@ import type { Settings } from "../settings/settings.ts";
 import { writeDaemonState } from "../store/run_status.ts";
 import { listArchives, removeStalePartials } from "../store/local_store.ts";
 
-/** Signals the daemon answers. */
-export type DaemonSignal = "SIGTERM" | "SIGINT" | "SIGUSR1";
+export type { DaemonSignal } from "./stop_signals.ts";
 
 /** What the daemon needs from the process. */
 export interface DaemonDeps {
+  /** The clock and its sleeps. */
   clock: Clock;
+  /** Where events go. */
   log: Logger;
+  /** This process's id, for the lock and the state file. */
   pid: number;
   /** Registers a signal handler; returns its remover. */
-  onSignal: (signal: DaemonSignal, handler: () => void) => () => void;
+  onSignal: OnSignal;
   /** The fetch for pings. */
   fetch?: typeof fetch;
 }
@@ -67,78 +70,20 @@ export async function runDaemon(
   deps: DaemonDeps,
 ): Promise<number> {
   const { clock, log } = deps;
-  const folders = await checkFolders(settings.source, settings.dest, origins);
-  const startLock = await acquireLock(folders.stateDir, `pid ${deps.pid} (backupd run, starting)`);
-  try {
-    for (const stale of await removeStalePartials(folders.dest)) {
-      log.info("removed a partial file left by an interrupted run", { path: stale });
-    }
-  } finally {
-    startLock.release();
-  }
-  const started = new Date(clock.now()).toISOString();
+  const folders = await startOn(settings, origins, deps);
   const slots = cronSlots(settings.schedule, settings.tz);
   const newest = (await listArchives(folders.dest)).at(-1);
-  const stop = new AbortController();
+  const newestArchive = newest ? instantOf(newest, settings.tz) : undefined;
+  const state = daemonState(folders.stateDir, deps.pid, clock.now());
+  const stop = stopOnSignals(deps.onSignal, log, () => state.running);
   const wakeup = new Wakeup();
-  let running = false;
-  let code = 0;
-
-  const stopOn = (signal: "SIGTERM" | "SIGINT") => () => {
-    if (stop.signal.aborted) return;
-    log.info(running ? "stopping: abandoning the run" : "stopping", { signal });
-    code = running ? STOP_CODES[signal] : 0;
-    stop.abort(new RunError(`Cannot finish the run: interrupted by ${signal}`));
-  };
-  const removers = [
-    deps.onSignal("SIGTERM", stopOn("SIGTERM")),
-    deps.onSignal("SIGINT", stopOn("SIGINT")),
-    deps.onSignal("SIGUSR1", () => {
-      if (running) log.warn("SIGUSR1 ignored: a run is going");
-      else wakeup.fire();
-    }),
-  ];
-
-  let nextSlot = slots.next(clock.now());
-  const writeState = () =>
-    writeDaemonState(folders.stateDir, {
-      pid: deps.pid,
-      started,
-      nextSlot: nextSlot === undefined ? null : new Date(nextSlot).toISOString(),
-      running,
-    });
-
-  const backup = async (reason: RunReason, slot: number | undefined) => {
-    running = true;
-    await writeState();
-    try {
-      const report = await runBackup(settings, origins, {
-        now: clock.now,
-        log,
-        holder: `pid ${deps.pid} (backupd run)`,
-        signal: stop.signal,
-        ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      });
-      if (report.result === "failed") {
-        log.error("backup failed", {
-          reason,
-          ...(slot !== undefined ? { slot: new Date(slot).toISOString() } : {}),
-          error: describeError(report.error),
-        });
-      }
-    } finally {
-      running = false;
-      if (!stop.signal.aborted) await writeState();
-    }
-  };
-
-  await writeState();
-  await serveMetrics(
-    settings,
-    newest ? instantOf(newest, settings.tz) : undefined,
-    stop.signal,
-    log,
-  );
+  const removeUsr1 = deps.onSignal("SIGUSR1", () => {
+    if (state.running) log.warn("SIGUSR1 ignored: a run is going");
+    else wakeup.fire();
+  });
+  state.nextSlot = slots.next(clock.now());
+  await state.write();
+  await serveMetrics(settings, newestArchive, stop.signal, log);
   log.info("daemon started", {
     source: folders.source,
     dest: folders.dest,
@@ -151,20 +96,90 @@ export async function runDaemon(
       clock,
       slots,
       log,
-      backup,
+      backup: (reason, slot) => backupOnce(settings, origins, deps, { state, stop, reason, slot }),
       stop: stop.signal,
       wakeup,
       runOnStart: settings.runOnStart,
       catchUp: settings.catchUp,
-      newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
+      newestArchive,
       onNextSlot: (next) => {
-        nextSlot = next;
-        return writeState();
+        state.nextSlot = next;
+        return state.write();
       },
     });
   } finally {
-    for (const remove of removers) remove();
+    stop.dispose();
+    removeUsr1();
   }
+  const code = stop.exitCode();
   log.info("daemon stopped", { code });
   return code;
+}
+
+/** SOURCE and DEST checked, and partials of crashed runs removed under the lock. */
+async function startOn(settings: Settings, origins: FolderOrigins, deps: DaemonDeps) {
+  const folders = await checkFolders(settings.source, settings.dest, origins);
+  const startLock = await acquireLock(folders.stateDir, `pid ${deps.pid} (backupd run, starting)`);
+  try {
+    for (const stale of await removeStalePartials(folders.dest)) {
+      deps.log.info("removed a partial file left by an interrupted run", { path: stale });
+    }
+  } finally {
+    startLock.release();
+  }
+  return folders;
+}
+
+/** The daemon's state for `health`: whether a run is going and the next slot. */
+interface DaemonStateFile {
+  running: boolean;
+  nextSlot: number | undefined;
+  write(): Promise<void>;
+}
+
+function daemonState(stateDir: string, pid: number, startedMs: number): DaemonStateFile {
+  const started = new Date(startedMs).toISOString();
+  const state: DaemonStateFile = {
+    running: false,
+    nextSlot: undefined,
+    write: () =>
+      writeDaemonState(stateDir, {
+        pid,
+        started,
+        nextSlot: state.nextSlot === undefined ? null : new Date(state.nextSlot).toISOString(),
+        running: state.running,
+      }),
+  };
+  return state;
+}
+
+/** One run of the daemon, its failure logged with the reason and slot. */
+async function backupOnce(
+  settings: Settings,
+  origins: FolderOrigins,
+  deps: DaemonDeps,
+  run: { state: DaemonStateFile; stop: StopSignals; reason: RunReason; slot: number | undefined },
+): Promise<void> {
+  const { state, stop, reason, slot } = run;
+  state.running = true;
+  await state.write();
+  try {
+    const report = await runBackup(settings, origins, {
+      now: deps.clock.now,
+      log: deps.log,
+      holder: `pid ${deps.pid} (backupd run)`,
+      signal: stop.signal,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+    if (report.result === "failed") {
+      deps.log.error("backup failed", {
+        reason,
+        ...(slot !== undefined ? { slot: new Date(slot).toISOString() } : {}),
+        error: describeError(report.error),
+      });
+    }
+  } finally {
+    state.running = false;
+    if (!stop.signal.aborted) await state.write();
+  }
 }

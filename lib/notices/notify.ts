@@ -5,7 +5,7 @@
 import { describeError } from "../base/errors.ts";
 import { formatBytes } from "../base/bytes.ts";
 import type { Settings } from "../settings/settings.ts";
-import type { NotifyTarget } from "../settings/notify_settings.ts";
+import type { NotifyTarget } from "../settings/notify_target.ts";
 import { postWithTimeout } from "./http_post.ts";
 import { type NoticeDeps, noticeTimeoutMs, type RunReport } from "./run_report.ts";
 

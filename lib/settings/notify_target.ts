@@ -1,9 +1,8 @@
-// Where a run's result is sent (README: Notifications): e-mail over SMTP, a JSON POST to an
-// http(s) address, a Slack-compatible webhook, or an ntfy topic; and when.
+// One place a run's result is sent (README: Notifications): e-mail over SMTP, a JSON POST
+// to an http(s) address, a Slack-compatible webhook, or an ntfy topic.
 
 import { ConfigError } from "../base/errors.ts";
-import type { Env, Flags } from "./flags.ts";
-import { listSetting, maskPassword, pick } from "./values.ts";
+import { maskPassword } from "./value_checks.ts";
 
 /** One place a run's result goes. */
 export type NotifyTarget =
@@ -21,9 +20,6 @@ export type NotifyTarget =
     to: string[];
   }
   | { kind: "http" | "slack" | "ntfy"; shown: string; url: string };
-
-/** When to send: only for a failed run, or after every run. */
-export type NotifyOn = "failure" | "always";
 
 /**
  * Reads a notification address; throws a `ConfigError` naming it when it is none.
@@ -84,27 +80,4 @@ export function notifyTarget(raw: string, from: string): NotifyTarget {
   return fail(
     `unknown kind "${scheme}://": use smtp://, smtps://, http(s)://, slack+https:// or ntfy://`,
   );
-}
-
-/**
- * The notification targets of `--notify` / `BACKUP_NOTIFY_URLS` and `--notify-on` /
- * `BACKUP_NOTIFY_ON` (default: failure).
- *
- * @example
- * ```ts
- * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * assertEquals(notifySettings({}, {}), { notify: [], notifyOn: "failure" });
- * ```
- */
-export function notifySettings(
-  flags: Flags,
-  env: Env,
-): { notify: NotifyTarget[]; notifyOn: NotifyOn } {
-  const { values, from } = listSetting(flags.notify, "--notify", env, "BACKUP_NOTIFY_URLS");
-  const on = pick(flags.notifyOn, "--notify-on", env, "BACKUP_NOTIFY_ON");
-  const notifyOn = on?.value ?? "failure";
-  if (notifyOn !== "failure" && notifyOn !== "always") {
-    throw new ConfigError(on?.from ?? "--notify-on", notifyOn, "expected failure or always");
-  }
-  return { notify: values.map((value) => notifyTarget(value, from)), notifyOn };
 }

@@ -3,7 +3,6 @@
 
 import { resolve } from "node:path";
 import { RunError, UsageError } from "../base/errors.ts";
-import type { Logger } from "../base/log.ts";
 import { parseArchiveName } from "../store/names.ts";
 import { readIdentities } from "../codec/encryption.ts";
 import { statIfPresent } from "../base/files.ts";
@@ -11,16 +10,6 @@ import type { RemoteStore } from "../offsite/s3_store.ts";
 import { parseS3Url } from "../offsite/s3_url.ts";
 import type { Settings } from "../settings/settings.ts";
 import { localStore } from "../store/local_store.ts";
-
-/** What these commands need from the process. */
-export interface CommandIo {
-  stdout: (text: string) => void;
-  now: () => number;
-  log: Logger;
-  /** Whether this process runs as root (restore then restores owners). */
-  isRoot: boolean;
-  pid: number;
-}
 
 /** The bucket of `--s3-url`, or a usage error saying it is needed for `what`. */
 export async function configuredRemote(settings: Settings, what: string): Promise<RemoteStore> {
