@@ -8,6 +8,24 @@ export const EXIT = { ok: 0, warnings: 1, failed: 2 } as const;
 export const STOP_CODES = { SIGTERM: 143, SIGINT: 130 } as const;
 
 /**
+ * An error named after its class, so that a subclass needs no constructor of its own.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * class PlanError extends NamedError {}
+ * assertEquals(new PlanError("Cannot plan: no archive").name, "PlanError");
+ * ```
+ */
+export class NamedError extends Error {
+  /** An error with `message`, named after the class it was made as. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
  * A setting with a bad value: names the setting (flag or variable) and the value.
  *
  * @example
@@ -18,15 +36,15 @@ export const STOP_CODES = { SIGTERM: 143, SIGINT: 130 } as const;
  * assertEquals([err.setting, err.value], ["--source", "/nope"]);
  * ```
  */
-export class ConfigError extends Error {
+export class ConfigError extends NamedError {
   /** The flag or environment variable that carried the value. */
   readonly setting: string;
   /** The value as given. */
   readonly value: string;
 
+  /** "Cannot use SETTING "VALUE": DETAIL". */
   constructor(setting: string, value: string, detail: string, options?: ErrorOptions) {
     super(`Cannot use ${setting} "${value}": ${detail}`, options);
-    this.name = "ConfigError";
     this.setting = setting;
     this.value = value;
   }
@@ -42,12 +60,7 @@ export class ConfigError extends Error {
  * assertEquals(err.name, "UsageError");
  * ```
  */
-export class UsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
-}
+export class UsageError extends NamedError {}
 
 /**
  * Another process holds the lock on DEST.
@@ -59,13 +72,13 @@ export class UsageError extends Error {
  * assertEquals(err.message, 'Cannot take the lock "/backup/.backupd/lock": held by pid 42');
  * ```
  */
-export class LockHeldError extends Error {
+export class LockHeldError extends NamedError {
   /** Who holds the lock, as written in the lock file. */
   readonly holder: string;
 
+  /** "Cannot take the lock "PATH": held by HOLDER". */
   constructor(path: string, holder: string, options?: ErrorOptions) {
     super(`Cannot take the lock "${path}": held by ${holder}`, options);
-    this.name = "LockHeldError";
     this.holder = holder;
   }
 }
@@ -80,12 +93,7 @@ export class LockHeldError extends Error {
  * assertEquals(err instanceof Error, true);
  * ```
  */
-export class RunError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RunError";
-  }
-}
+export class RunError extends NamedError {}
 
 /**
  * Describes any thrown value in one line, for logs and the last stderr line.
@@ -147,9 +155,9 @@ export class RemoteError extends RunError {
   /** Whether trying again cannot help. */
   readonly permanent: boolean;
 
+  /** A failed request; `permanent` when trying again cannot help. */
   constructor(message: string, options: ErrorOptions & { permanent?: boolean } = {}) {
     super(message, options);
-    this.name = "RemoteError";
     this.permanent = options.permanent ?? false;
   }
 }

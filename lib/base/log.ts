@@ -113,3 +113,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     error: (message, fields) => emit("error", message, fields),
   };
 }
+
+/**
+ * An instant as logs and messages write it: ISO 8601 in UTC, or "never".
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(isoTime(Date.UTC(2027, 0, 2, 1)), "2027-01-02T01:00:00.000Z");
+ * assertEquals(isoTime(undefined), "never");
+ * ```
+ */
+export function isoTime(ms: number | undefined): string {
+  return ms === undefined ? "never" : new Date(ms).toISOString();
+}

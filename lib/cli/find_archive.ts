@@ -3,11 +3,12 @@
 
 import { resolve } from "node:path";
 import { RunError, UsageError } from "../base/errors.ts";
-import { parseArchiveName } from "../store/names.ts";
+import { parseArchivePath } from "../store/names.ts";
 import { readIdentities } from "../codec/encryption.ts";
 import { statIfPresent } from "../base/files.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import { parseS3Url } from "../offsite/s3_url.ts";
+import { openBucket } from "../run/offsite_step.ts";
 import type { Settings } from "../settings/settings.ts";
 import { localStore } from "../store/local_store.ts";
 
@@ -16,10 +17,7 @@ export async function configuredRemote(settings: Settings, what: string): Promis
   if (!settings.s3) {
     throw new UsageError(`Cannot ${what}: give --s3-url s3://BUCKET/PREFIX (or BACKUP_S3_URL)`);
   }
-  const { openRemote } = await import("../offsite/s3_store.ts");
-  return await openRemote(settings.s3Connection, settings.s3, {
-    credentials: settings.s3Credentials,
-  });
+  return await openBucket(settings, settings.s3);
 }
 
 /** An archive named by `s3://BUCKET/PREFIX/YYYY-MM-DD/NAME`: its bucket and its path. */
@@ -29,19 +27,16 @@ export async function remoteArchiveAt(
 ): Promise<{ store: RemoteStore; path: string }> {
   const target = parseS3Url(url, "the archive");
   const parts = target.prefix.split("/");
-  const archive = parts.length >= 2
-    ? parseArchiveName(parts.at(-2) as string, parts.at(-1) as string)
-    : undefined;
+  const archive = parseArchivePath(parts.slice(-2).join("/"));
   if (!archive) {
     throw new UsageError(
       `Cannot find the archive "${url}": expected s3://BUCKET/PREFIX/YYYY-MM-DD/HH-MM-SS.tar.gz[.age]`,
     );
   }
-  const { openRemote } = await import("../offsite/s3_store.ts");
-  const store = await openRemote(settings.s3Connection, {
+  const store = await openBucket(settings, {
     bucket: target.bucket,
     prefix: parts.slice(0, -2).join("/"),
-  }, { credentials: settings.s3Credentials });
+  });
   return { store, path: archive.path };
 }
 

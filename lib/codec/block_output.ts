@@ -6,6 +6,7 @@
 import type { Compression } from "../store/names.ts";
 import type { CodecPool } from "./codec_pool.ts";
 import { UNIT_OVERHEAD } from "./codec_jobs.ts";
+import { BufferPool } from "./buffer_pool.ts";
 
 /** The size of the blocks compressed as one member each. */
 export const BLOCK_BYTES = 1024 * 1024;
@@ -116,122 +117,141 @@ export function blockOutput(
   compression: Compression,
   sink: UnitSink,
 ): BlockOutput {
-  const op = compression === "zstd" ? "zstd" : "gzip";
-  // Enough for every worker to hold one block while the next ones are filled and written.
-  const count = 2 * pool.size + 2;
-  const freeBlocks: ArrayBuffer[] = [];
-  const freeOutputs: ArrayBuffer[] = [];
-  let blocks = 1;
-  let outputs = 0;
-  let block = new Uint8Array(BLOCK_BYTES);
-  let filled = 0;
-  let sent = 0;
-  let sunk = 0;
-  /** Units handed to the sink and not yet back. */
-  let inSink = 0;
-  const finished = new Map<number, JobUnits>();
-  let failure: { error: unknown } | undefined;
-  let waiter: (() => void) | undefined;
+  return new BlockWriter(pool, compression === "zstd" ? "zstd" : "gzip", sink);
+}
 
-  const wake = () => {
-    const resume = waiter;
-    waiter = undefined;
-    resume?.();
-  };
-  const fail = (error: unknown) => {
-    failure ??= { error };
-    wake();
-  };
-  const check = () => {
-    if (failure) throw failure.error;
-  };
-  const waitFor = async (ready: () => boolean) => {
-    check();
-    while (!ready()) {
-      await new Promise<void>((resolve) => waiter = resolve);
-      check();
+/** The {@linkcode BlockOutput} of {@linkcode blockOutput}. */
+class BlockWriter implements BlockOutput {
+  readonly #pool: CodecPool;
+  readonly #op: "gzip" | "zstd";
+  readonly #sink: UnitSink;
+  // Enough for every worker to hold one block while the next ones are filled and written.
+  readonly #blocks: BufferPool;
+  readonly #outputs: BufferPool;
+  #block: Uint8Array<ArrayBuffer>;
+  #filled = 0;
+  /** Units started, and units handed to the sink, in order. */
+  #sent = 0;
+  #sunk = 0;
+  /** Units handed to the sink and not yet back. */
+  #inSink = 0;
+  readonly #finished = new Map<number, JobUnits>();
+  #failure: { error: unknown } | undefined;
+  #waiter: (() => void) | undefined;
+
+  constructor(pool: CodecPool, op: "gzip" | "zstd", sink: UnitSink) {
+    this.#pool = pool;
+    this.#op = op;
+    this.#sink = sink;
+    this.#blocks = new BufferPool(BLOCK_BYTES, 2 * pool.size + 2);
+    this.#outputs = new BufferPool(OUTPUT_BYTES, 2 * pool.size + 2);
+    this.#block = new Uint8Array(this.#blocks.take() as ArrayBuffer);
+  }
+
+  write(bytes: Uint8Array): Promise<void> | undefined {
+    this.#check();
+    let offset = 0;
+    while (offset < bytes.length) {
+      const n = Math.min(bytes.length - offset, BLOCK_BYTES - this.#filled);
+      this.#block.set(
+        n === bytes.length ? bytes : bytes.subarray(offset, offset + n),
+        this.#filled,
+      );
+      this.#filled += n;
+      offset += n;
+      if (this.#filled === BLOCK_BYTES) {
+        const rest = bytes.subarray(offset);
+        return this.#send().then(() => this.write(rest));
+      }
     }
+    return undefined;
+  }
+
+  room(): Uint8Array<ArrayBuffer> {
+    return this.#block.subarray(this.#filled);
+  }
+
+  advance(n: number): Promise<void> | undefined {
+    this.#check();
+    this.#filled += n;
+    return this.#filled === BLOCK_BYTES ? this.#send() : undefined;
+  }
+
+  async job(make: (output: ArrayBuffer) => Promise<JobUnits>): Promise<void> {
+    if (this.#filled > 0) await this.#send();
+    const output = await this.#lend(this.#outputs);
+    make(output).then(this.#settle(this.#sent++), this.#fail);
+  }
+
+  async end(): Promise<void> {
+    if (this.#filled > 0) await this.#send();
+    await this.#waitFor(() => this.#sunk === this.#sent && this.#inSink === 0);
+  }
+
+  /** The current block to a worker; the next block once one is free. */
+  async #send(): Promise<void> {
+    const output = await this.#lend(this.#outputs);
+    const seq = this.#sent++;
+    this.#pool.run(this.#op, this.#block.buffer, this.#filled, output).then((done) => {
+      this.#blocks.give(done.input);
+      this.#settle(seq)({ units: [done.result] });
+    }, this.#fail);
+    this.#block = new Uint8Array(await this.#lend(this.#blocks));
+    this.#filled = 0;
+  }
+
+  /** A buffer of `pool`, waiting until one is given back when all are lent. */
+  async #lend(pool: BufferPool): Promise<ArrayBuffer> {
+    let buffer: ArrayBuffer | undefined;
+    await this.#waitFor(() => (buffer = pool.take()) !== undefined);
+    return buffer as ArrayBuffer;
+  }
+
+  /** A job's units, handed on once every earlier unit has been. */
+  #settle = (seq: number) => (done: JobUnits): void => {
+    this.#finished.set(seq, done);
+    this.#drain();
+    this.#wake();
   };
-  /** A lent output buffer back from the sink; a job's further buffers are let go. */
-  const returned = (pooled: boolean) => (buffer: ArrayBuffer) => {
-    if (pooled) freeOutputs.push(buffer);
-    inSink--;
-    wake();
-  };
+
   /** Hands finished units to the sink, in order. */
-  const drain = () => {
-    for (let done = finished.get(sunk); done !== undefined; done = finished.get(sunk)) {
-      finished.delete(sunk);
-      sunk++;
+  #drain(): void {
+    for (let done = this.#finished.get(this.#sunk); done; done = this.#finished.get(this.#sunk)) {
+      this.#finished.delete(this.#sunk);
+      this.#sunk++;
       done.inTurn?.();
       done.units.forEach((unit, index) => {
-        inSink++;
-        sink.write(unit).then(returned(index === 0), fail);
+        this.#inSink++;
+        // The output buffer a job was lent comes back to the pool; its further buffers go.
+        this.#sink.write(unit).then((buffer) => {
+          if (index === 0) this.#outputs.give(buffer);
+          this.#inSink--;
+          this.#wake();
+        }, this.#fail);
       });
     }
-  };
-  const lendOutput = async () => {
-    if (freeOutputs.length === 0 && outputs < count) {
-      freeOutputs.push(new ArrayBuffer(OUTPUT_BYTES));
-      outputs++;
-    }
-    await waitFor(() => freeOutputs.length > 0);
-    return freeOutputs.pop() as ArrayBuffer;
-  };
-  const settle = (seq: number) => (done: JobUnits) => {
-    finished.set(seq, done);
-    drain();
-    wake();
+  }
+
+  #wake(): void {
+    const resume = this.#waiter;
+    this.#waiter = undefined;
+    resume?.();
+  }
+
+  #fail = (error: unknown): void => {
+    this.#failure ??= { error };
+    this.#wake();
   };
 
-  const send = async () => {
-    const output = await lendOutput();
-    const seq = sent++;
-    pool.run(op, block.buffer, filled, output).then((done) => {
-      freeBlocks.push(done.input);
-      settle(seq)({ units: [done.result] });
-    }, fail);
-    if (freeBlocks.length === 0 && blocks < count) {
-      freeBlocks.push(new ArrayBuffer(BLOCK_BYTES));
-      blocks++;
-    }
-    await waitFor(() => freeBlocks.length > 0);
-    block = new Uint8Array(freeBlocks.pop() as ArrayBuffer);
-    filled = 0;
-  };
+  #check(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
 
-  return {
-    write(bytes) {
-      check();
-      let offset = 0;
-      while (offset < bytes.length) {
-        const n = Math.min(bytes.length - offset, BLOCK_BYTES - filled);
-        block.set(n === bytes.length ? bytes : bytes.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        if (filled === BLOCK_BYTES) {
-          const rest = bytes.subarray(offset);
-          return send().then(() => this.write(rest));
-        }
-      }
-      return undefined;
-    },
-    room() {
-      return block.subarray(filled);
-    },
-    advance(n) {
-      check();
-      filled += n;
-      return filled === BLOCK_BYTES ? send() : undefined;
-    },
-    async job(make) {
-      if (filled > 0) await send();
-      const output = await lendOutput();
-      make(output).then(settle(sent++), fail);
-    },
-    async end() {
-      if (filled > 0) await send();
-      await waitFor(() => sunk === sent && inSink === 0);
-    },
-  };
+  async #waitFor(ready: () => boolean): Promise<void> {
+    this.#check();
+    while (!ready()) {
+      await new Promise<void>((resolve) => this.#waiter = resolve);
+      this.#check();
+    }
+  }
 }

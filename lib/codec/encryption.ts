@@ -86,7 +86,6 @@ export class DecryptError extends RunError {
    */
   constructor(detail: string, options?: ErrorOptions) {
     super(`Cannot decrypt: ${detail}`, options);
-    this.name = "DecryptError";
   }
 }
 

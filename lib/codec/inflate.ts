@@ -3,6 +3,8 @@
 // through node:zlib, bridged by async iteration so backpressure holds. The bytes come from
 // a file (read synchronously: few calls, no copies) or from a stream (a download, age).
 
+import { BufferPool } from "./buffer_pool.ts";
+import { OUTPUT_BYTES } from "./block_output.ts";
 import { Readable } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
 import type { Transform } from "node:stream";
@@ -137,9 +139,6 @@ async function* restOf(head: Uint8Array, reader: ByteReader): AsyncGenerator<Uin
   }
 }
 
-/** A unit buffer's size: a backupd unit of 1 MiB that did not compress, and its framing. */
-const UNIT_BUFFER = 1024 * 1024 + 64 * 1024;
-
 /** Plain bytes as they are handed on, and what the reader is done with. */
 export interface PlainStream {
   stream: ReadableStream<Uint8Array>;
@@ -160,9 +159,9 @@ function inflateUnits(reader: ByteReader, pool: CodecPool, compression: Compress
   const op = compression === "zstd" ? "unzstd" : "gunzip";
   let plain: AsyncIterable<Uint8Array> | undefined;
   // Each unit is read straight into a buffer lent to a worker and given back: no copying,
-  // few calls, no garbage.
-  const spare: ArrayBuffer[] = [];
-  const free: ArrayBuffer[] = [];
+  // few calls, no garbage. A unit of backupd's is at most a block that did not compress.
+  const inputs = new BufferPool(OUTPUT_BYTES);
+  const outputs = new BufferPool(OUTPUT_BYTES);
   /** Output buffers handed out, in order, with their place in that order. */
   const handed: { buffer: ArrayBuffer; seq: number }[] = [];
   const seqOf = new Map<ArrayBuffer, number>();
@@ -178,10 +177,9 @@ function inflateUnits(reader: ByteReader, pool: CodecPool, compression: Compress
         plain = restOf(header.slice(0, got), reader);
         return;
       }
-      let buffer = spare.pop();
-      if (buffer === undefined || buffer.byteLength < length) {
-        buffer = new ArrayBuffer(Math.max(length, UNIT_BUFFER));
-      }
+      const buffer = length <= inputs.bytes
+        ? inputs.take() as ArrayBuffer
+        : new ArrayBuffer(length);
       const unit = new Uint8Array(buffer, 0, length);
       unit.set(header.subarray(0, got));
       const read = got + await reader.fill(unit.subarray(got));
@@ -190,9 +188,9 @@ function inflateUnits(reader: ByteReader, pool: CodecPool, compression: Compress
     }
   };
   const inflateUnit = (unit: Uint8Array<ArrayBuffer>) =>
-    pool.run(op, unit.buffer, unit.length, free.pop() ?? new ArrayBuffer(UNIT_BUFFER)).then(
+    pool.run(op, unit.buffer, unit.length, outputs.take() as ArrayBuffer).then(
       (done) => {
-        spare.push(done.input);
+        inputs.give(done.input);
         return done.result;
       },
       (err) => {
@@ -218,7 +216,7 @@ function inflateUnits(reader: ByteReader, pool: CodecPool, compression: Compress
       while (handed.length > 0 && (handed[0]?.seq ?? Infinity) < seq) {
         const { buffer } = handed.shift() as { buffer: ArrayBuffer };
         seqOf.delete(buffer);
-        if (buffer.byteLength === UNIT_BUFFER) free.push(buffer);
+        outputs.give(buffer);
       }
     },
   };

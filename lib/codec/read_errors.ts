@@ -13,12 +13,7 @@ import { describeError, RunError } from "../base/errors.ts";
  * assertEquals(err instanceof ArchiveReadError, true);
  * ```
  */
-export class ArchiveReadError extends RunError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ArchiveReadError";
-  }
-}
+export class ArchiveReadError extends RunError {}
 
 /**
  * The archive ends early: a compressed unit or stream, the age body or the tar stream is cut.
@@ -29,12 +24,7 @@ export class ArchiveReadError extends RunError {
  * assertEquals(new TruncatedArchiveError("the zstd stream is truncated").name, "TruncatedArchiveError");
  * ```
  */
-export class TruncatedArchiveError extends ArchiveReadError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "TruncatedArchiveError";
-  }
-}
+export class TruncatedArchiveError extends ArchiveReadError {}
 
 /**
  * The archive's bytes do not decode: a compressed checksum, a damaged frame or age chunk.
@@ -46,12 +36,7 @@ export class TruncatedArchiveError extends ArchiveReadError {
  * assertEquals(err.name, "CorruptArchiveError");
  * ```
  */
-export class CorruptArchiveError extends ArchiveReadError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "CorruptArchiveError";
-  }
-}
+export class CorruptArchiveError extends ArchiveReadError {}
 
 /**
  * The tar stream inside is not valid: a bad header, or an entry with fewer bytes than its
@@ -64,12 +49,7 @@ export class CorruptArchiveError extends ArchiveReadError {
  * assertEquals(err instanceof ArchiveReadError, true);
  * ```
  */
-export class InvalidTarError extends ArchiveReadError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "InvalidTarError";
-  }
-}
+export class InvalidTarError extends ArchiveReadError {}
 
 /**
  * The error a zlib failure means for a `kind` ("gzip", "zstd") stream: zlib's own "unexpected

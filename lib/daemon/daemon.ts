@@ -6,7 +6,7 @@ import { type Clock, daemonLoop, type RunReason, Wakeup } from "./daemon_loop.ts
 import { describeError } from "../base/errors.ts";
 import { type OnSignal, stopOnSignals, type StopSignals } from "./stop_signals.ts";
 import { acquireLock } from "../store/lock.ts";
-import type { Logger } from "../base/log.ts";
+import { isoTime, type Logger } from "../base/log.ts";
 import { instantOf } from "../store/names.ts";
 import { checkFolders, type FolderOrigins } from "../archive/folders.ts";
 import { runBackup } from "../run/run.ts";
@@ -30,8 +30,6 @@ export interface DaemonDeps {
   /** The fetch for pings. */
   fetch?: typeof fetch;
 }
-
-const iso = (ms: number | undefined) => ms === undefined ? "never" : new Date(ms).toISOString();
 
 /**
  * A clock on real time: sleeps are timers that a stop cancels.
@@ -89,7 +87,7 @@ export async function runDaemon(
     dest: folders.dest,
     schedule: settings.schedule,
     tz: settings.tz,
-    next: iso(slots.next(clock.now())),
+    next: isoTime(slots.next(clock.now())),
   });
   try {
     await daemonLoop({
@@ -121,9 +119,7 @@ async function startOn(settings: Settings, origins: FolderOrigins, deps: DaemonD
   const folders = await checkFolders(settings.source, settings.dest, origins);
   const startLock = await acquireLock(folders.stateDir, `pid ${deps.pid} (backupd run, starting)`);
   try {
-    for (const stale of await removeStalePartials(folders.dest)) {
-      deps.log.info("removed a partial file left by an interrupted run", { path: stale });
-    }
+    await removeStalePartials(folders.dest, deps.log);
   } finally {
     startLock.release();
   }

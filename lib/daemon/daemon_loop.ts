@@ -1,7 +1,7 @@
 // The daemon's loop: exactly one run per slot, whatever the wall clock does. It sleeps at
 // most a minute at a time and re-reads the clock, so jumps and suspends are noticed.
 
-import type { Logger } from "../base/log.ts";
+import { isoTime, type Logger } from "../base/log.ts";
 import { type Slots, slotsBetween } from "./schedule.ts";
 
 /** Time as the loop sees it (tests pass a simulated one). */
@@ -94,13 +94,12 @@ export async function daemonLoop(deps: LoopDeps): Promise<void> {
   let handled = clock.now();
   let reported: number | undefined | null = null;
 
-  const iso = (ms: number) => new Date(ms).toISOString();
   const runThenSkip = async (reason: RunReason, slot: number | undefined) => {
     await deps.backup(reason, slot);
     if (stop.aborted) return;
     const now = clock.now();
     for (const skipped of slotsBetween(slots, handled, now)) {
-      log.warn("slot skipped: a run was going", { slot: iso(skipped) });
+      log.warn("slot skipped: a run was going", { slot: isoTime(skipped) });
     }
     handled = Math.max(handled, slots.latest(now) ?? handled);
   };
@@ -111,7 +110,7 @@ export async function daemonLoop(deps: LoopDeps): Promise<void> {
   } else if (deps.catchUp && deps.newestArchive !== undefined) {
     const passed = slots.latest(handled);
     if (passed !== undefined && passed > deps.newestArchive) {
-      log.info("catching up: a slot passed since the newest archive", { slot: iso(passed) });
+      log.info("catching up: a slot passed since the newest archive", { slot: isoTime(passed) });
       await runThenSkip("catch-up", passed);
     }
   }
@@ -130,7 +129,7 @@ export async function daemonLoop(deps: LoopDeps): Promise<void> {
       if (missed > 0) {
         log.warn("missed slots while the host slept or the clock jumped; running once", {
           missed,
-          slot: iso(due),
+          slot: isoTime(due),
         });
       }
       handled = due;

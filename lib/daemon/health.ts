@@ -1,6 +1,7 @@
 // Whether backups are current, as a pure function of the clock, the schedule, the last
 // run and the newest archive; `backupd health` prints its one line and exits 0 or 1.
 
+import { isoTime } from "../base/log.ts";
 import type { Slots } from "./schedule.ts";
 import type { LastRun } from "../store/run_status.ts";
 
@@ -26,8 +27,6 @@ export interface Health {
   reason: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /**
  * Judges health as README: Health says.
  *
@@ -52,19 +51,21 @@ export function assessHealth(input: HealthInput): Health {
     if (first !== undefined && first + GRACE_MS < now) {
       return {
         healthy: false,
-        reason: `no archive yet, and the first slot (${iso(first)}) passed over an hour ago`,
+        reason: `no archive yet, and the first slot (${isoTime(first)}) passed over an hour ago`,
       };
     }
     return {
       healthy: true,
-      reason: `no archive yet; the first slot is ${first === undefined ? "never" : iso(first)}`,
+      reason: `no archive yet; the first slot is ${isoTime(first)}`,
     };
   }
   if (overdue !== undefined && newestArchive < overdue) {
     return {
       healthy: false,
-      reason: `no archive since the slot of ${iso(overdue)} (newest: ${iso(newestArchive)})`,
+      reason: `no archive since the slot of ${isoTime(overdue)} (newest: ${
+        isoTime(newestArchive)
+      })`,
     };
   }
-  return { healthy: true, reason: `the newest archive is from ${iso(newestArchive)}` };
+  return { healthy: true, reason: `the newest archive is from ${isoTime(newestArchive)}` };
 }

@@ -13,17 +13,12 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { type ArchiveName, byAge, parseArchiveName } from "../store/names.ts";
+import { byAge, parseArchivePath } from "../store/names.ts";
+import type { StoredArchive } from "../store/archive_store.ts";
 import type { S3Connection, S3Credentials, S3Target } from "./s3_url.ts";
 import type { ArchiveStore } from "../store/archive_store.ts";
 import { readSecret } from "../base/secret.ts";
 import { PARTS_IN_FLIGHT, partSizeFor, remoteError } from "./s3_requests.ts";
-
-/** An archive in the bucket. */
-export interface RemoteArchive extends ArchiveName {
-  /** Its size in bytes. */
-  size: number;
-}
 
 /** What HeadObject says of an uploaded archive. */
 export interface RemoteHead {
@@ -132,12 +127,10 @@ export class RemoteStore implements ArchiveStore {
   }
 
   /** Archives under the prefix, oldest first; keys backupd did not write are not listed. */
-  async list(): Promise<RemoteArchive[]> {
-    const archives: RemoteArchive[] = [];
+  async list(): Promise<StoredArchive[]> {
+    const archives: StoredArchive[] = [];
     for (const [path, size] of await this.objects()) {
-      const parts = path.split("/");
-      if (parts.length !== 2) continue;
-      const parsed = parseArchiveName(parts[0] as string, parts[1] as string);
+      const parsed = parseArchivePath(path);
       if (parsed) archives.push({ ...parsed, size });
     }
     return archives.sort(byAge);

@@ -2,7 +2,7 @@
 // sidecar and confirmed with HeadObject, with retries; retention then applies to the bucket.
 
 import type { Logger } from "../base/log.ts";
-import { type ArchiveName, parseArchiveName, sidecarName, sidecarText } from "../store/names.ts";
+import { type ArchiveName, parseArchivePath, sidecarName, sidecarText } from "../store/names.ts";
 import { describeError, RemoteError, RunError } from "../base/errors.ts";
 import type { RemoteStore } from "./s3_store.ts";
 import { hashFile, readSidecar } from "../store/sidecar.ts";
@@ -123,8 +123,7 @@ export async function uploadMissing(
  */
 async function abortLeftovers(store: RemoteStore, log: Logger): Promise<void> {
   for (const upload of await store.incompleteUploads()) {
-    const parts = upload.path.split("/");
-    if (parts.length !== 2 || !parseArchiveName(parts[0] as string, parts[1] as string)) continue;
+    if (!parseArchivePath(upload.path)) continue;
     await store.abortUpload(upload.path, upload.uploadId);
     log.info("aborted an upload left by an interrupted run", { to: store.url(upload.path) });
   }

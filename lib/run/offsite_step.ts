@@ -1,13 +1,24 @@
-// The run's off-site step: this archive and every kept one the bucket lacks, uploaded.
+// The run's off-site step: this archive and every kept one the bucket lacks, uploaded; and
+// the one way a bucket is opened, for the run and the commands.
 
 import { hasRules } from "../store/retention.ts";
 import type { Settings } from "../settings/settings.ts";
 import { listArchives } from "../store/local_store.ts";
 import { describeError, RunError } from "../base/errors.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
+import type { S3Target } from "../offsite/s3_url.ts";
 import { abortableSleep, uploadMissing } from "../offsite/uploads.ts";
 import { applyPolicy } from "../store/retention.ts";
 import type { RunDeps } from "./run_deps.ts";
+
+/**
+ * Opens a bucket with the settings' connection and credentials. The AWS SDK is loaded only
+ * now: it costs every start ~60 ms.
+ */
+export async function openBucket(settings: Settings, target: S3Target): Promise<RemoteStore> {
+  const { openRemote } = await import("../offsite/s3_store.ts");
+  return await openRemote(settings.s3Connection, target, { credentials: settings.s3Credentials });
+}
 
 /**
  * Uploads this run's archive and every other one the bucket lacks (of those retention

@@ -16,7 +16,7 @@ import { pruneStore } from "../store/archive_store.ts";
 import type { RunDeps } from "./run_deps.ts";
 import { checkFreeSpace } from "./free_space.ts";
 import { runHook } from "./hooks.ts";
-import { copyOffsite } from "./offsite_step.ts";
+import { copyOffsite, openBucket } from "./offsite_step.ts";
 import { containerEngine, quiesceForRun } from "../containers/quiesce.ts";
 import type { OnlineBackup } from "../postgres/backup_session.ts";
 import { notifyRun } from "../notices/notify.ts";
@@ -71,7 +71,8 @@ export async function runBackup(
   let report: RunReport;
   try {
     const { folders, sourceSpace } = await prepare(settings, origins, deps, cleanups);
-    const remote = await openBucket(settings);
+    // Credentials are read now, so that a bad secret file fails the run before any work.
+    const remote = settings.s3 ? await openBucket(settings, settings.s3) : undefined;
     // With PostgreSQL's backup API nothing is paused: the database keeps serving.
     const docker = settings.postgres
       ? undefined
@@ -112,23 +113,9 @@ async function prepare(
   const folders = await checkFolders(settings.source, settings.dest, origins);
   const lock = await acquireLock(folders.stateDir, deps.holder);
   cleanups.push(() => lock.release());
-  for (const stale of await removeStalePartials(folders.dest)) {
-    deps.log.info("removed a partial file left by an interrupted run", { path: stale });
-  }
+  await removeStalePartials(folders.dest, deps.log);
   const sourceSpace = await checkFreeSpace(folders);
   return { folders, ...(sourceSpace ? { sourceSpace } : {}) };
-}
-
-/**
- * The bucket of `--s3-url`, if any. Credentials are read now, so that a bad secret file fails
- * the run before any work; the AWS SDK is loaded only then (it costs every start ~60 ms).
- */
-async function openBucket(settings: Settings): Promise<RemoteStore | undefined> {
-  if (!settings.s3) return undefined;
-  const { openRemote } = await import("../offsite/s3_store.ts");
-  return await openRemote(settings.s3Connection, settings.s3, {
-    credentials: settings.s3Credentials,
-  });
 }
 
 async function preHook(settings: Settings, deps: RunDeps): Promise<void> {

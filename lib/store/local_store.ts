@@ -1,6 +1,7 @@
 // The files under DEST that backupd owns: date folders, archives, sidecars, partials.
 // Only names that backupd writes are ever listed, chosen or removed here.
 
+import type { Logger } from "../base/log.ts";
 import { removeIfPresent } from "./atomic_file.ts";
 import type { ArchiveStore } from "./archive_store.ts";
 import { statIfPresent } from "../base/files.ts";
@@ -33,13 +34,16 @@ async function dayFolders(dest: string): Promise<string[]> {
  * const removed = await removeStalePartials("/backup");
  * ```
  */
-export async function removeStalePartials(dest: string): Promise<string[]> {
+export async function removeStalePartials(dest: string, log?: Logger): Promise<string[]> {
   const removed: string[] = [];
   for (const day of await dayFolders(dest)) {
     for await (const entry of Deno.readDir(`${dest}/${day}`)) {
       if (!entry.isFile || !isPartialName(entry.name)) continue;
       await removeIfPresent(`${dest}/${day}/${entry.name}`);
       removed.push(`${day}/${entry.name}`);
+      log?.info("removed a partial file left by an interrupted run", {
+        path: `${day}/${entry.name}`,
+      });
     }
   }
   return removed;

@@ -222,6 +222,22 @@ export function parseArchiveName(day: string, fileName: string): ArchiveName | u
 }
 
 /**
+ * Reads an archive's path `DAY/FILE` (as DEST and the bucket hold it) back; `undefined`
+ * for any other path.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseArchivePath("2027-01-02/01-00-00.tar.zst")?.compression, "zstd");
+ * assertEquals(parseArchivePath("db/2027-01-02/01-00-00.tar.zst"), undefined);
+ * ```
+ */
+export function parseArchivePath(path: string): ArchiveName | undefined {
+  const parts = path.split("/");
+  return parts.length === 2 ? parseArchiveName(parts[0] as string, parts[1] as string) : undefined;
+}
+
+/**
  * Orders archives oldest first, as their names say: day, time, then the `-N` suffix.
  *
  * @example

@@ -27,12 +27,7 @@ export function stateDirOf(dest: string): string {
  * assertEquals(err.name, "StateFileError");
  * ```
  */
-export class StateFileError extends RunError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StateFileError";
-  }
-}
+export class StateFileError extends RunError {}
 
 /**
  * Reads a JSON state file; `undefined` when there is none.
