@@ -2,7 +2,7 @@
 // to the pool's workers, which open, read, put in tar form and compress them; big files and
 // hard-linked ones are read here, straight into the blocks the workers compress.
 
-import type { BlockOutput } from "../codec/block_output.ts";
+import type { BlockOutput, JobUnits } from "../codec/block_output.ts";
 import type { CodecPool } from "../codec/codec_pool.ts";
 import type { Compression } from "../store/names.ts";
 import { RunError } from "../base/errors.ts";
@@ -51,38 +51,18 @@ export async function packParallel(
   const batched: PackStats = { entries: 0, files: 0, bytes: 0 };
   let batch: WalkEntry[] = [];
   let bytes = 0;
-  const packBatch = (entries: WalkEntry[]) => async (output: ArrayBuffer) => {
-    const job: Omit<PackJob, "id"> = {
-      op: "pack",
-      entries,
-      top,
-      compression,
-      hashes: options.onStored !== undefined,
-      output,
-    };
-    const answer = await pool.request(job, [output]) as PackAnswer;
-    if ("error" in answer) {
-      throw answer.runError ? new RunError(answer.error) : new Error(answer.error);
-    }
-    return {
-      units: answer.units.map((unit) => new Uint8Array(unit.buffer, 0, unit.length)),
-      // What the batch tells is told in the archive's order.
-      inTurn: () => {
-        batched.entries += answer.stats.entries;
-        batched.files += answer.stats.files;
-        batched.bytes += answer.stats.bytes;
-        for (const warning of answer.warnings) options.onWarning?.(warning);
-        for (const file of answer.stored) options.onStored?.(file);
-        options.onBytes?.(answer.stats.bytes);
-      },
-    };
-  };
   const dispatch = async () => {
     if (batch.length === 0) return;
-    const entriesOfBatch = batch;
+    const job = {
+      op: "pack",
+      entries: batch,
+      top,
+      compression,
+      hashes: !!options.onStored,
+    } as const;
     batch = [];
     bytes = 0;
-    await out.job(packBatch(entriesOfBatch));
+    await out.job(packBatch(pool, job, options, batched));
   };
   for (const entry of entries) {
     if (options.signal?.aborted) throw options.signal.reason;
@@ -102,5 +82,35 @@ export async function packParallel(
     entries: own.entries + batched.entries,
     files: own.files + batched.files,
     bytes: own.bytes + batched.bytes,
+  };
+}
+
+/**
+ * A batch packed on a worker into the output buffer lent to it; what the batch tells
+ * (counts, warnings, stored files, bytes) is told when its turn in the archive comes.
+ */
+function packBatch(
+  pool: CodecPool,
+  job: Omit<PackJob, "id" | "output">,
+  options: PackOptions,
+  batched: PackStats,
+): (output: ArrayBuffer) => Promise<JobUnits> {
+  return async (output) => {
+    const message: Omit<PackJob, "id"> = { ...job, output };
+    const answer = await pool.request(message, [output]) as PackAnswer;
+    if ("error" in answer) {
+      throw answer.runError ? new RunError(answer.error) : new Error(answer.error);
+    }
+    return {
+      units: answer.units.map((unit) => new Uint8Array(unit.buffer, 0, unit.length)),
+      inTurn: () => {
+        batched.entries += answer.stats.entries;
+        batched.files += answer.stats.files;
+        batched.bytes += answer.stats.bytes;
+        for (const warning of answer.warnings) options.onWarning?.(warning);
+        for (const file of answer.stored) options.onStored?.(file);
+        options.onBytes?.(answer.stats.bytes);
+      },
+    };
   };
 }

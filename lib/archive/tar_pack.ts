@@ -9,7 +9,7 @@ import { readExactly } from "./exact_reader.ts";
 import { describeOpenError, isSymlinkNow, openAsSeen, type SourceFile } from "./source_file.ts";
 import type { OwnerNames } from "./owners.ts";
 import { type EntryInfo, entryInfo, type WalkEntry } from "./walk.ts";
-import { tarStream } from "./tar_stream.ts";
+import { type TarStream, tarStream } from "./tar_stream.ts";
 import { baseHeader, type EntryLook, linkHeader, timeFields } from "./tar_headers.ts";
 
 /** What went wrong with one path; the archive stays valid. */
@@ -114,181 +114,220 @@ export async function packTree(
  * ```
  */
 export function tarPacker(top: string, out: TarOut, options: PackOptions = {}): TarPacker {
-  const tar = tarStream(out);
-  const stats: PackStats = { entries: 0, files: 0, bytes: 0 };
-  /** Files with more than one link, by device and inode: the first name, and what it stored. */
-  const hardLinks = new Map<string, { name: string; stored: StoredFile | undefined }>();
-  const { onBytes } = options;
-  const warn = (kind: PackWarning["kind"], name: string, detail: string) =>
-    options.onWarning?.({ kind, name, detail });
-  const nameOf = (rel: string) => rel === "" ? top : `${top}/${rel}`;
+  return new EntryPacker(top, out, options);
+}
 
-  /** Stores a regular file; returns the bytes stored, or none when it was not there to read. */
-  const addFile = async (entry: WalkEntry, name: string): Promise<number | undefined> => {
-    const key = `${entry.info.dev}:${entry.info.ino}`;
-    const first = entry.info.nlink !== null && entry.info.nlink > 1
-      ? hardLinks.get(key)
-      : undefined;
-    if (first !== undefined) {
-      await tar.add(
-        linkHeader(entry, name, { type: "link", target: first.name, owners: options.owners }),
-      );
-      stats.entries++;
-      if (first.stored) options.onStored?.({ ...first.stored, rel: entry.rel });
-      return first.stored?.size ?? 0;
-    }
-    let opened: SourceFile;
+/** The {@linkcode TarPacker} of {@linkcode tarPacker}: one method per kind of entry. */
+class EntryPacker implements TarPacker, PackAppender {
+  readonly #top: string;
+  readonly #tar: TarStream;
+  readonly #options: PackOptions;
+  readonly #stats: PackStats = { entries: 0, files: 0, bytes: 0 };
+  /** Files with more than one link, by device and inode: the first name, and what it stored. */
+  readonly #hardLinks = new Map<string, { name: string; stored: StoredFile | undefined }>();
+
+  constructor(top: string, out: TarOut, options: PackOptions) {
+    this.#top = top;
+    this.#tar = tarStream(out);
+    this.#options = options;
+  }
+
+  /** Writes one entry of the walk, by its kind; a socket, FIFO or device is skipped. */
+  async add(entry: WalkEntry): Promise<void> {
+    const name = this.#nameOf(entry.rel);
+    const { info } = entry;
+    if (info.isDirectory) return await this.#folder(entry, name);
+    if (info.isSymlink) return await this.#symlink(entry, name);
+    if (info.isFile) return void await this.#file(entry, name);
+    this.#warn("skipped", name, `skipped: a ${info.special ?? "special file"} cannot be archived`);
+  }
+
+  stats(): PackStats {
+    return { ...this.#stats };
+  }
+
+  async end(): Promise<PackStats> {
+    await this.#options.finish?.(this);
+    await this.#tar.finish();
+    return this.stats();
+  }
+
+  /** {@linkcode PackAppender.file}: a file added after the walk, read exactly. */
+  async file(rel: string, path: string): Promise<number | undefined> {
+    let info: EntryInfo;
     try {
-      const file = openAsSeen(entry.path, entry.info);
-      if (file === "gone") {
-        warn("vanished", name, "vanished before it was read");
-        return undefined;
-      }
-      if (file === "replaced") {
-        warn("changed", name, "changed while read: replaced by a link or another file; not stored");
-        return undefined;
-      }
-      opened = file;
+      info = entryInfo(Deno.lstatSync(path));
     } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw describeOpenError(path, err);
+    }
+    return await this.#file({ rel, path, info }, this.#nameOf(rel));
+  }
+
+  /** {@linkcode PackAppender.content}: bytes added as a regular file. */
+  async content(rel: string, content: Uint8Array, look: EntryLook): Promise<void> {
+    const header = { ...this.#lookHeader(rel, look), type: "file" as const, size: content.length };
+    const entryWriter = await this.#tar.begin(header);
+    await entryWriter.copy(content);
+    await entryWriter.end();
+    this.#counted(content.length);
+    this.#options.onStored?.({
+      rel,
+      size: content.length,
+      mtimeMs: header.mtime?.getTime() ?? 0,
+      sha256: createHash("sha256").update(content).digest("hex"),
+    });
+  }
+
+  /** {@linkcode PackAppender.folder}: a folder that has no folder of its own on disk. */
+  async folder(rel: string, look: EntryLook): Promise<void> {
+    const header = this.#lookHeader(rel, look);
+    await this.#tar.add({ ...header, name: `${header.name}/`, type: "directory" });
+    this.#stats.entries++;
+  }
+
+  async #folder(entry: WalkEntry, name: string): Promise<void> {
+    const header = baseHeader(entry.info, `${name}/`, this.#options.owners);
+    header.type = "directory";
+    await this.#tar.add(header);
+    this.#stats.entries++;
+  }
+
+  async #symlink(entry: WalkEntry, name: string): Promise<void> {
+    let target: string;
+    try {
+      target = Deno.readLinkSync(entry.path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        return this.#warn("vanished", name, "vanished before it was read");
+      }
+      // EINVAL: no longer a link, swapped for a file since the walk saw it.
+      if (!isSymlinkNow(entry.path)) {
+        return this.#warn("changed", name, "changed while read: no longer a link; not stored");
+      }
       throw describeOpenError(entry.path, err);
     }
+    const owners = this.#options.owners;
+    await this.#tar.add(linkHeader(entry, name, { type: "symlink", target, owners }));
+    this.#stats.entries++;
+  }
+
+  /** Stores a regular file; returns the bytes stored, or none when it was not there to read. */
+  async #file(entry: WalkEntry, name: string): Promise<number | undefined> {
+    const key = `${entry.info.dev}:${entry.info.ino}`;
+    const first = entry.info.nlink !== null && entry.info.nlink > 1
+      ? this.#hardLinks.get(key)
+      : undefined;
+    if (first !== undefined) return await this.#hardLink(entry, name, first);
+    const opened = this.#open(entry, name);
+    if (opened === undefined) return undefined;
     try {
-      const header = baseHeader(opened, name, options.owners);
-      header.type = "file";
-      header.size = opened.size;
-      if (options.signal?.aborted) throw options.signal.reason;
-      const entryWriter = await tar.begin(header);
-      const hash = options.onStored ? createHash("sha256") : undefined;
-      let change: PackWarning["kind"] | undefined = await readExactly(
-        opened,
-        opened.size,
-        entryWriter,
-        {
-          ...(hash || onBytes
-            ? { onChunk: (chunk: Uint8Array) => (hash?.update(chunk), onBytes?.(chunk.length)) }
-            : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        },
-      );
-      await entryWriter.end();
-      stats.bytes += opened.size;
-      stats.entries++;
-      stats.files++;
-      if (change === undefined) {
-        if (opened.mtimeMsNow() !== opened.mtime.getTime()) change = "changed";
-      }
-      if (change === "grew") {
-        warn("grew", name, `grew while read; stored cut to ${opened.size} bytes`);
-      }
-      if (change === "shrank") {
-        warn("shrank", name, `shrank while read; stored padded with zeros to ${opened.size} bytes`);
-      }
-      if (change === "changed") warn("changed", name, "changed while read");
-      const stored = hash && {
-        rel: entry.rel,
-        size: opened.size,
-        mtimeMs: header.mtime?.getTime() ?? 0,
-        sha256: hash.digest("hex"),
-      };
-      if (stored) options.onStored?.(stored);
-      if (opened.nlink > 1) hardLinks.set(key, { name, stored });
+      const stored = await this.#content(entry, name, opened);
+      if (opened.nlink > 1) this.#hardLinks.set(key, { name, stored });
       return opened.size;
     } finally {
       opened.close();
     }
-  };
+  }
 
-  const addEntry = async (entry: WalkEntry): Promise<void> => {
-    const path = nameOf(entry.rel);
-    const { info } = entry;
-    if (info.isDirectory) {
-      const header = baseHeader(entry.info, `${path}/`, options.owners);
-      header.type = "directory";
-      await tar.add(header);
-      stats.entries++;
-    } else if (info.isSymlink) {
-      let target: string;
-      try {
-        target = Deno.readLinkSync(entry.path);
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) {
-          return warn("vanished", path, "vanished before it was read");
-        }
-        // EINVAL: no longer a link, swapped for a file since the walk saw it.
-        if (!isSymlinkNow(entry.path)) {
-          return warn("changed", path, "changed while read: no longer a link; not stored");
-        }
-        throw describeOpenError(entry.path, err);
-      }
-      await tar.add(linkHeader(entry, path, { type: "symlink", target, owners: options.owners }));
-      stats.entries++;
-    } else if (info.isFile) {
-      await addFile(entry, path);
-    } else {
-      warn("skipped", path, `skipped: a ${info.special ?? "special file"} cannot be archived`);
+  /** A further name of a file already stored: a hard link to its first name. */
+  async #hardLink(
+    entry: WalkEntry,
+    name: string,
+    first: { name: string; stored: StoredFile | undefined },
+  ): Promise<number> {
+    const owners = this.#options.owners;
+    await this.#tar.add(linkHeader(entry, name, { type: "link", target: first.name, owners }));
+    this.#stats.entries++;
+    if (first.stored) this.#options.onStored?.({ ...first.stored, rel: entry.rel });
+    return first.stored?.size ?? 0;
+  }
+
+  /** The file opened as the walk saw it; none, with a warning, when it is gone or replaced. */
+  #open(entry: WalkEntry, name: string): SourceFile | undefined {
+    let file: SourceFile | "gone" | "replaced";
+    try {
+      file = openAsSeen(entry.path, entry.info);
+    } catch (err) {
+      throw describeOpenError(entry.path, err);
     }
-  };
+    if (file === "gone") {
+      this.#warn("vanished", name, "vanished before it was read");
+      return undefined;
+    }
+    if (file === "replaced") {
+      this.#warn(
+        "changed",
+        name,
+        "changed while read: replaced by a link or another file; not stored",
+      );
+      return undefined;
+    }
+    return file;
+  }
 
-  const lookHeader = (rel: string, look: EntryLook): TarHeader => {
-    const pax: Record<string, string> = {};
-    const header: TarHeader = {
-      name: nameOf(rel),
-      size: 0,
-      mode: look.mode & 0o7777,
-      uid: look.uid,
-      gid: look.gid,
-      mtime: timeFields(new Date(look.mtimeMs), pax),
-      pax,
+  /** The file's header and exactly `size` bytes of it; what changed while it was read is told. */
+  async #content(
+    entry: WalkEntry,
+    name: string,
+    opened: SourceFile,
+  ): Promise<StoredFile | undefined> {
+    const { onBytes, onStored, signal } = this.#options;
+    const header = baseHeader(opened, name, this.#options.owners);
+    header.type = "file";
+    header.size = opened.size;
+    if (signal?.aborted) throw signal.reason;
+    const entryWriter = await this.#tar.begin(header);
+    const hash = onStored ? createHash("sha256") : undefined;
+    let change: PackWarning["kind"] | undefined = await readExactly(
+      opened,
+      opened.size,
+      entryWriter,
+      {
+        ...(hash || onBytes
+          ? { onChunk: (chunk: Uint8Array) => (hash?.update(chunk), onBytes?.(chunk.length)) }
+          : {}),
+        ...(signal ? { signal } : {}),
+      },
+    );
+    await entryWriter.end();
+    this.#counted(opened.size);
+    if (change === undefined && opened.mtimeMsNow() !== opened.mtime.getTime()) change = "changed";
+    if (change !== undefined) this.#warn(change, name, CHANGE_DETAILS[change](opened.size));
+    const stored = hash && {
+      rel: entry.rel,
+      size: opened.size,
+      mtimeMs: header.mtime?.getTime() ?? 0,
+      sha256: hash.digest("hex"),
     };
-    const uname = options.owners?.user(look.uid);
-    const gname = options.owners?.group(look.gid);
-    if (uname !== undefined) header.uname = uname;
-    if (gname !== undefined) header.gname = gname;
-    return header;
-  };
+    if (stored) onStored?.(stored);
+    return stored;
+  }
 
-  const appender: PackAppender = {
-    file: async (rel, path) => {
-      let info: EntryInfo;
-      try {
-        info = entryInfo(Deno.lstatSync(path));
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) return undefined;
-        throw describeOpenError(path, err);
-      }
-      return await addFile({ rel, path, info }, nameOf(rel));
-    },
-    content: async (rel, content, look) => {
-      const header = { ...lookHeader(rel, look), type: "file" as const, size: content.length };
-      const entryWriter = await tar.begin(header);
-      await entryWriter.copy(content);
-      await entryWriter.end();
-      stats.entries++;
-      stats.files++;
-      stats.bytes += content.length;
-      if (options.onStored) {
-        options.onStored({
-          rel,
-          size: content.length,
-          mtimeMs: header.mtime?.getTime() ?? 0,
-          sha256: createHash("sha256").update(content).digest("hex"),
-        });
-      }
-    },
-    folder: async (rel, look) => {
-      const header = lookHeader(rel, look);
-      await tar.add({ ...header, name: `${header.name}/`, type: "directory" });
-      stats.entries++;
-    },
-  };
+  /** The header of an entry that has no file of its own on disk. */
+  #lookHeader(rel: string, look: EntryLook): TarHeader {
+    const info = { mode: look.mode, uid: look.uid, gid: look.gid, mtime: new Date(look.mtimeMs) };
+    return baseHeader(info, this.#nameOf(rel), this.#options.owners);
+  }
 
-  return {
-    add: addEntry,
-    stats: () => ({ ...stats }),
-    async end() {
-      await options.finish?.(appender);
-      await tar.finish();
-      return { ...stats };
-    },
-  };
+  #counted(bytes: number): void {
+    this.#stats.entries++;
+    this.#stats.files++;
+    this.#stats.bytes += bytes;
+  }
+
+  #nameOf(rel: string): string {
+    return rel === "" ? this.#top : `${this.#top}/${rel}`;
+  }
+
+  #warn(kind: PackWarning["kind"], name: string, detail: string): void {
+    this.#options.onWarning?.({ kind, name, detail });
+  }
 }
+
+/** What a file that changed while it was read is told as. */
+const CHANGE_DETAILS: Record<"grew" | "shrank" | "changed", (size: number) => string> = {
+  grew: (size) => `grew while read; stored cut to ${size} bytes`,
+  shrank: (size) => `shrank while read; stored padded with zeros to ${size} bytes`,
+  changed: () => "changed while read",
+};

@@ -51,75 +51,95 @@ export function openArchiveFile(
   name: string,
   recipients: readonly string[],
 ): ArchiveFile {
-  const path = `${dir}/${partialName(name)}`;
-  const writes: ((buffer: ArrayBuffer) => void)[] = [];
-  let ended: ((answer: { bytes: number; sha256: string }) => void) | undefined;
-  let failure: SinkError | undefined;
-  const waiting = new Set<(err: Error) => void>();
-  let stopped: (() => void) | undefined;
-  const failAll = (err: SinkError) => {
-    failure ??= err;
-    stopped?.();
-    for (const reject of waiting) reject(failure);
-    waiting.clear();
-  };
-  pool.onSinkAnswer = (answer) => {
-    if (answer.op === "written") writes.shift()?.(answer.buffer);
-    else if (answer.op === "ended") ended?.(answer);
-    else failAll(new SinkError(answer.message, answer.code));
-  };
-  const post = (command: SinkCommand, transfer: ArrayBuffer[] = []) =>
-    pool.toSink(command, transfer);
-  post({ sink: true, op: "open", path, mode: 0o600, recipients });
-  const settle = <T>(register: (resolve: (value: T) => void) => void): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (failure) return reject(failure);
+  return new WorkerArchiveFile(pool, dir, name, recipients);
+}
+
+/** The {@linkcode ArchiveFile} of {@linkcode openArchiveFile}: commands to the worker, answers back. */
+class WorkerArchiveFile implements ArchiveFile {
+  readonly #pool: CodecPool;
+  readonly #dir: string;
+  readonly #name: string;
+  readonly #path: string;
+  /** Each write's caller, waiting for its buffer back, in order. */
+  readonly #writes: ((buffer: ArrayBuffer) => void)[] = [];
+  #ended: ((answer: { bytes: number; sha256: string }) => void) | undefined;
+  #failure: SinkError | undefined;
+  /** Every caller still waiting, failed at once when the worker fails. */
+  readonly #waiting = new Set<(err: Error) => void>();
+  #stopped: (() => void) | undefined;
+
+  constructor(pool: CodecPool, dir: string, name: string, recipients: readonly string[]) {
+    this.#pool = pool;
+    this.#dir = dir;
+    this.#name = name;
+    this.#path = `${dir}/${partialName(name)}`;
+    pool.onSinkAnswer = (answer) => {
+      if (answer.op === "written") this.#writes.shift()?.(answer.buffer);
+      else if (answer.op === "ended") this.#ended?.(answer);
+      else this.#failAll(new SinkError(answer.message, answer.code));
+    };
+    this.#post({ sink: true, op: "open", path: this.#path, mode: 0o600, recipients });
+  }
+
+  write(unit: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer> {
+    const answer = this.#settle<ArrayBuffer>((resolve) => this.#writes.push(resolve));
+    const { buffer, byteOffset: offset, length } = unit;
+    this.#post({ sink: true, op: "write", buffer, offset, length }, [buffer]);
+    return answer;
+  }
+
+  async end(): Promise<PartialFile> {
+    const answer = this.#settle<{ bytes: number; sha256: string }>((resolve) =>
+      this.#ended = resolve
+    );
+    this.#post({ sink: true, op: "end" });
+    const { bytes, sha256 } = await answer;
+    const path = this.#path;
+    return {
+      path,
+      bytes,
+      sha256,
+      commit: () => Deno.rename(path, `${this.#dir}/${this.#name}`),
+      discard: () => removeIfPresent(path),
+    };
+  }
+
+  async abort(): Promise<void> {
+    // The worker removes its partial file itself once it has stopped; for a worker that
+    // does not answer, the file is removed from here (the pool's closing ends the worker).
+    if (!this.#failure) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#stopped = resolve;
+        timer = setTimeout(resolve, 5000);
+        this.#post({ sink: true, op: "abort" });
+      });
+      clearTimeout(timer);
+    }
+    await removeIfPresent(this.#path);
+  }
+
+  #post(command: SinkCommand, transfer: ArrayBuffer[] = []): void {
+    this.#pool.toSink(command, transfer);
+  }
+
+  #failAll(err: SinkError): void {
+    this.#failure ??= err;
+    this.#stopped?.();
+    for (const reject of this.#waiting) reject(this.#failure);
+    this.#waiting.clear();
+  }
+
+  /** A promise for the worker's answer, rejected at once if the worker has failed or fails. */
+  #settle<T>(register: (resolve: (value: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.#failure) return reject(this.#failure);
       const done = (value: T) => {
-        waiting.delete(reject);
+        this.#waiting.delete(reject);
         resolve(value);
       };
-      waiting.add(reject);
+      this.#waiting.add(reject);
       register(done);
     });
-  return {
-    write(unit) {
-      const answer = settle<ArrayBuffer>((resolve) => writes.push(resolve));
-      post({
-        sink: true,
-        op: "write",
-        buffer: unit.buffer,
-        offset: unit.byteOffset,
-        length: unit.length,
-      }, [
-        unit.buffer,
-      ]);
-      return answer;
-    },
-    async end() {
-      const answer = settle<{ bytes: number; sha256: string }>((resolve) => ended = resolve);
-      post({ sink: true, op: "end" });
-      const { bytes, sha256 } = await answer;
-      return {
-        path,
-        bytes,
-        sha256,
-        commit: () => Deno.rename(path, `${dir}/${name}`),
-        discard: () => removeIfPresent(path),
-      };
-    },
-    async abort() {
-      // The worker removes its partial file itself once it has stopped; for a worker that
-      // does not answer, the file is removed from here (the pool's closing ends the worker).
-      if (!failure) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          stopped = resolve;
-          timer = setTimeout(resolve, 5000);
-          post({ sink: true, op: "abort" });
-        });
-        clearTimeout(timer);
-      }
-      await removeIfPresent(path);
-    },
-  };
+  }
 }

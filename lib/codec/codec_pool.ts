@@ -45,73 +45,92 @@ export function startCodecPool(
   size: number = navigator.hardwareConcurrency || 1,
   script: URL = new URL("./codec_worker.ts", import.meta.url),
 ): CodecPool {
-  const pending = new Map<
+  return new WorkerPool(Math.max(1, size), script);
+}
+
+/** The {@linkcode CodecPool} of {@linkcode startCodecPool}. */
+class WorkerPool implements CodecPool {
+  readonly size: number;
+  onSinkAnswer: ((answer: SinkAnswer) => void) | undefined;
+  readonly #workers: Worker[];
+  /** Jobs sent and not yet answered, by id. */
+  readonly #pending = new Map<
     number,
     { resolve: (answer: unknown) => void; reject: (e: Error) => void }
   >();
-  const busy: number[] = [];
-  const workers = Array.from({ length: Math.max(1, size) }, (_, index) => {
-    busy.push(0);
+  /** Jobs in flight on each worker. */
+  readonly #busy: number[];
+  #next = 0;
+
+  constructor(size: number, script: URL) {
+    this.size = size;
+    this.#busy = Array.from({ length: size }, () => 0);
+    this.#workers = Array.from({ length: size }, (_, index) => this.#start(script, index));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  close(): void {
+    for (const worker of this.#workers) worker.terminate();
+    for (const job of this.#pending.values()) job.reject(new Error("codec pool closed"));
+    this.#pending.clear();
+  }
+
+  toSink(command: SinkCommand, transfer: ArrayBuffer[] = []): void {
+    this.#workers[0]?.postMessage(command, transfer);
+  }
+
+  request(message: { op: string }, transfer: ArrayBuffer[]): Promise<unknown> {
+    const id = this.#next++;
+    // The least busy worker takes the job, so one slow block does not stall the queue.
+    let index = 0;
+    for (let i = 1; i < this.#busy.length; i++) {
+      if ((this.#busy[i] ?? 0) < (this.#busy[index] ?? 0)) index = i;
+    }
+    this.#busy[index] = (this.#busy[index] ?? 0) + 1;
+    return new Promise<unknown>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#workers[index]?.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  async run(
+    op: Job["op"],
+    input: ArrayBuffer,
+    length: number,
+    output?: ArrayBuffer,
+  ): Promise<Done> {
+    const job: Omit<Job, "id"> = output ? { op, input, length, output } : { op, input, length };
+    const answer = await this.request(job, output ? [input, output] : [input]) as Answer;
+    if ("error" in answer) throw new Error(answer.error);
+    return {
+      result: new Uint8Array(answer.output, answer.offset, answer.length),
+      input: answer.input,
+    };
+  }
+
+  /** A worker whose answers settle its jobs (or go to the sink) and whose failure fails them. */
+  #start(script: URL, index: number): Worker {
     const worker = new Worker(script.href, { type: "module" });
     worker.onmessage = (event: MessageEvent<{ id: number } | SinkAnswer>) => {
       const answer = event.data;
-      if ("sink" in answer) return pool.onSinkAnswer?.(answer);
-      const job = pending.get(answer.id);
-      pending.delete(answer.id);
-      busy[index] = (busy[index] ?? 1) - 1;
+      if ("sink" in answer) return this.onSinkAnswer?.(answer);
+      const job = this.#pending.get(answer.id);
+      this.#pending.delete(answer.id);
+      this.#busy[index] = (this.#busy[index] ?? 1) - 1;
       job?.resolve(answer);
     };
     worker.onerror = (event) => {
       event.preventDefault();
-      for (const job of pending.values()) {
-        job.reject(new Error(`codec worker failed: ${event.message}`));
-      }
-      pending.clear();
-      pool.onSinkAnswer?.({
-        sink: true,
-        op: "failed",
-        message: `codec worker failed: ${event.message}`,
-      });
+      const message = `codec worker failed: ${event.message}`;
+      for (const job of this.#pending.values()) job.reject(new Error(message));
+      this.#pending.clear();
+      this.onSinkAnswer?.({ sink: true, op: "failed", message });
     };
     return worker;
-  });
-  let next = 0;
-  const close = () => {
-    for (const worker of workers) worker.terminate();
-    for (const job of pending.values()) job.reject(new Error("codec pool closed"));
-    pending.clear();
-  };
-  const request = (message: { op: string }, transfer: ArrayBuffer[]) => {
-    const id = next++;
-    // The least busy worker takes the job, so one slow block does not stall the queue.
-    let index = 0;
-    for (let i = 1; i < busy.length; i++) if ((busy[i] ?? 0) < (busy[index] ?? 0)) index = i;
-    busy[index] = (busy[index] ?? 0) + 1;
-    return new Promise<unknown>((resolve, reject) => {
-      pending.set(id, { resolve, reject });
-      workers[index]?.postMessage({ ...message, id }, transfer);
-    });
-  };
-  const pool: CodecPool = {
-    [Symbol.dispose]: close,
-    close,
-    size: workers.length,
-    onSinkAnswer: undefined,
-    toSink(command, transfer = []) {
-      workers[0]?.postMessage(command, transfer);
-    },
-    request,
-    async run(op, input, length, output) {
-      const job: Omit<Job, "id"> = output ? { op, input, length, output } : { op, input, length };
-      const answer = await request(job, output ? [input, output] : [input]) as Answer;
-      if ("error" in answer) throw new Error(answer.error);
-      return {
-        result: new Uint8Array(answer.output, answer.offset, answer.length),
-        input: answer.input,
-      };
-    },
-  };
-  return pool;
+  }
 }
 
 /**

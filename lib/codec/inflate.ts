@@ -155,38 +155,13 @@ export interface PlainStream {
  * handed them on, so a content chunk from a later buffer means the earlier ones are free.
  */
 function inflateUnits(reader: ByteReader, pool: CodecPool, compression: Compression): PlainStream {
-  const unitLength = compression === "zstd" ? zstdUnitLength : memberLength;
   const op = compression === "zstd" ? "unzstd" : "gunzip";
-  let plain: AsyncIterable<Uint8Array> | undefined;
   // Each unit is read straight into a buffer lent to a worker and given back: no copying,
   // few calls, no garbage. A unit of backupd's is at most a block that did not compress.
   const inputs = new BufferPool(OUTPUT_BYTES);
   const outputs = new BufferPool(OUTPUT_BYTES);
-  /** Output buffers handed out, in order, with their place in that order. */
-  const handed: { buffer: ArrayBuffer; seq: number }[] = [];
-  const seqOf = new Map<ArrayBuffer, number>();
-  let handedCount = 0;
-  const header = new Uint8Array(20);
-  const units = async function* () {
-    while (true) {
-      const got = await reader.fill(header);
-      if (got === 0) return;
-      const length = unitLength(header.subarray(0, got));
-      if (length === undefined || length < got) {
-        // Not backupd's framing (another tool's file): the rest goes through node:zlib.
-        plain = restOf(header.slice(0, got), reader);
-        return;
-      }
-      const buffer = length <= inputs.bytes
-        ? inputs.take() as ArrayBuffer
-        : new ArrayBuffer(length);
-      const unit = new Uint8Array(buffer, 0, length);
-      unit.set(header.subarray(0, got));
-      const read = got + await reader.fill(unit.subarray(got));
-      if (read < length) throw new TruncatedArchiveError(`the ${compression} stream is truncated`);
-      yield unit;
-    }
-  };
+  const handed = new HandedBuffers(outputs);
+  const units = new UnitReader(reader, compression, inputs);
   const inflateUnit = (unit: Uint8Array<ArrayBuffer>) =>
     pool.run(op, unit.buffer, unit.length, outputs.take() as ArrayBuffer).then(
       (done) => {
@@ -198,28 +173,87 @@ function inflateUnits(reader: ByteReader, pool: CodecPool, compression: Compress
       },
     );
   const all = async function* () {
-    for await (const result of ordered(units(), inflateUnit, 4 * pool.size)) {
-      const seq = handedCount++;
-      handed.push({ buffer: result.buffer, seq });
-      seqOf.set(result.buffer, seq);
+    for await (const result of ordered(units.units(), inflateUnit, 4 * pool.size)) {
+      handed.hand(result.buffer);
       yield result;
     }
-    if (plain) {
-      for await (const chunk of inflateStream(plain, compression)) yield chunk;
+    // Not backupd's framing (another tool's file): the rest goes through node:zlib.
+    if (units.foreign) {
+      for await (const chunk of inflateStream(units.foreign, compression)) yield chunk;
     }
   };
-  return {
-    stream: ReadableStream.from(all()),
-    seen(chunk) {
-      const seq = seqOf.get(chunk.buffer as ArrayBuffer);
-      if (seq === undefined) return;
-      while (handed.length > 0 && (handed[0]?.seq ?? Infinity) < seq) {
-        const { buffer } = handed.shift() as { buffer: ArrayBuffer };
-        seqOf.delete(buffer);
-        outputs.give(buffer);
+  return { stream: ReadableStream.from(all()), seen: (chunk) => handed.seen(chunk) };
+}
+
+/** The framed units of an archive, each read into a pooled buffer; the rest if unframed. */
+class UnitReader {
+  /** What follows once the input is not in backupd's framing, if it is not. */
+  foreign: AsyncIterable<Uint8Array> | undefined;
+  readonly #reader: ByteReader;
+  readonly #compression: Compression;
+  readonly #inputs: BufferPool;
+  readonly #header = new Uint8Array(20);
+
+  constructor(reader: ByteReader, compression: Compression, inputs: BufferPool) {
+    this.#reader = reader;
+    this.#compression = compression;
+    this.#inputs = inputs;
+  }
+
+  /** The units in order; ends at the end of the input or where the framing stops. */
+  async *units(): AsyncGenerator<Uint8Array<ArrayBuffer>> {
+    const unitLength = this.#compression === "zstd" ? zstdUnitLength : memberLength;
+    while (true) {
+      const got = await this.#reader.fill(this.#header);
+      if (got === 0) return;
+      const length = unitLength(this.#header.subarray(0, got));
+      if (length === undefined || length < got) {
+        this.foreign = restOf(this.#header.slice(0, got), this.#reader);
+        return;
       }
-    },
-  };
+      const buffer = length <= this.#inputs.bytes
+        ? this.#inputs.take() as ArrayBuffer
+        : new ArrayBuffer(length);
+      const unit = new Uint8Array(buffer, 0, length);
+      unit.set(this.#header.subarray(0, got));
+      const read = got + await this.#reader.fill(unit.subarray(got));
+      if (read < length) {
+        throw new TruncatedArchiveError(`the ${this.#compression} stream is truncated`);
+      }
+      yield unit;
+    }
+  }
+}
+
+/** Output buffers handed to the reader in order, given back once it is done with them. */
+class HandedBuffers {
+  readonly #pool: BufferPool;
+  /** Buffers handed out and not yet given back, with their place in that order. */
+  readonly #handed: { buffer: ArrayBuffer; seq: number }[] = [];
+  readonly #seqOf = new Map<ArrayBuffer, number>();
+  #count = 0;
+
+  constructor(pool: BufferPool) {
+    this.#pool = pool;
+  }
+
+  /** A buffer handed to the reader. */
+  hand(buffer: ArrayBuffer): void {
+    const seq = this.#count++;
+    this.#handed.push({ buffer, seq });
+    this.#seqOf.set(buffer, seq);
+  }
+
+  /** A chunk the reader is done with: every buffer handed out before its one is free. */
+  seen(chunk: Uint8Array): void {
+    const seq = this.#seqOf.get(chunk.buffer as ArrayBuffer);
+    if (seq === undefined) return;
+    while (this.#handed.length > 0 && (this.#handed[0]?.seq ?? Infinity) < seq) {
+      const { buffer } = this.#handed.shift() as { buffer: ArrayBuffer };
+      this.#seqOf.delete(buffer);
+      this.#pool.give(buffer);
+    }
+  }
 }
 
 /**

@@ -33,40 +33,7 @@ export interface DockerApi {
  * ```
  */
 export function dockerClient(endpoint: Endpoint): DockerApi {
-  const client = endpoint.socket
-    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socket } })
-    : undefined;
-  const call = async (method: string, path: string, ok: number[]): Promise<Response> => {
-    let response: Response;
-    try {
-      response = await fetch(`${endpoint.base}${path}`, {
-        method,
-        ...(client ? { client } : {}),
-        signal: AbortSignal.timeout(60_000),
-      });
-    } catch (err) {
-      const detail = err instanceof Error
-        ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ""}`
-        : String(err);
-      const reason = /os error 2\b/.test(detail)
-        ? "no such socket"
-        : /os error 13\b/.test(detail)
-        ? "permission denied"
-        : /os error 111\b/.test(detail)
-        ? "connection refused"
-        : detail.trim();
-      throw new RunError(`Cannot reach the Docker engine at "${endpoint.host}": ${reason}`, {
-        cause: err,
-      });
-    }
-    if (!ok.includes(response.status)) {
-      const body = (await response.text()).trim().slice(0, 200);
-      throw new RunError(
-        `Cannot ${method} ${path} on the Docker engine: HTTP ${response.status} ${body}`,
-      );
-    }
-    return response;
-  };
+  const call = engineCall(endpoint);
   const act = (verb: string, ok = [204, 304]) => async (id: string) => {
     const response = await call("POST", `/containers/${encodeURIComponent(id)}/${verb}`, ok);
     await response.body?.cancel();
@@ -79,10 +46,8 @@ export function dockerClient(endpoint: Endpoint): DockerApi {
       return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
     },
     async labelsOf(idOrName) {
-      const response = await call("GET", `/containers/${encodeURIComponent(idOrName)}/json`, [
-        200,
-        404,
-      ]);
+      const path = `/containers/${encodeURIComponent(idOrName)}/json`;
+      const response = await call("GET", path, [200, 404]);
       if (response.status === 404) {
         await response.body?.cancel();
         return undefined;
@@ -95,4 +60,44 @@ export function dockerClient(endpoint: Endpoint): DockerApi {
     stop: act("stop?t=60"),
     start: act("start"),
   };
+}
+
+/** One request to the engine; a failure or an unexpected status is one RunError line. */
+function engineCall(endpoint: Endpoint) {
+  const client = endpoint.socket
+    ? Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.socket } })
+    : undefined;
+  return async (method: string, path: string, ok: number[]): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetch(`${endpoint.base}${path}`, {
+        method,
+        ...(client ? { client } : {}),
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      throw new RunError(
+        `Cannot reach the Docker engine at "${endpoint.host}": ${unreachable(err)}`,
+        { cause: err },
+      );
+    }
+    if (!ok.includes(response.status)) {
+      const body = (await response.text()).trim().slice(0, 200);
+      throw new RunError(
+        `Cannot ${method} ${path} on the Docker engine: HTTP ${response.status} ${body}`,
+      );
+    }
+    return response;
+  };
+}
+
+/** Why the engine could not be reached, in words where the OS error says. */
+function unreachable(err: unknown): string {
+  const detail = err instanceof Error
+    ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ""}`
+    : String(err);
+  if (/os error 2\b/.test(detail)) return "no such socket";
+  if (/os error 13\b/.test(detail)) return "permission denied";
+  if (/os error 111\b/.test(detail)) return "connection refused";
+  return detail.trim();
 }

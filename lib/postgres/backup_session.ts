@@ -141,60 +141,15 @@ interface Session extends OnlineBackupOptions {
 }
 
 async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup> {
-  const { server, source, log } = session;
-  let facts: ServerFacts | undefined;
-  try {
-    [facts] = await sql<ServerFacts[]>`
-      SELECT current_setting('server_version_num')::int AS version,
-             current_setting('server_version') AS version_name,
-             pg_is_in_recovery() AS standby,
-             (SELECT system_identifier::text FROM pg_control_system()) AS system,
-             (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS segment`;
-  } catch (err) {
-    // Connected, but the role may not read the server's identity (pg_control_system).
-    const action = isPrivilegeError(err) ? "check the server" : "connect to PostgreSQL";
-    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
-    throw new RunError(`Cannot ${action} at ${server}: ${reason(err)}${hint}`, { cause: err });
-  }
-  if (!facts) throw new RunError(`Cannot read the server's facts at ${server}`);
+  const facts = await checkServer(sql, session);
   const version = Number(facts.version);
-  if (version < OLDEST) {
-    throw new RunError(
-      `Cannot back up through PostgreSQL ${facts.version_name} at ${server}: backupd needs 12 or newer`,
-    );
-  }
-  if (facts.standby) {
-    throw new RunError(
-      `Cannot back up through PostgreSQL at ${server}: it is a standby in recovery; give the primary`,
-    );
-  }
-  const folderSystem = await folderSystemIdentifier(source);
-  if (folderSystem !== facts.system) {
-    throw new RunError(
-      `Cannot back up "${source}" through PostgreSQL at ${server}: it is another cluster's data folder (system identifier ${folderSystem} in global/pg_control, the server's is ${facts.system})`,
-    );
-  }
   const slot = `backupd_${session.pid ?? Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
-  let start: bigint;
-  try {
-    // A backup may take hours; the server's own time limits must not end it.
-    await sql`SET statement_timeout = 0`;
-    if (version >= 140000) await sql`SET idle_session_timeout = 0`;
-    await sql`SELECT pg_create_physical_replication_slot(${slot}, true, true)`;
-    const [started] = version >= 150000
-      ? await sql<{ lsn: string }[]>`SELECT pg_backup_start(${session.label}, true)::text AS lsn`
-      : await sql<
-        { lsn: string }[]
-      >`SELECT pg_start_backup(${session.label}, true, false)::text AS lsn`;
-    start = parseLsn(String(started?.lsn));
-  } catch (err) {
-    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
-    throw new RunError(`Cannot start the PostgreSQL backup at ${server}: ${reason(err)}${hint}`, {
-      cause: err,
-    });
-  }
-  log.info("postgres backup started", { server, start_lsn: formatLsn(start), slot });
-
+  const start = await startBackup(sql, session, version, slot);
+  session.log.info("postgres backup started", {
+    server: session.server,
+    start_lsn: formatLsn(start),
+    slot,
+  });
   const files: ManifestFile[] = [];
   return {
     exclude: leftOutOfBackup,
@@ -214,6 +169,72 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
       }),
     close: session.close,
   };
+}
+
+/**
+ * The server's facts, once it is known to be a primary of version 12 or newer whose data
+ * folder SOURCE is.
+ */
+async function checkServer(sql: postgres.Sql, { server, source }: Session): Promise<ServerFacts> {
+  let facts: ServerFacts | undefined;
+  try {
+    [facts] = await sql<ServerFacts[]>`
+      SELECT current_setting('server_version_num')::int AS version,
+             current_setting('server_version') AS version_name,
+             pg_is_in_recovery() AS standby,
+             (SELECT system_identifier::text FROM pg_control_system()) AS system,
+             (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS segment`;
+  } catch (err) {
+    // Connected, but the role may not read the server's identity (pg_control_system).
+    const action = isPrivilegeError(err) ? "check the server" : "connect to PostgreSQL";
+    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
+    throw new RunError(`Cannot ${action} at ${server}: ${reason(err)}${hint}`, { cause: err });
+  }
+  if (!facts) throw new RunError(`Cannot read the server's facts at ${server}`);
+  if (Number(facts.version) < OLDEST) {
+    throw new RunError(
+      `Cannot back up through PostgreSQL ${facts.version_name} at ${server}: backupd needs 12 or newer`,
+    );
+  }
+  if (facts.standby) {
+    throw new RunError(
+      `Cannot back up through PostgreSQL at ${server}: it is a standby in recovery; give the primary`,
+    );
+  }
+  const folderSystem = await folderSystemIdentifier(source);
+  if (folderSystem !== facts.system) {
+    throw new RunError(
+      `Cannot back up "${source}" through PostgreSQL at ${server}: it is another cluster's data folder (system identifier ${folderSystem} in global/pg_control, the server's is ${facts.system})`,
+    );
+  }
+  return facts;
+}
+
+/** A temporary slot holding the WAL, and the backup started; its start LSN. */
+async function startBackup(
+  sql: postgres.Sql,
+  session: Session,
+  version: number,
+  slot: string,
+): Promise<bigint> {
+  try {
+    // A backup may take hours; the server's own time limits must not end it.
+    await sql`SET statement_timeout = 0`;
+    if (version >= 140000) await sql`SET idle_session_timeout = 0`;
+    await sql`SELECT pg_create_physical_replication_slot(${slot}, true, true)`;
+    const [started] = version >= 150000
+      ? await sql<{ lsn: string }[]>`SELECT pg_backup_start(${session.label}, true)::text AS lsn`
+      : await sql<
+        { lsn: string }[]
+      >`SELECT pg_start_backup(${session.label}, true, false)::text AS lsn`;
+    return parseLsn(String(started?.lsn));
+  } catch (err) {
+    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
+    throw new RunError(
+      `Cannot start the PostgreSQL backup at ${session.server}: ${reason(err)}${hint}`,
+      { cause: err },
+    );
+  }
 }
 
 interface Finishing extends Session {

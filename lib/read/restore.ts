@@ -146,130 +146,171 @@ async function extract(
   root: string,
   options: RestoreOptions,
 ): Promise<Extracted> {
-  const owners = options.owners ?? false;
-  const include = includePaths(options.include);
-  const matched = new Set<string>();
-  /** Whether an entry is wanted: all are without --include; DIR itself always is. */
-  const wanted = (rel: string) => {
-    if (include.length === 0 || rel === "") return true;
-    const hit = include.find((path) => rel === path || rel.startsWith(`${path}/`));
-    if (hit !== undefined) matched.add(hit);
-    return hit !== undefined;
-  };
-  const result: Extracted = { restored: 0, refused: [], skipped: [], folders: [] };
-  const made: Made = new Map();
-  const refuse = (name: string, reason: string) => {
-    result.refused.push({ name, reason });
-    options.onRefused?.({ name, reason });
-  };
-  let layout: Layout | undefined;
-
-  const entries = tar.stream.pipeThrough(createTarDecoder({ strict: true }));
-  for await (const entry of entries) {
-    const { header } = entry;
-    layout ??= layoutOf(header);
-    const rel = safeRelative(header.name, layout);
-    if (typeof rel !== "string") {
-      refuse(header.name, rel.refuse);
-      await entry.body.cancel();
-      continue;
-    }
-    if (!wanted(rel)) {
-      await entry.body.cancel();
-      continue;
-    }
-    const path = rel === "" ? root : `${root}/${rel}`;
-    const linkReason = rel === "" ? undefined : throughLink(made, rel);
-    if (linkReason) {
-      refuse(header.name, linkReason);
-      await entry.body.cancel();
-      continue;
-    }
-    const existing = rel === "" ? undefined : made.get(rel);
-    // Archives without folder entries (made with excludes, by other tools) still restore.
-    const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
-    if (parent !== "" && made.get(parent) !== "dir") {
-      entryStep(
-        header.name,
-        () => Deno.mkdirSync(`${root}/${parent}`, { recursive: true, mode: 0o700 }),
-      );
-      const parts = parent.split("/");
-      for (let i = 1; i <= parts.length; i++) made.set(parts.slice(0, i).join("/"), "dir");
-    }
-    if (existing === "symlink") {
-      refuse(header.name, "would write through a symlink");
-      await entry.body.cancel();
-      continue;
-    }
-    switch (header.type) {
-      case "directory":
-        if (existing === undefined && rel !== "") {
-          entryStep(header.name, () => Deno.mkdirSync(path, { mode: 0o700 }));
-          made.set(rel, "dir");
-        } else if (existing !== undefined && existing !== "dir") {
-          refuse(header.name, "a file of that name is already restored");
-          break;
-        }
-        result.folders.push({ rel, header });
-        result.restored++;
-        break;
-      case "file":
-      case "symlink":
-        if (existing !== undefined || rel === "") {
-          refuse(header.name, "already restored under that name");
-          break;
-        }
-        if (header.type === "file") {
-          await writeBody(path, entry.body, tar.seen).catch((err) => {
-            throw new RunError(`Cannot restore "${header.name}": ${fsReason(err)}`, {
-              cause: err,
-            });
-          });
-        } else entryStep(header.name, () => Deno.symlinkSync(header.linkname ?? "", path));
-        made.set(rel, header.type);
-        entryStep(header.name, () => applyAttributes(path, header, owners));
-        result.restored++;
-        break;
-      case "link": {
-        const target = safeRelative(header.linkname ?? "", layout);
-        if (typeof target !== "string" || target === "") {
-          refuse(header.name, `hard link to a path outside the folder ("${header.linkname}")`);
-          break;
-        }
-        const targetReason = throughLink(made, target);
-        if (targetReason || made.get(target) !== "file" || existing !== undefined) {
-          refuse(
-            header.name,
-            `hard link to "${header.linkname}", which is not a file restored here`,
-          );
-          break;
-        }
-        entryStep(header.name, () => Deno.linkSync(`${root}/${target}`, path));
-        made.set(rel, "file");
-        result.restored++;
-        break;
-      }
-      default: {
-        const skipped = {
-          name: header.name,
-          reason: `a ${header.type ?? "special"} entry is not restored`,
-        };
-        result.skipped.push(skipped);
-        options.onRefused?.(skipped);
-      }
-    }
-    // Bodies that were not read (refusals, links) must be drained for the next entry.
+  const extractor = new Extractor(root, options, tar.seen);
+  for await (const entry of tar.stream.pipeThrough(createTarDecoder({ strict: true }))) {
+    await extractor.entry(entry.header, entry.body);
+    // Bodies that were not read (refusals, links, unwanted entries) are drained for the next.
     if (!entry.body.locked) await entry.body.cancel();
   }
-  const missed = include.filter((path) => !matched.has(path));
-  if (missed.length > 0) {
-    throw new RunError(
-      `Cannot restore: nothing in the archive is at ${
-        missed.map((path) => `"${path}"`).join(", ")
-      } (--include takes paths below the archive's top folder, as \`tar -tzf\` shows them without it)`,
-    );
+  return extractor.finish();
+}
+
+/** Where an entry goes: its path below DIR, and what is already restored there. */
+interface Place {
+  rel: string;
+  path: string;
+  existing: "dir" | "file" | "symlink" | undefined;
+}
+
+/**
+ * Restores entries one by one: first the path checks (inside DIR, not through a symlink,
+ * wanted by --include), then one handler per kind of entry.
+ */
+class Extractor {
+  readonly #root: string;
+  readonly #options: RestoreOptions;
+  readonly #owners: boolean;
+  readonly #seen: (chunk: Uint8Array) => void;
+  readonly #include: string[];
+  readonly #matched = new Set<string>();
+  readonly #made: Made = new Map();
+  readonly #result: Extracted = { restored: 0, refused: [], skipped: [], folders: [] };
+  #layout: Layout | undefined;
+
+  constructor(root: string, options: RestoreOptions, seen: (chunk: Uint8Array) => void) {
+    this.#root = root;
+    this.#options = options;
+    this.#owners = options.owners ?? false;
+    this.#seen = seen;
+    this.#include = includePaths(options.include);
   }
-  return result;
+
+  /** Restores one entry, or refuses or skips it with a reason. */
+  async entry(header: TarHeader, body: ReadableStream<Uint8Array>): Promise<void> {
+    const place = this.#place(header);
+    if (place === undefined) return;
+    switch (header.type) {
+      case "directory":
+        return this.#folder(header, place);
+      case "file":
+      case "symlink":
+        return await this.#fileOrSymlink(header, place, body);
+      case "link":
+        return this.#hardLink(header, place);
+      default:
+        return this.#skip(header);
+    }
+  }
+
+  /** The result, once every entry is in; an --include that matched nothing fails. */
+  finish(): Extracted {
+    const missed = this.#include.filter((path) => !this.#matched.has(path));
+    if (missed.length > 0) {
+      throw new RunError(
+        `Cannot restore: nothing in the archive is at ${
+          missed.map((path) => `"${path}"`).join(", ")
+        } (--include takes paths below the archive's top folder, as \`tar -tzf\` shows them without it)`,
+      );
+    }
+    return this.#result;
+  }
+
+  /** Where the entry goes, its parent folders made; none when it is refused or not wanted. */
+  #place(header: TarHeader): Place | undefined {
+    this.#layout ??= layoutOf(header);
+    const rel = safeRelative(header.name, this.#layout);
+    if (typeof rel !== "string") return this.#refuse(header.name, rel.refuse);
+    if (!this.#wanted(rel)) return undefined;
+    const linkReason = rel === "" ? undefined : throughLink(this.#made, rel);
+    if (linkReason) return this.#refuse(header.name, linkReason);
+    const existing = rel === "" ? undefined : this.#made.get(rel);
+    // Archives without folder entries (made with excludes, by other tools) still restore.
+    const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
+    if (parent !== "" && this.#made.get(parent) !== "dir") {
+      entryStep(
+        header.name,
+        () => Deno.mkdirSync(`${this.#root}/${parent}`, { recursive: true, mode: 0o700 }),
+      );
+      const parts = parent.split("/");
+      for (let i = 1; i <= parts.length; i++) this.#made.set(parts.slice(0, i).join("/"), "dir");
+    }
+    if (existing === "symlink") return this.#refuse(header.name, "would write through a symlink");
+    return { rel, path: rel === "" ? this.#root : `${this.#root}/${rel}`, existing };
+  }
+
+  /** Whether an entry is wanted: all are without --include; DIR itself always is. */
+  #wanted(rel: string): boolean {
+    if (this.#include.length === 0 || rel === "") return true;
+    const hit = this.#include.find((path) => rel === path || rel.startsWith(`${path}/`));
+    if (hit !== undefined) this.#matched.add(hit);
+    return hit !== undefined;
+  }
+
+  #folder(header: TarHeader, { rel, path, existing }: Place): void {
+    if (existing === undefined && rel !== "") {
+      entryStep(header.name, () => Deno.mkdirSync(path, { mode: 0o700 }));
+      this.#made.set(rel, "dir");
+    } else if (existing !== undefined && existing !== "dir") {
+      return void this.#refuse(header.name, "a file of that name is already restored");
+    }
+    // Its attributes are set once everything below it is in place.
+    this.#result.folders.push({ rel, header });
+    this.#result.restored++;
+  }
+
+  async #fileOrSymlink(
+    header: TarHeader,
+    { rel, path, existing }: Place,
+    body: ReadableStream<Uint8Array>,
+  ): Promise<void> {
+    if (existing !== undefined || rel === "") {
+      return void this.#refuse(header.name, "already restored under that name");
+    }
+    if (header.type === "file") {
+      await writeBody(path, body, this.#seen).catch((err) => {
+        throw new RunError(`Cannot restore "${header.name}": ${fsReason(err)}`, { cause: err });
+      });
+    } else entryStep(header.name, () => Deno.symlinkSync(header.linkname ?? "", path));
+    this.#made.set(rel, header.type === "file" ? "file" : "symlink");
+    entryStep(header.name, () => applyAttributes(path, header, this.#owners));
+    this.#result.restored++;
+  }
+
+  #hardLink(header: TarHeader, { rel, path, existing }: Place): void {
+    const target = safeRelative(header.linkname ?? "", this.#layout as Layout);
+    if (typeof target !== "string" || target === "") {
+      return void this.#refuse(
+        header.name,
+        `hard link to a path outside the folder ("${header.linkname}")`,
+      );
+    }
+    const targetReason = throughLink(this.#made, target);
+    if (targetReason || this.#made.get(target) !== "file" || existing !== undefined) {
+      return void this.#refuse(
+        header.name,
+        `hard link to "${header.linkname}", which is not a file restored here`,
+      );
+    }
+    entryStep(header.name, () => Deno.linkSync(`${this.#root}/${target}`, path));
+    this.#made.set(rel, "file");
+    this.#result.restored++;
+  }
+
+  /** Devices, FIFOs and other kinds cannot be restored here: skipped, and said. */
+  #skip(header: TarHeader): void {
+    const skipped = {
+      name: header.name,
+      reason: `a ${header.type ?? "special"} entry is not restored`,
+    };
+    this.#result.skipped.push(skipped);
+    this.#options.onRefused?.(skipped);
+  }
+
+  #refuse(name: string, reason: string): undefined {
+    this.#result.refused.push({ name, reason });
+    this.#options.onRefused?.({ name, reason });
+    return undefined;
+  }
 }
 
 /**

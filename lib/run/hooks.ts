@@ -94,11 +94,33 @@ export async function runHook(
 ): Promise<void> {
   const [program, ...args] = words;
   if (program === undefined) return;
-  let child: Deno.ChildProcess;
+  const child = spawnHook(name, program, args, options.env ?? {});
+  const output = logOutput(name, child, options.log);
+  const { status, stopped } = await waitWithin(child, options);
+  await output.finish();
+  if (stopped === "timeout") {
+    throw new RunError(
+      `Cannot finish ${name}: still running after ${options.timeoutMs / 1000} s, stopped`,
+    );
+  }
+  if (stopped === "signal") throw options.signal?.reason;
+  if (!status.success) {
+    const how = status.signal ? `was killed by ${status.signal}` : `exited with ${status.code}`;
+    throw new RunError(`Cannot finish ${name}: "${program}" ${how}`);
+  }
+}
+
+/** The hook's process, started in a process group of its own; one line when it cannot start. */
+function spawnHook(
+  name: string,
+  program: string,
+  args: string[],
+  env: Record<string, string>,
+): Deno.ChildProcess {
   try {
-    child = new Deno.Command(program, {
+    return new Deno.Command(program, {
       args,
-      env: options.env ?? {},
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -113,11 +135,15 @@ export async function runHook(
       : String(err);
     throw new RunError(`Cannot run ${name}: ${reason}`, { cause: err });
   }
+}
+
+/** The hook's stdout and stderr logged line by line, within the budget, until `finish()`. */
+function logOutput(name: string, child: Deno.ChildProcess, log: Logger) {
   const budget = {
     chars: OUTPUT_CHARS,
     lines: OUTPUT_LINES,
     cut: () =>
-      options.log.warn(`${name} output cut: the rest is not logged`, {
+      log.warn(`${name} output cut: the rest is not logged`, {
         most_lines: OUTPUT_LINES,
         most_chars: OUTPUT_CHARS,
       }),
@@ -125,10 +151,29 @@ export async function runHook(
   const readers = [child.stdout.getReader(), child.stderr.getReader()];
   const reading = Promise.all(readers.map((reader, i) => {
     const stream = i === 0 ? "stdout" : "stderr";
-    return logLines(reader, (line) => options.log.info(`${name} output`, { stream, line }), budget)
+    return logLines(reader, (line) => log.info(`${name} output`, { stream, line }), budget)
       .catch(() => undefined); // Cancelled below once the hook is gone: nothing more to log.
   }));
+  return {
+    /** What it wrote is read to the end, unless what it left behind keeps the pipes open. */
+    async finish(): Promise<void> {
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([reading, new Promise((r) => grace = setTimeout(r, PIPE_GRACE_MS))]);
+      clearTimeout(grace);
+      await Promise.all(readers.map((reader) => reader.cancel()));
+      await reading;
+    },
+  };
+}
 
+/**
+ * Waits for the hook's process; at the timeout, or when `signal` aborts, its whole group
+ * gets SIGTERM, then SIGKILL after a grace period.
+ */
+async function waitWithin(
+  child: Deno.ChildProcess,
+  options: HookOptions,
+): Promise<{ status: Deno.CommandStatus; stopped: "timeout" | "signal" | undefined }> {
   let stopped: "timeout" | "signal" | undefined;
   let killer: ReturnType<typeof setTimeout> | undefined;
   const stop = (why: "timeout" | "signal") => {
@@ -142,29 +187,11 @@ export async function runHook(
   const onAbort = () => stop("signal");
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
-  let status: Deno.CommandStatus;
   try {
-    status = await child.status;
+    return { status: await child.status, stopped };
   } finally {
     clearTimeout(timer);
     clearTimeout(killer);
     options.signal?.removeEventListener("abort", onAbort);
-  }
-  // What it wrote is read to the end, unless something it left behind keeps the pipes open.
-  let grace: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([reading, new Promise((r) => grace = setTimeout(r, PIPE_GRACE_MS))]);
-  clearTimeout(grace);
-  await Promise.all(readers.map((reader) => reader.cancel()));
-  await reading;
-
-  if (stopped === "timeout") {
-    throw new RunError(
-      `Cannot finish ${name}: still running after ${options.timeoutMs / 1000} s, stopped`,
-    );
-  }
-  if (stopped === "signal") throw options.signal?.reason;
-  if (!status.success) {
-    const how = status.signal ? `was killed by ${status.signal}` : `exited with ${status.code}`;
-    throw new RunError(`Cannot finish ${name}: "${program}" ${how}`);
   }
 }
