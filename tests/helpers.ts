@@ -147,20 +147,45 @@ export async function daemonPid(dest: string): Promise<number> {
 
 /**
  * Polls `check` every 20 ms until it returns a value other than undefined, or fails
- * after `seconds`.
+ * after `seconds`, even while a check is still waiting for its answer.
  */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   seconds = 60,
 ): Promise<T> {
-  const deadline = performance.now() + seconds * 1000;
-  while (performance.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 20));
+  const timedOut = new Error(`Timed out after ${seconds} s waiting for ${what}`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timedOut), seconds * 1000);
+  });
+  try {
+    while (true) {
+      const value = await Promise.race([check(), deadline]);
+      if (value !== undefined) return value;
+      await Promise.race([new Promise((r) => setTimeout(r, 20)), deadline]);
+    }
+  } finally {
+    clearTimeout(timer);
   }
-  throw new Error(`Timed out after ${seconds} s waiting for ${what}`);
+}
+
+/**
+ * The ids of a process's descendants, its children first, read from /proc: a test ends
+ * only the processes it started (`deno task` runs backupd as its child).
+ */
+export function descendantsOf(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const text = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`);
+      children = [...children, ...text.trim().split(/\s+/).filter((w) => w !== "").map(Number)];
+    }
+  } catch (err) {
+    // Gone already: it has no descendants left.
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return children.flatMap((child) => [child, ...descendantsOf(child)]);
 }
 
 /** A fresh temporary folder. */

@@ -20,7 +20,9 @@ export interface Folders {
 
 /** Which setting carried each folder, for messages. */
 export interface FolderOrigins {
+  /** The flag or variable that gave SOURCE, for messages. */
   source: string;
+  /** The flag or variable that gave DEST, for messages. */
   dest: string;
 }
 

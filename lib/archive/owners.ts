@@ -3,7 +3,9 @@
 
 /** Names of uids and gids. */
 export interface OwnerNames {
+  /** The user name of `uid`, if the system knows one. */
   user(uid: number): string | undefined;
+  /** The group name of `gid`, if the system knows one. */
   group(gid: number): string | undefined;
 }
 
@@ -11,8 +13,9 @@ export interface OwnerNames {
  * Parses a passwd- or group-style file: `name:x:id:...` per line.
  *
  * @example
- * ```ts ignore
- * parseIdFile("root:x:0:0::/root:/bin/sh\n").get(0); // "root"
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseIdFile("root:x:0:0::/root:/bin/sh\npostgres:x:999:999::/:/bin/sh\n").get(999), "postgres");
  * ```
  */
 export function parseIdFile(text: string): Map<number, string> {

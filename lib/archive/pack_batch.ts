@@ -12,13 +12,19 @@ import type { WalkEntry } from "./walk.ts";
 
 /** A batch to pack: `output` is lent for the units. */
 export interface PackJob {
+  /** The pool's number for the job. */
   id: number;
+  /** What the worker is asked to do. */
   op: "pack";
+  /** The entries to pack, in order. */
   entries: WalkEntry[];
+  /** The archive's top folder. */
   top: string;
+  /** How the batch is compressed. */
   compression: "gzip" | "zstd";
   /** Whether to hash each file stored. */
   hashes: boolean;
+  /** The buffer lent for the compressed units. */
   output: ArrayBuffer;
 }
 

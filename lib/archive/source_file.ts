@@ -8,16 +8,23 @@ import { RunError } from "../base/errors.ts";
 
 /** A file opened for reading, with its status at the time it was opened. */
 export interface SourceFile {
+  /** Its size when opened: exactly this many bytes are stored. */
   size: number;
+  /** Its mode bits. */
   mode: number;
+  /** Its owner's user id. */
   uid: number;
+  /** Its owner's group id. */
   gid: number;
+  /** Its modification time when opened. */
   mtime: Date;
+  /** Its number of hard links. */
   nlink: number;
   /** Reads into `buffer`; the bytes read, 0 at the end. */
   readSync(buffer: Uint8Array): number;
   /** Its modification time now, epoch milliseconds; NaN when its name is now another file. */
   mtimeMsNow(): number;
+  /** Closes the file. */
   close(): void;
 }
 

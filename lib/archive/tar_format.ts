@@ -5,7 +5,7 @@
 // the two to the same bytes (tests/tar_format_test.ts); archives are read back with
 // modern-tar's strict decoder.
 
-import type { TarHeader } from "modern-tar";
+import type { TarHeader } from "../base/tar_header.ts";
 
 const TYPEFLAG: Record<NonNullable<TarHeader["type"]>, string> = {
   file: "0",

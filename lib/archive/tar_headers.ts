@@ -1,7 +1,7 @@
 // Tar headers for what the walk found: mode, owners, time and names, with pax records
 // where ustar is not enough (long or non-ASCII names, large ids, sub-second times).
 
-import type { TarHeader } from "modern-tar";
+import type { TarHeader } from "../base/tar_header.ts";
 import type { OwnerNames } from "./owners.ts";
 import type { WalkEntry } from "./walk.ts";
 
@@ -20,13 +20,21 @@ export function timeFields(mtime: Date | null, pax: Record<string, string>): Dat
 }
 
 /** What a header takes from a file's status. */
-interface HeaderInfo {
+export interface HeaderInfo {
+  /** Permission bits, if known. */
   mode: number | null;
+  /** Owner's user id, if known. */
   uid: number | null;
+  /** Owner's group id, if known. */
   gid: number | null;
+  /** Modification time, if known. */
   mtime: Date | null;
 }
 
+/**
+ * The header of an entry as the walk or an open file saw it: mode, owners, time and name,
+ * with pax records where ustar is not enough.
+ */
 export function baseHeader(
   info: HeaderInfo,
   name: string,
@@ -68,8 +76,11 @@ export function linkHeader(
 
 /** Mode, owner and time of an entry that has no file of its own on disk. */
 export interface EntryLook {
+  /** Permission bits (and setuid, setgid, sticky). */
   mode: number;
+  /** Owner's user id. */
   uid: number;
+  /** Owner's group id. */
   gid: number;
   /** Epoch milliseconds. */
   mtimeMs: number;

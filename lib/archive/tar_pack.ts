@@ -3,14 +3,14 @@
 // breaks it, straight into the blocks that are compressed.
 
 import { createHash } from "node:crypto";
-import type { TarHeader } from "modern-tar";
+import type { TarHeader } from "../base/tar_header.ts";
 import type { TarOut } from "../codec/block_output.ts";
 import { readExactly } from "./exact_reader.ts";
 import { describeOpenError, isSymlinkNow, openAsSeen, type SourceFile } from "./source_file.ts";
 import type { OwnerNames } from "./owners.ts";
 import { type EntryInfo, entryInfo, type WalkEntry } from "./walk.ts";
 import { type TarStream, tarStream } from "./tar_stream.ts";
-import { baseHeader, type EntryLook, linkHeader, timeFields } from "./tar_headers.ts";
+import { baseHeader, type EntryLook, linkHeader } from "./tar_headers.ts";
 
 /** What went wrong with one path; the archive stays valid. */
 export interface PackWarning {

@@ -2,7 +2,7 @@
 // into the current block; file content is read straight into the block. Each entry's
 // content must be exactly its header's size, or the stream fails.
 
-import type { TarHeader } from "modern-tar";
+import type { TarHeader } from "../base/tar_header.ts";
 import type { TarOut } from "../codec/block_output.ts";
 import { encodeHeader } from "./tar_format.ts";
 

@@ -6,18 +6,29 @@ import { fsReason, RunError } from "../base/errors.ts";
 
 /** What the walk keeps of an lstat: what the archive needs, small to keep and to send. */
 export interface EntryInfo {
+  /** A regular file. */
   isFile: boolean;
+  /** A folder. */
   isDirectory: boolean;
+  /** A symbolic link. */
   isSymlink: boolean;
   /** Socket, FIFO, block or character device: what cannot be archived. */
   special: string | undefined;
+  /** The device it is on. */
   dev: number;
+  /** Its inode, where the system gives one. */
   ino: number | null;
+  /** Its number of hard links, where the system gives one. */
   nlink: number | null;
+  /** Its size in bytes. */
   size: number;
+  /** Its mode bits, where the system gives them. */
   mode: number | null;
+  /** Its owner's user id. */
   uid: number | null;
+  /** Its owner's group id. */
   gid: number | null;
+  /** Its modification time. */
   mtime: Date | null;
 }
 
@@ -43,8 +54,10 @@ function specialKind(info: Deno.FileInfo): string | undefined {
  * The part of an lstat that the walk keeps.
  *
  * @example
- * ```ts ignore
- * entryInfo(Deno.lstatSync("/data")).isDirectory; // true
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const info = entryInfo(Deno.lstatSync(Deno.cwd()));
+ * assertEquals([info.isDirectory, info.isFile, info.isSymlink], [true, false, false]);
  * ```
  */
 export function entryInfo(info: Deno.FileInfo): EntryInfo {
@@ -66,7 +79,9 @@ export function entryInfo(info: Deno.FileInfo): EntryInfo {
 
 /** A folder identity, to leave out a folder wherever it is reached from. */
 export interface FolderId {
+  /** The device SOURCE is on. */
   dev: number;
+  /** SOURCE's inode. */
   ino: number | null;
 }
 
@@ -159,6 +174,7 @@ async function* walkFolder(
 
 /** A walk done once: what it found, in order, and the bytes of its regular files. */
 export interface TreeListing {
+  /** Every entry to archive, in the order they are stored. */
   entries: WalkEntry[];
   /** Bytes of the regular files (what an archive of the tree reads). */
   bytes: number;

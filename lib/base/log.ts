@@ -65,9 +65,12 @@ function quote(value: string): string {
  * Formats one event as a line (without the newline).
  *
  * @example
- * ```ts ignore
- * formatLine("text", new Date(0), "warn", "file grew", { path: "data/a b" });
- * // 1970-01-01T00:00:00.000Z WARN file grew path="data/a b"
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(
+ *   formatLine("text", new Date(0), "warn", "file grew", { path: "data/a b" }),
+ *   '1970-01-01T00:00:00.000Z WARN file grew path="data/a b"',
+ * );
  * ```
  */
 export function formatLine(

@@ -17,8 +17,11 @@ function formatDuration(seconds: number): string {
  *
  * @example
  * ```ts
- * renderBar(50, 100, 10, 30);
- * // "[###############---------------]  50%  50 B / 100 B  5 B/s  ETA 0:10"
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(
+ *   renderBar(50, 100, 10, 30),
+ *   "[###############---------------]  50%  50 B / 100 B  5 B/s  ETA 0:10",
+ * );
  * ```
  */
 export function renderBar(done: number, total: number, seconds: number, width = 30): string {

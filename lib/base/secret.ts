@@ -10,8 +10,9 @@ export type Secret = { value: string } | { file: string; from: string };
  * The secret's text; a file's content without surrounding white space.
  *
  * @example
- * ```ts ignore
- * await readSecret({ value: "s3cret" }); // "s3cret"
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(await readSecret({ value: "s3cret" }), "s3cret");
  * ```
  */
 export async function readSecret(secret: Secret): Promise<string> {

@@ -40,6 +40,7 @@ export async function remoteArchiveAt(
   return { store, path: archive.path };
 }
 
+/** The age identities of `--age-identity`, read, when one is given. */
 export async function identitiesOf(settings: Settings): Promise<{ identities?: string[] }> {
   return settings.ageIdentityFile
     ? { identities: await readIdentities(settings.ageIdentityFile) }

@@ -18,6 +18,7 @@ export class SinkError extends Error {
    * throw new SinkError("No space left on device (os error 28)", "ENOSPC");
    * ```
    */
+  /** A failure of the archive's writer; `code` is the OS error's (ENOSPC), if any. */
   constructor(message: string, code?: string) {
     super(message);
     this.name = "SinkError";

@@ -12,10 +12,11 @@ import { BufferPool } from "./buffer_pool.ts";
 export const BLOCK_BYTES = 1024 * 1024;
 
 /** An output buffer: a compressed block never outgrows this (deflate and zstd bounds). */
-export const OUTPUT_BYTES = BLOCK_BYTES + UNIT_OVERHEAD;
+export const OUTPUT_BYTES: number = BLOCK_BYTES + UNIT_OVERHEAD;
 
 /** Where compressed units go, in order; each buffer comes back once written. */
 export interface UnitSink {
+  /** Writes a unit; resolves with its buffer once written, for reuse. */
   write(unit: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer>;
 }
 
@@ -31,6 +32,7 @@ export interface TarOut {
 
 /** Units a job made itself, the first in the output buffer it was lent. */
 export interface JobUnits {
+  /** The units, in order. */
   units: Uint8Array<ArrayBuffer>[];
   /** Called when the units' turn in the stream comes, in order. */
   inTurn?: () => void;

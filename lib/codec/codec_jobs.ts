@@ -11,10 +11,15 @@ import { frameGzipMember, frameZstdUnit, GZIP_EXTRA, ZSTD_PREFIX } from "./frami
 
 /** A job for a worker: `input` holds `length` bytes; `output` is lent for compression. */
 export interface Job {
+  /** The pool's number for the job. */
   id: number;
+  /** Compress or decompress, gzip or zstd. */
   op: "gzip" | "gunzip" | "zstd" | "unzstd";
+  /** The buffer holding the input, transferred. */
   input: ArrayBuffer;
+  /** How many bytes of `input` are the input. */
   length: number;
+  /** A buffer lent for the result, transferred; else the worker makes one. */
   output?: ArrayBuffer;
 }
 
@@ -112,8 +117,13 @@ function engineFor(op: "gzip" | "zstd"): Driven {
  * for `input.length + UNIT_OVERHEAD`); returns the unit's length.
  *
  * @example
- * ```ts ignore
- * const length = compressUnit("gzip", block.subarray(0, filled), new Uint8Array(out, at));
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { gunzipSync } from "node:zlib";
+ * const input = new TextEncoder().encode("backupd ".repeat(1000));
+ * const output = new Uint8Array(input.length + UNIT_OVERHEAD);
+ * const length = compressUnit("gzip", input, output);
+ * assertEquals(new Uint8Array(gunzipSync(output.subarray(0, length))), input);
  * ```
  */
 export function compressUnit(op: "gzip" | "zstd", input: Uint8Array, output: Uint8Array): number {

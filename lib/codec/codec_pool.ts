@@ -137,8 +137,10 @@ class WorkerPool implements CodecPool {
  * Maps `source` through `work` with at most `depth` jobs in flight, yielding results in order.
  *
  * @example
- * ```ts ignore
- * for await (const plain of ordered(units, (u) => inflateUnit(u), 4)) write(plain);
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const slowFirst = (n: number) => new Promise<number>((r) => setTimeout(() => r(n * 10), n === 1 ? 20 : 0));
+ * assertEquals(await Array.fromAsync(ordered([1, 2, 3], slowFirst, 2)), [10, 20, 30]);
  * ```
  */
 export async function* ordered<T, R>(

@@ -9,8 +9,10 @@ import { CorruptArchiveError, mapFailure } from "./read_errors.ts";
  * Checks an age public key; throws a `RangeError` saying why it is not one.
  *
  * @example
- * ```ts ignore
- * checkRecipient("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p");
+ * ```ts
+ * import { doesNotThrow, throws } from "node:assert/strict";
+ * doesNotThrow(() => checkRecipient("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"));
+ * throws(() => checkRecipient("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8q"));
  * ```
  */
 export function checkRecipient(key: string): void {
@@ -84,6 +86,7 @@ export class DecryptError extends RunError {
    * throw new DecryptError("no identity matches any of the file's recipients");
    * ```
    */
+  /** "Cannot decrypt: DETAIL". */
   constructor(detail: string, options?: ErrorOptions) {
     super(`Cannot decrypt: ${detail}`, options);
   }

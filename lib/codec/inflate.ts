@@ -141,6 +141,7 @@ async function* restOf(head: Uint8Array, reader: ByteReader): AsyncGenerator<Uin
 
 /** Plain bytes as they are handed on, and what the reader is done with. */
 export interface PlainStream {
+  /** The plain bytes, in order. */
   stream: ReadableStream<Uint8Array>;
   /**
    * Told of each content chunk the tar reader handed on and the caller has finished with:

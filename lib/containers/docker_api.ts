@@ -6,6 +6,7 @@ import { RunError } from "../base/errors.ts";
 
 /** A container as the API lists it. */
 export interface Container {
+  /** Its id. */
   id: string;
   /** Its name, without the leading slash. */
   name: string;
@@ -17,9 +18,13 @@ export interface DockerApi {
   running(...labels: string[]): Promise<Container[]>;
   /** A container's labels, or none when the engine knows no such container. */
   labelsOf(idOrName: string): Promise<Record<string, string> | undefined>;
+  /** Pauses a container (its processes frozen). */
   pause(id: string): Promise<void>;
+  /** Resumes a paused container. */
   unpause(id: string): Promise<void>;
+  /** Stops a container, giving it 60 s after SIGTERM. */
   stop(id: string): Promise<void>;
+  /** Starts a stopped container. */
   start(id: string): Promise<void>;
 }
 

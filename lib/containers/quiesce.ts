@@ -14,6 +14,7 @@ import { readStateFile, writeStateFile } from "../store/state_file.ts";
 
 /** The labels backupd acts on. */
 export const PAUSE_LABEL = "backupd.pause=true";
+/** The label of containers stopped (and started again) around the archive phase. */
 export const STOP_LABEL = "backupd.stop=true";
 /** The label docker compose puts on every container of a project. */
 export const PROJECT_LABEL = "com.docker.compose.project";
@@ -137,7 +138,9 @@ export async function quiesce(
 
 /** The engine and the compose project whose labelled containers a run quiesces. */
 export interface ContainerEngine {
+  /** The engine's API. */
   api: DockerApi;
+  /** The compose project whose containers are quiesced. */
   project: string;
 }
 

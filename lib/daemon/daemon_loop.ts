@@ -59,8 +59,11 @@ export class Wakeup {
 
 /** What the loop needs. */
 export interface LoopDeps {
+  /** The clock and its sleeps. */
   clock: Clock;
+  /** The schedule's slots. */
   slots: Slots;
+  /** Where events go. */
   log: Logger;
   /** Makes one backup; reports its own failures and resolves either way. */
   backup(reason: RunReason, slot: number | undefined): Promise<void>;

@@ -12,7 +12,9 @@ export const GRACE_MS = 3_600_000;
 export interface HealthInput {
   /** Epoch milliseconds. */
   now: number;
+  /** The schedule's slots. */
   slots: Slots;
+  /** The last run's record, if any. */
   lastRun: LastRun | undefined;
   /** The newest archive's time, read from its name. */
   newestArchive: number | undefined;
@@ -22,6 +24,7 @@ export interface HealthInput {
 
 /** The verdict. */
 export interface Health {
+  /** Whether backups are current. */
   healthy: boolean;
   /** One line saying why. */
   reason: string;
@@ -31,9 +34,17 @@ export interface Health {
  * Judges health as README: Health says.
  *
  * @example
- * ```ts ignore
- * assessHealth({ now, slots, lastRun: undefined, newestArchive: undefined, daemonStarted: now });
- * // { healthy: true, reason: "no archive yet; the first slot is ..." }
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { cronSlots } from "./schedule.ts";
+ * const now = Date.UTC(2027, 0, 2, 12);
+ * const slots = cronSlots("0 1 * * *", "UTC");
+ * assertEquals(assessHealth({ now, slots, lastRun: undefined, newestArchive: now - 3_600_000, daemonStarted: now }), {
+ *   healthy: true,
+ *   reason: "the newest archive is from 2027-01-02T11:00:00.000Z",
+ * });
+ * assertEquals(assessHealth({ now, slots, lastRun: undefined, newestArchive: undefined, daemonStarted: now }).reason,
+ *   "no archive yet; the first slot is 2027-01-03T01:00:00.000Z");
  * ```
  */
 export function assessHealth(input: HealthInput): Health {

@@ -15,9 +15,10 @@ export interface Slots {
  * Slots of a cron expression in a zone (the expression was checked by the settings).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * const slots = cronSlots("0 1 * * *", "Europe/Berlin");
- * new Date(slots.next(Date.UTC(2027, 0, 1))!).toISOString(); // "2027-01-01T00:00:00.000Z"
+ * assertEquals(new Date(slots.next(Date.UTC(2027, 0, 1)) ?? 0).toISOString(), "2027-01-02T00:00:00.000Z");
  * ```
  */
 export function cronSlots(pattern: string, timeZone: string): Slots {
@@ -38,8 +39,9 @@ export function cronSlots(pattern: string, timeZone: string): Slots {
  * The slots in `(fromMs, toMs]`, at most `limit` of them.
  *
  * @example
- * ```ts ignore
- * slotsBetween(cronSlots("* * * * *", "UTC"), 0, 180_000); // [60000, 120000, 180000]
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(slotsBetween(cronSlots("* * * * *", "UTC"), 0, 180_000), [60000, 120000, 180000]);
  * ```
  */
 export function slotsBetween(slots: Slots, fromMs: number, toMs: number, limit = 100): number[] {

@@ -11,15 +11,25 @@ import { type NoticeDeps, noticeTimeoutMs, type RunReport } from "./run_report.t
 
 /** What a notification says about a run. */
 export interface RunNotice {
+  /** ok, warning or failed. */
   result: RunReport["result"];
+  /** The host name. */
   host: string;
+  /** SOURCE. */
   source: string;
+  /** DEST. */
   dest: string;
+  /** The archive made, relative to DEST. */
   archive?: string;
+  /** Its size in bytes. */
   bytes?: number;
+  /** Its size in binary units. */
   size?: string;
+  /** How long the run took. */
   seconds: number;
+  /** Why the run failed. */
   error?: string;
+  /** When the notice was made, ISO 8601. */
   time: string;
 }
 

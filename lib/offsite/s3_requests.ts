@@ -7,6 +7,7 @@ import { RemoteError } from "../base/errors.ts";
 /** The bytes of one part of a multipart upload, and how many go at once. */
 export const PART_BYTES = 8 * 1024 * 1024;
 
+/** Parts of one upload sent at once (and so held in memory). */
 export const PARTS_IN_FLIGHT = 4;
 
 /** S3 takes at most 10,000 parts; stay clear of it. */

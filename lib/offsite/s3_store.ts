@@ -22,9 +22,11 @@ import { PARTS_IN_FLIGHT, partSizeFor, remoteError } from "./s3_requests.ts";
 
 /** What HeadObject says of an uploaded archive. */
 export interface RemoteHead {
+  /** Its size in bytes. */
   size: number;
   /** The sha256 backupd keeps in the object's metadata, if any. */
   sha256?: string;
+  /** Its entity tag. */
   etag?: string;
 }
 
@@ -47,6 +49,7 @@ export class RemoteStore implements ArchiveStore {
    * const store = new RemoteStore(client, { bucket: "backups", prefix: "db" });
    * ```
    */
+  /** A store over `client` at `target`'s bucket and prefix. */
   constructor(client: S3Client, target: S3Target) {
     this.#client = client;
     this.#target = target;

@@ -6,6 +6,7 @@ import type { Secret } from "../base/secret.ts";
 
 /** Where off-site copies go: `s3://BUCKET/PREFIX`. */
 export interface S3Target {
+  /** The bucket's name. */
   bucket: string;
   /** Key prefix without slashes at either end; "" for the bucket's top. */
   prefix: string;
@@ -15,6 +16,7 @@ export interface S3Target {
 export interface S3Connection {
   /** The endpoint URL; the AWS one for the region when absent. */
   endpoint?: string;
+  /** The bucket's region. */
   region: string;
   /** `https://host/bucket/key` instead of `https://bucket.host/key`. */
   pathStyle: boolean;
@@ -22,8 +24,11 @@ export interface S3Connection {
 
 /** S3 credentials from the environment; the SDK's own chain looks when absent. */
 export interface S3Credentials {
+  /** The access key id. */
   accessKeyId: Secret;
+  /** The secret key. */
   secretAccessKey: Secret;
+  /** A temporary session's token. */
   sessionToken?: Secret;
 }
 

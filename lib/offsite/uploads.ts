@@ -15,6 +15,7 @@ export interface LocalArchive extends ArchiveName {
 
 /** Options of {@linkcode uploadMissing}. */
 export interface UploadMissingOptions {
+  /** Where events go. */
   log: Logger;
   /** Waits between attempts; rejects when `signal` aborts. */
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;

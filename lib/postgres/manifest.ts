@@ -43,8 +43,11 @@ function hex8(n: bigint | number): string {
  *
  * @example
  * ```ts
- * walSegmentNames(1, 0x2000028n, 0x3000000n, 16 * 1024 * 1024);
- * // ["000000010000000000000002"]
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(
+ *   walSegmentNames(1, 0x2000028n, 0x3000000n, 16 * 1024 * 1024),
+ *   ["000000010000000000000002"],
+ * );
  * ```
  */
 export function walSegmentNames(
@@ -81,8 +84,11 @@ export interface LabelFacts {
  *
  * @example
  * ```ts
- * parseBackupLabel("START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nSTART TIMELINE: 1\n");
- * // { start: 0x2000028n, timeline: 1 }
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(
+ *   parseBackupLabel("START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nSTART TIMELINE: 1\n"),
+ *   { start: 0x2000028n, timeline: 1 },
+ * );
  * ```
  */
 export function parseBackupLabel(label: string): LabelFacts {
@@ -108,8 +114,11 @@ export interface ManifestFile {
 
 /** What the manifest says of the WAL the backup needs. */
 export interface ManifestWal {
+  /** The timeline the backup ran on. */
   timeline: number;
+  /** The backup's start LSN. */
   start: bigint;
+  /** The backup's end LSN. */
   end: bigint;
 }
 

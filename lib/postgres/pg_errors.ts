@@ -29,9 +29,11 @@ export function reason(err: unknown): string {
   return err instanceof Error ? err.message.split("\n")[0] ?? err.name : String(err);
 }
 
+/** What the role of `--postgres` needs, for messages about missing privileges. */
 export const PRIVILEGES =
   "the role needs the REPLICATION attribute and EXECUTE on pg_control_system, pg_backup_start and pg_backup_stop (README: Consistency)";
 
+/** Whether PostgreSQL refused for want of a privilege (SQLSTATE 42501). */
 export function isPrivilegeError(err: unknown): boolean {
   return (err as { code?: unknown })?.code === "42501";
 }

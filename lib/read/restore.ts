@@ -2,7 +2,8 @@
 // modern-tar's strict decoder, refusing every entry that would land outside that folder.
 
 import { lchownSync, lutimesSync } from "node:fs";
-import { createTarDecoder, type TarHeader } from "modern-tar";
+import { createTarDecoder } from "modern-tar";
+import type { TarHeader } from "../base/tar_header.ts";
 import { fsReason, RunError } from "../base/errors.ts";
 import { decompress, type TarSource } from "../codec/decompress.ts";
 import { isEncryptedName } from "../store/names.ts";
@@ -19,7 +20,9 @@ import {
 
 /** An entry that was not restored, and why. */
 export interface Refusal {
+  /** The entry's name in the archive. */
   name: string;
+  /** Why it was not restored. */
   reason: string;
 }
 

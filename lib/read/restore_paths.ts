@@ -1,7 +1,7 @@
 // Where each entry of an archive lands in DIR, or why it may not: names are made relative,
 // `..`, absolute names and paths through symlinks refused, `--include` paths matched.
 
-import type { TarHeader } from "modern-tar";
+import type { TarHeader } from "../base/tar_header.ts";
 
 /** Where an archive's entries start: below a top folder (`data/...`), or right away (`./...`). */
 export type Layout = { strip: 0 | 1 };

@@ -27,12 +27,17 @@ export async function checkRestoreTarget(dir: string): Promise<void> {
 }
 
 /** DIR ready for a restore, and the hidden staging folder inside it. */
-interface Target {
+export interface Target {
+  /** The hidden folder inside DIR that entries go into until all are there. */
   stage: string;
   /** Whether this restore made DIR (a failed one removes it again). */
   created: boolean;
 }
 
+/**
+ * Makes DIR ready for a restore: it must not exist or be empty; leftovers of an interrupted
+ * restore are removed first. Entries go into a stage inside it until all are there.
+ */
 export async function prepareTarget(
   dir: string,
   options: { onLeftovers?: (path: string) => void },

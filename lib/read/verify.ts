@@ -13,6 +13,7 @@ import { hashFile, readSidecar, type SidecarHash } from "../store/sidecar.ts";
 
 /** The verdict on one archive. */
 export interface VerifyResult {
+  /** Whether every check passed. */
   ok: boolean;
   /** Why it failed. */
   reason?: string;

@@ -10,6 +10,7 @@ export interface HookOptions {
   env?: Record<string, string>;
   /** How long the hook may take before it is stopped. */
   timeoutMs: number;
+  /** Where its output goes, line by line. */
   log: Logger;
   /** Stops the hook early (SIGTERM to backupd). */
   signal?: AbortSignal;
@@ -19,6 +20,7 @@ export interface HookOptions {
 export const LINE_CHARS = 2000;
 /** Output logged per hook in all, in characters and in lines; the rest is read and dropped. */
 export const OUTPUT_CHARS = 256 * 1024;
+/** Lines of output logged per hook. */
 export const OUTPUT_LINES = 1000;
 /** After a timeout: how long the hook's group has between SIGTERM and SIGKILL. */
 const TIMEOUT_GRACE_MS = 5_000;

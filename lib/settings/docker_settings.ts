@@ -22,8 +22,14 @@ export const DEFAULT_DOCKER_HOST: string = SETTINGS.dockerHost.default;
  * Reads DOCKER_HOST; throws RangeError for a form it does not know.
  *
  * @example
- * ```ts ignore
- * parseDockerHost("unix:///run/docker.sock"); // { host: "unix:///run/docker.sock", base: "http://docker", socket: "/run/docker.sock" }
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseDockerHost("unix:///run/docker.sock"), {
+ *   host: "unix:///run/docker.sock",
+ *   base: "http://docker",
+ *   socket: "/run/docker.sock",
+ * });
+ * assertEquals(parseDockerHost("tcp://127.0.0.1:2375").base, "http://127.0.0.1:2375");
  * ```
  */
 export function parseDockerHost(host: string): Endpoint {
@@ -38,6 +44,7 @@ export function parseDockerHost(host: string): Endpoint {
 
 /** The Docker engine for the container labels, and the compose project they are read in. */
 export interface DockerSettings {
+  /** DOCKER_HOST, or the default socket. */
   host: string;
   /** Whether DOCKER_HOST was given (then an absent engine is an error). */
   explicit: boolean;

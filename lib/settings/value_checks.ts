@@ -61,7 +61,9 @@ export function maskPassword(url: string): string {
 
 /** An address to listen on. */
 export interface ListenAddress {
+  /** The host name or address. */
   hostname: string;
+  /** The port. */
   port: number;
 }
 

@@ -55,8 +55,11 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
  *
  * @example
  * ```ts
- * stampOf(Date.UTC(2027, 0, 2, 0, 30, 5), "Europe/Berlin");
- * // { day: "2027-01-02", time: "01-30-05" }
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(
+ *   stampOf(Date.UTC(2027, 0, 2, 0, 30, 5), "Europe/Berlin"),
+ *   { day: "2027-01-02", time: "01-30-05" },
+ * );
  * ```
  */
 export function stampOf(instantMs: number, timeZone: string): Stamp {

@@ -5,9 +5,13 @@ import type { ArchiveName } from "./names.ts";
 
 /** Retention rules; an absent rule is not applied. */
 export interface KeepPolicy {
+  /** Keep the N newest. */
   last?: number;
+  /** Keep the newest of each of N days. */
   daily?: number;
+  /** Keep the newest of each of N ISO weeks. */
   weekly?: number;
+  /** Keep the newest of each of N months. */
   monthly?: number;
 }
 

@@ -8,17 +8,25 @@ export type RunResult = "ok" | "warning" | "failed";
 
 /** The last run, as status.json holds it. */
 export interface LastRun {
+  /** When the run started, ISO 8601. */
   started: string;
+  /** When it ended, ISO 8601. */
   finished: string;
+  /** How it ended. */
   result: RunResult;
+  /** The archive it made, relative to DEST. */
   archive?: string;
+  /** Why it failed. */
   error?: string;
 }
 
 /** The daemon, as daemon.json holds it. */
 export interface DaemonState {
+  /** The daemon's process id. */
   pid: number;
+  /** When it started, ISO 8601. */
   started: string;
+  /** The next slot, ISO 8601; null when the schedule has none. */
   nextSlot: string | null;
   /** Whether a run is going. */
   running: boolean;

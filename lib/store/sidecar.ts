@@ -31,8 +31,10 @@ export async function readSidecar(archivePath: string): Promise<SidecarHash> {
  * Reads a sidecar's text (`undefined`: there is none) for the archive file `fileName`.
  *
  * @example
- * ```ts ignore
- * parseSidecar(`${"ab".repeat(32)}  01-00-00.tar.gz\n`, "01-00-00.tar.gz"); // { hex: "abab..." }
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseSidecar(`${"ab".repeat(32)}  01-00-00.tar.gz\n`, "01-00-00.tar.gz"), { hex: "ab".repeat(32) });
+ * assertEquals(parseSidecar(undefined, "01-00-00.tar.gz"), { missing: true });
  * ```
  */
 export function parseSidecar(text: string | undefined, fileName: string): SidecarHash {
@@ -68,8 +70,12 @@ export async function hashFile(path: string): Promise<string> {
  * sha256 of a whole stream, hex.
  *
  * @example
- * ```ts ignore
- * await hashStream(ReadableStream.from([new Uint8Array([1, 2, 3])]));
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(
+ *   await hashStream(ReadableStream.from([new Uint8Array([1, 2, 3])])),
+ *   "039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81",
+ * );
  * ```
  */
 export async function hashStream(stream: ReadableStream<Uint8Array>): Promise<string> {

@@ -5,6 +5,7 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupd,
   backupNow,
+  descendantsOf,
   flipMiddleByte,
   isRoot,
   listFiles,
@@ -342,7 +343,10 @@ Deno.test("a restore killed midway leaves only its hidden stage, which the next 
     }
     return undefined;
   });
-  strictEqual((await run("pkill", ["-KILL", "-f", `main.ts restore ${archive}`])).code, 0);
+  // The restore itself, `deno task`'s child, is killed by its id.
+  const restore = descendantsOf(child.pid);
+  strictEqual(restore.length > 0, true, "the restore runs under deno task");
+  for (const pid of restore.reverse()) Deno.kill(pid, "SIGKILL");
   await child.output();
   // Nothing half-written stands in DIR under a real name.
   deepStrictEqual([...Deno.readDirSync(target)].map((e) => e.name), [stage]);

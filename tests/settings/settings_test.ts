@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { ConfigError } from "../lib/base/errors.ts";
-import { resolveSettings } from "../lib/settings/settings.ts";
+import { ConfigError } from "../../lib/base/errors.ts";
+import { resolveSettings } from "../../lib/settings/settings.ts";
 
 const SYSTEM = { timeZone: "Europe/Berlin" };
 

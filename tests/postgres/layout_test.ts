@@ -1,10 +1,9 @@
 import { strictEqual } from "node:assert/strict";
-import { RunError } from "../lib/base/errors.ts";
-import { describeServer } from "../lib/postgres/pg_errors.ts";
-import { appendWal, leftOutOfBackup } from "../lib/postgres/layout.ts";
-import { packTree } from "../lib/archive/tar_pack.ts";
-import { listTree } from "../lib/archive/walk.ts";
-import { fileTarOut, run, tempDir } from "./helpers.ts";
+import { RunError } from "../../lib/base/errors.ts";
+import { appendWal, leftOutOfBackup } from "../../lib/postgres/layout.ts";
+import { packTree } from "../../lib/archive/tar_pack.ts";
+import { listTree } from "../../lib/archive/walk.ts";
+import { fileTarOut, run, tempDir } from "../helpers.ts";
 
 Deno.test("leftOutOfBackup leaves out what pg_basebackup does and keeps the data", () => {
   const out = [
@@ -54,12 +53,6 @@ Deno.test("leftOutOfBackup leaves out what pg_basebackup does and keeps the data
   ];
   for (const rel of out) strictEqual(leftOutOfBackup(rel), true, rel);
   for (const rel of kept) strictEqual(leftOutOfBackup(rel), false, rel);
-});
-
-Deno.test("describeServer names host, port, database and user but never the password", () => {
-  strictEqual(describeServer("postgres://app:s3cret@db:5433/shop"), "db:5433/shop as app");
-  strictEqual(describeServer("postgresql://db/shop"), "db:5432/shop as the default user");
-  strictEqual(describeServer("postgres://a%40b:x@db"), "db:5432/ as a@b");
 });
 
 const SEGMENT = 8192;

@@ -1,6 +1,6 @@
 import { deepStrictEqual } from "node:assert/strict";
-import { readExactly } from "../lib/archive/exact_reader.ts";
-import { tempDir } from "./helpers.ts";
+import { readExactly } from "../../lib/archive/exact_reader.ts";
+import { tempDir } from "../helpers.ts";
 
 /** Reads into one reused 3-byte buffer, as the blocks are reused; keeps what was handed on. */
 async function readAll(path: string, size: number, chunkSize: number) {
@@ -47,12 +47,17 @@ Deno.test("readExactly pads a file shorter than its size with zeros, shows them,
 Deno.test("readExactly never reads more than the room or the chunk size at once", async () => {
   await using dir = await tempDir();
   await Deno.writeFile(`${dir.path}/f`, new Uint8Array([1, 2, 3, 4, 5]));
-  using file = Deno.openSync(`${dir.path}/f`);
-  const reads: number[] = [];
-  const room = new Uint8Array(8);
-  await readExactly(file, 5, {
-    room: (max) => room.subarray(0, max),
-    took: (n) => Promise.resolve(void reads.push(n)),
-  }, { chunkSize: 2 });
-  deepStrictEqual(reads, [2, 2, 1]);
+  const readsWith = async (roomBytes: number, chunkSize: number) => {
+    using file = Deno.openSync(`${dir.path}/f`);
+    const reads: number[] = [];
+    const room = new Uint8Array(roomBytes);
+    await readExactly(file, 5, {
+      room: (max) => room.subarray(0, Math.min(max, room.length)),
+      took: (n) => Promise.resolve(void reads.push(n)),
+    }, { chunkSize });
+    return reads;
+  };
+  // The chunk size is the smaller, then the room is.
+  deepStrictEqual(await readsWith(8, 2), [2, 2, 1]);
+  deepStrictEqual(await readsWith(3, 4), [3, 2]);
 });

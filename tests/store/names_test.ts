@@ -10,7 +10,7 @@ import {
   sidecarName,
   sidecarText,
   stampOf,
-} from "../lib/store/names.ts";
+} from "../../lib/store/names.ts";
 
 Deno.test("stampOf gives the local date and time in the zone when the UTC date differs", () => {
   const instant = Date.UTC(2027, 0, 1, 23, 30, 5);

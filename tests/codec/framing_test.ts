@@ -7,8 +7,8 @@ import {
   memberLength,
   ZSTD_PREFIX,
   zstdUnitLength,
-} from "../lib/codec/framing.ts";
-import { tempDir } from "./helpers.ts";
+} from "../../lib/codec/framing.ts";
+import { tempDir } from "../helpers.ts";
 
 const block = new TextEncoder().encode("employee|1|dept_3\n".repeat(5000));
 

@@ -6,7 +6,7 @@ import {
   parseBackupLabel,
   parseLsn,
   walSegmentNames,
-} from "../lib/postgres/manifest.ts";
+} from "../../lib/postgres/manifest.ts";
 
 const MB16 = 16 * 1024 * 1024;
 

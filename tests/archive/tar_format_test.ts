@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { packTar, type TarHeader } from "modern-tar";
-import { encodeHeader } from "../lib/archive/tar_format.ts";
+import { encodeHeader } from "../../lib/archive/tar_format.ts";
 
 /** modern-tar's own header blocks for `header`: its packed archive up to the content. */
 async function modernTarHeader(header: TarHeader): Promise<Uint8Array> {

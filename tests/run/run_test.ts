@@ -1,10 +1,10 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { runBackup } from "../lib/run/run.ts";
-import { LockHeldError } from "../lib/base/errors.ts";
-import { acquireLock } from "../lib/store/lock.ts";
-import { createLogger } from "../lib/base/log.ts";
-import { resolveSettings } from "../lib/settings/settings.ts";
-import { listFiles, run, tempDir } from "./helpers.ts";
+import { runBackup } from "../../lib/run/run.ts";
+import { LockHeldError } from "../../lib/base/errors.ts";
+import { acquireLock } from "../../lib/store/lock.ts";
+import { createLogger } from "../../lib/base/log.ts";
+import { resolveSettings } from "../../lib/settings/settings.ts";
+import { listFiles, run, tempDir } from "../helpers.ts";
 
 const ORIGINS = { source: "--source", dest: "--dest" };
 

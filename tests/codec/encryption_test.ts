@@ -7,9 +7,9 @@ import {
   decryptStream,
   encryptStream,
   readIdentities,
-} from "../lib/codec/encryption.ts";
-import { RunError } from "../lib/base/errors.ts";
-import { tempDir } from "./helpers.ts";
+} from "../../lib/codec/encryption.ts";
+import { RunError } from "../../lib/base/errors.ts";
+import { tempDir } from "../helpers.ts";
 
 async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());

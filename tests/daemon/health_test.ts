@@ -1,6 +1,6 @@
 import { deepStrictEqual } from "node:assert/strict";
-import { assessHealth } from "../lib/daemon/health.ts";
-import { cronSlots } from "../lib/daemon/schedule.ts";
+import { assessHealth } from "../../lib/daemon/health.ts";
+import { cronSlots } from "../../lib/daemon/schedule.ts";
 
 const slots = cronSlots("0 1 * * *", "UTC");
 const at = (iso: string) => Date.parse(iso);

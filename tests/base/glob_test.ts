@@ -1,5 +1,5 @@
 import { strictEqual } from "node:assert/strict";
-import { excludeMatcher, globProblem, globToRegExp } from "../lib/base/glob.ts";
+import { excludeMatcher, globProblem, globToRegExp } from "../../lib/base/glob.ts";
 
 Deno.test("globToRegExp keeps * and ? inside one segment and lets ** cross them", () => {
   strictEqual(globToRegExp("*.tmp").test("x.tmp"), true);

@@ -1,7 +1,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { inflate, streamReader, tappedReader } from "../lib/codec/inflate.ts";
-import { startCodecPool } from "../lib/codec/codec_pool.ts";
+import { inflate, streamReader, tappedReader } from "../../lib/codec/inflate.ts";
+import { startCodecPool } from "../../lib/codec/codec_pool.ts";
 
 Deno.test("streamReader fills buffers across chunk boundaries and returns less only at the end", async () => {
   const bytes = Uint8Array.from({ length: 106 }, (_, i) => i);

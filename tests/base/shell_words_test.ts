@@ -1,5 +1,5 @@
 import { deepStrictEqual, throws } from "node:assert/strict";
-import { splitWords } from "../lib/base/shell_words.ts";
+import { splitWords } from "../../lib/base/shell_words.ts";
 
 Deno.test("splitWords splits on blanks and keeps quoted words whole, as a shell would", () => {
   deepStrictEqual(splitWords("pg_dump  -U postgres\t-f /tmp/x.sql"), [

@@ -4,8 +4,8 @@ import {
   type ArchiveName,
   parseArchiveName,
   stampOf,
-} from "../lib/store/names.ts";
-import { applyPolicy, isoWeek } from "../lib/store/retention.ts";
+} from "../../lib/store/names.ts";
+import { applyPolicy, isoWeek } from "../../lib/store/retention.ts";
 
 function archive(day: string, time = "01-00-00", seq = 0): ArchiveName {
   const parsed = parseArchiveName(day, archiveFileName(time, seq, "gzip"));

@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { UsageError } from "../lib/base/errors.ts";
-import { parseCommandLine } from "../lib/cli/cli.ts";
+import { UsageError } from "../../lib/base/errors.ts";
+import { parseCommandLine } from "../../lib/cli/cli.ts";
 
 /** The long options a command's --help lists (`-h, --help` aside). */
 function helpOptions(command: string): string[] {

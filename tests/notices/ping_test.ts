@@ -1,5 +1,5 @@
 import { rejects, strictEqual } from "node:assert/strict";
-import { pingAddress, sendPing } from "../lib/notices/ping.ts";
+import { pingAddress, sendPing } from "../../lib/notices/ping.ts";
 
 Deno.test("pingAddress appends /start and /fail, and nothing for success", () => {
   strictEqual(pingAddress("https://hc.example/abc/", "start"), "https://hc.example/abc/start");

@@ -1,5 +1,5 @@
 import { strictEqual } from "node:assert/strict";
-import { PART_BYTES, partSizeFor } from "../lib/offsite/s3_requests.ts";
+import { PART_BYTES, partSizeFor } from "../../lib/offsite/s3_requests.ts";
 
 Deno.test("partSizeFor keeps 8 MiB parts and grows them only to stay under 10,000 parts", () => {
   strictEqual(partSizeFor(0), PART_BYTES);

@@ -1,0 +1,8 @@
+import { strictEqual } from "node:assert/strict";
+import { describeServer } from "../../lib/postgres/pg_errors.ts";
+
+Deno.test("describeServer names host, port, database and user but never the password", () => {
+  strictEqual(describeServer("postgres://app:s3cret@db:5433/shop"), "db:5433/shop as app");
+  strictEqual(describeServer("postgresql://db/shop"), "db:5432/shop as the default user");
+  strictEqual(describeServer("postgres://a%40b:x@db"), "db:5432/ as a@b");
+});
