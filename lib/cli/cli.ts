@@ -143,9 +143,13 @@ export function parseCommandLine(args: readonly string[]): Invocation | Printed 
   let invocation: Invocation | undefined;
   let output = "";
   const program = buildProgram((text) => output += text, (parsed) => invocation = parsed);
+  const first = args[0];
+  // `backupd help [command]`, as --help lists it: that command's help, or the program's.
+  if (first === "help" && args.length <= 2) {
+    return parseCommandLine([...args.slice(1), "--help"]);
+  }
   // A word where the command goes that is none: the default command (run) would take it
   // for an operand and say "too many arguments".
-  const first = args[0];
   const names = COMMANDS.map((command) => command.name);
   if (first !== undefined && !first.startsWith("-") && !names.includes(first)) {
     const near = nearestName(first, names);

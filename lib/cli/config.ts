@@ -37,8 +37,25 @@ function shownValue(key: SettingKey, settings: Settings): string {
   return typeof resolved === "string" ? resolved : spec.default ?? "";
 }
 
+/** Settings that mean something only beside another; the rest always apply. */
+const APPLIES: Partial<Record<SettingKey, (settings: Settings) => boolean>> = {
+  // Under --postgres nothing is quiesced; with BACKUP_QUIESCE=off no engine is asked.
+  quiesce: (s) => s.postgres === undefined,
+  dockerHost: (s) => s.postgres === undefined && s.docker !== undefined,
+  quiesceGroup: (s) => s.postgres === undefined && s.docker !== undefined,
+  postgresPassword: (s) => s.postgres !== undefined,
+  notifyOn: (s) => s.notify.length > 0,
+  hookTimeout: (s) => s.preHook !== undefined || s.postHook !== undefined,
+  s3Endpoint: (s) => s.s3 !== undefined,
+  s3Region: (s) => s.s3 !== undefined,
+  s3PathStyle: (s) => s.s3 !== undefined,
+  s3AccessKey: (s) => s.s3 !== undefined,
+  s3SecretKey: (s) => s.s3 !== undefined,
+  s3SessionToken: (s) => s.s3 !== undefined,
+};
+
 /**
- * The effective settings with the origins the resolver recorded.
+ * The effective settings that apply, with the origins the resolver recorded.
  *
  * @example
  * ```ts
@@ -53,7 +70,8 @@ function shownValue(key: SettingKey, settings: Settings): string {
  * ```
  */
 export function configRows(settings: Settings): ConfigRow[] {
-  return settingKeys().filter((key) => !specOf(key).hidden).map((key) => ({
+  const applies = (key: SettingKey) => APPLIES[key]?.(settings) ?? true;
+  return settingKeys().filter((key) => !specOf(key).hidden && applies(key)).map((key) => ({
     setting: displayName(key),
     value: shownValue(key, settings),
     from: describeOrigin(settings.given.get(key)?.origin),

@@ -175,7 +175,8 @@ async function backupOnce(
       });
     }
   } finally {
+    // Written after a stop too: a stopped daemon must not look as if a run were going.
     state.running = false;
-    if (!stop.signal.aborted) await state.write();
+    await state.write();
   }
 }

@@ -23,7 +23,8 @@ interface Metrics {
   bytesIn: Gauge;
   bytesOut: Gauge;
   archives: Gauge;
-  upload: Gauge;
+  /** Only with a bucket: without one there is no upload to report. */
+  upload: Gauge | undefined;
   runs: InstanceType<PromClient["Counter"]>;
 }
 
@@ -31,7 +32,7 @@ let metrics: Promise<Metrics> | undefined;
 /** Whether the last success is known to this process (a run of its own, or the archives). */
 let successKnown = false;
 
-function makeMetrics(): Promise<Metrics> {
+function makeMetrics(settings: Settings): Promise<Metrics> {
   return metrics ??= (async () => {
     const prom = await import("prom-client");
     const registry = new prom.Registry();
@@ -52,10 +53,12 @@ function makeMetrics(): Promise<Metrics> {
       bytesIn: gauge("backupd_last_run_bytes_in", "Bytes of file content the last archive read."),
       bytesOut: gauge("backupd_last_run_bytes_out", "Bytes of the last archive."),
       archives: gauge("backupd_archives", "Archives under DEST after the last run."),
-      upload: gauge(
-        "backupd_last_upload_success",
-        "1 when the last run's archive is in the bucket of --s3-url, 0 when not.",
-      ),
+      upload: settings.s3
+        ? gauge(
+          "backupd_last_upload_success",
+          "1 when the last run's archive is in the bucket of --s3-url, 0 when not.",
+        )
+        : undefined,
       runs: new prom.Counter({
         name: "backupd_runs_total",
         help: "Runs of this process, by result.",
@@ -91,7 +94,7 @@ export async function recordRun(
 ): Promise<void> {
   if (!metricsWanted(settings)) return;
   try {
-    const m = await makeMetrics();
+    const m = await makeMetrics(settings);
     m.lastRun.set(endedMs / 1000);
     m.duration.set((endedMs - startedMs) / 1000);
     m.result.set(RESULT_CODES[report.result]);
@@ -108,7 +111,7 @@ export async function recordRun(
       const newest = archives.at(-1);
       if (newest) m.lastSuccess.set(instantOf(newest, settings.tz) / 1000);
     }
-    if (settings.s3) m.upload.set(report.result === "failed" ? 0 : 1);
+    m.upload?.set(report.result === "failed" ? 0 : 1);
     m.archives.set(archives.length);
     if (settings.metricsFile) await writeTextfile(settings.metricsFile, await m.registry.metrics());
   } catch (err) {
@@ -140,7 +143,7 @@ export async function serveMetrics(
 ): Promise<void> {
   const listen = settings.metricsListen;
   if (!listen) return;
-  const m = await makeMetrics();
+  const m = await makeMetrics(settings);
   if (newestArchiveMs !== undefined) {
     m.lastSuccess.set(newestArchiveMs / 1000);
     successKnown = true;

@@ -86,8 +86,10 @@ export async function runBackup(
     const online = await startDatabaseBackup(settings, target, deps, cleanups);
     const outcome = await archive(settings, target, online, deps, sourceSpace);
     await resume?.();
+    abandonIfStopped(deps, outcome);
     logSummary(outcome, deps.log);
     if (remote) await copyOffsite(settings, folders.dest, remote, target.archive, deps);
+    abandonIfStopped(deps, outcome);
     await retention(settings, folders, remote, deps);
     report = { result: outcome.warnings.length > 0 ? "warning" : "ok", outcome };
   } catch (err) {
@@ -216,6 +218,18 @@ async function archive(
     warnings,
   };
   return outcome;
+}
+
+/**
+ * Ends the run when SIGTERM or SIGINT asked for it while a phase that does not listen was
+ * going: the archive made is kept, but neither uploaded nor followed by retention.
+ */
+function abandonIfStopped(deps: RunDeps, outcome: RunOutcome): void {
+  if (!deps.signal?.aborted) return;
+  deps.log.info("the archive is complete and kept; upload and retention are skipped", {
+    archive: outcome.archive,
+  });
+  throw deps.signal.reason;
 }
 
 /** The retention policy on DEST, then on the bucket: the same for both. */

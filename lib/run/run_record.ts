@@ -23,7 +23,8 @@ export async function recordResult(
     await writeLastRun(stateDirOf(resolve(settings.dest)), {
       started: new Date(started).toISOString(),
       finished: new Date(deps.now()).toISOString(),
-      result: report.result,
+      // A stop asked for (SIGTERM, SIGINT, Ctrl-C) is not a failure of the backups.
+      result: report.result === "failed" && deps.signal?.aborted ? "interrupted" : report.result,
       ...(report.outcome ? { archive: report.outcome.archive } : {}),
       ...(report.error !== undefined ? { error: describeError(report.error) } : {}),
     });

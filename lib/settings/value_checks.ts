@@ -68,13 +68,15 @@ export interface ListenAddress {
 }
 
 /**
- * Reads `HOST:PORT`, `:PORT` (every interface) or `PORT`; throws a `ConfigError` naming it.
+ * Reads `HOST:PORT`, or `PORT` and `:PORT` alone (127.0.0.1: every interface only when
+ * asked, as `0.0.0.0:PORT`); throws a `ConfigError` naming it.
  *
  * @example
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * assertEquals(listenAddress("127.0.0.1:9187", "--metrics-listen"), { hostname: "127.0.0.1", port: 9187 });
- * assertEquals(listenAddress(":9187", "--metrics-listen"), { hostname: "0.0.0.0", port: 9187 });
+ * assertEquals(listenAddress("9187", "--metrics-listen"), { hostname: "127.0.0.1", port: 9187 });
+ * assertEquals(listenAddress(":9187", "--metrics-listen"), { hostname: "127.0.0.1", port: 9187 });
+ * assertEquals(listenAddress("0.0.0.0:9187", "--metrics-listen"), { hostname: "0.0.0.0", port: 9187 });
  * ```
  */
 export function listenAddress(value: string, from: string): ListenAddress {
@@ -83,5 +85,5 @@ export function listenAddress(value: string, from: string): ListenAddress {
   if (!match || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ConfigError(from, value, "expected HOST:PORT, :PORT or PORT");
   }
-  return { hostname: match[1] || "0.0.0.0", port };
+  return { hostname: match[1] || "127.0.0.1", port };
 }

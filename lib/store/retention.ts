@@ -3,7 +3,7 @@
 
 import type { ArchiveName } from "./names.ts";
 
-/** Retention rules; an absent rule is not applied. */
+/** Retention rules; an absent rule, or one of 0, is not applied (0 is how a rule is turned off). */
 export interface KeepPolicy {
   /** Keep the N newest. */
   last?: number;
@@ -35,7 +35,7 @@ export interface PolicyResult {
  * ```
  */
 export function hasRules(policy: KeepPolicy): boolean {
-  return Object.values(policy).some((n) => n !== undefined);
+  return Object.values(policy).some((n) => n !== undefined && n > 0);
 }
 
 /**
@@ -89,13 +89,13 @@ const RULES = [
 export function applyPolicy(archives: readonly ArchiveName[], policy: KeepPolicy): PolicyResult {
   const sorted = [...archives].sort(newestFirst);
   const reasons = new Map<string, string[]>(sorted.map((a) => [a.path, []]));
-  const anyRule = RULES.some(([rule]) => policy[rule] !== undefined);
+  const anyRule = hasRules(policy);
   for (const archive of sorted) {
     if (!anyRule) reasons.get(archive.path)?.push("no retention rule is set");
   }
   for (const [rule, bucketOf] of RULES) {
     const count = policy[rule];
-    if (count === undefined) continue;
+    if (count === undefined || count === 0) continue;
     let left = count;
     let lastBucket: string | undefined;
     for (const archive of sorted) {

@@ -6,6 +6,12 @@ import { readStateFile, writeStateFile } from "./state_file.ts";
 /** The result of a run: done, done with warnings, failed. */
 export type RunResult = "ok" | "warning" | "failed";
 
+/**
+ * A run's result as recorded: a run stopped by SIGTERM or SIGINT is `interrupted`, which
+ * says nothing about whether backups are current (the newest archive does).
+ */
+export type RecordedResult = RunResult | "interrupted";
+
 /** The last run, as status.json holds it. */
 export interface LastRun {
   /** When the run started, ISO 8601. */
@@ -13,7 +19,7 @@ export interface LastRun {
   /** When it ended, ISO 8601. */
   finished: string;
   /** How it ended. */
-  result: RunResult;
+  result: RecordedResult;
   /** The archive it made, relative to DEST. */
   archive?: string;
   /** Why it failed. */

@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict";
 import { UsageError } from "../../lib/base/errors.ts";
 import { parseCommandLine } from "../../lib/cli/cli.ts";
 
@@ -60,6 +60,17 @@ Deno.test("parseCommandLine refuses an option the command does not take with a U
     );
     return true;
   });
+});
+
+Deno.test("help COMMAND prints that command's help, and help alone the program's", () => {
+  const asHelp = (args: string[]) => {
+    const parsed = parseCommandLine(args);
+    return "output" in parsed ? parsed.output : "";
+  };
+  strictEqual(asHelp(["help", "now"]), asHelp(["now", "--help"]));
+  match(asHelp(["help", "now"]), /^Usage: backupd now \[options\]/);
+  strictEqual(asHelp(["help"]), asHelp(["--help"]));
+  throws(() => parseCommandLine(["help", "nwo"]), /unknown command 'nwo' \(did you mean now\?\)/);
 });
 
 Deno.test("now's help says which compressions there are", () => {

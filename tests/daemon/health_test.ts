@@ -1,4 +1,4 @@
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { assessHealth } from "../../lib/daemon/health.ts";
 import { cronSlots } from "../../lib/daemon/schedule.ts";
 
@@ -56,6 +56,35 @@ Deno.test("assessHealth is healthy after a successful run", () => {
       daemonStarted: at("2027-01-01T00:00:00Z"),
     }),
     { healthy: true, reason: "the newest archive is from 2027-01-11T01:00:00.000Z" },
+  );
+});
+
+Deno.test("assessHealth judges an interrupted run by the newest archive, not as a failure", () => {
+  const interrupted = {
+    started: "2027-01-11T08:00:00Z",
+    finished: "2027-01-11T08:00:01Z",
+    result: "interrupted" as const,
+    error: "Cannot finish the run: interrupted by SIGINT",
+  };
+  deepStrictEqual(
+    assessHealth({
+      now: at("2027-01-11T09:00:00Z"),
+      slots,
+      lastRun: interrupted,
+      newestArchive: at("2027-01-11T01:00:00Z"),
+      daemonStarted: at("2027-01-01T00:00:00Z"),
+    }),
+    { healthy: true, reason: "the newest archive is from 2027-01-11T01:00:00.000Z" },
+  );
+  strictEqual(
+    assessHealth({
+      now: at("2027-01-12T09:00:00Z"),
+      slots,
+      lastRun: interrupted,
+      newestArchive: at("2027-01-11T01:00:00Z"),
+      daemonStarted: at("2027-01-01T00:00:00Z"),
+    }).healthy,
+    false,
   );
 });
 

@@ -67,6 +67,13 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     deepStrictEqual((await listFiles(dest)).filter((f) => !f.startsWith(".backupd")), [
       (await listFiles(dest)).find((f) => /^\d{4}-\d{2}-\d{2}\/$/.test(f)),
     ]);
+    // Nothing of a finished run after the stop; the state files say no run is going and
+    // that the last one was interrupted, not failed.
+    strictEqual(/backup done|removed by retention|notification sent/.test(stderr), false, stderr);
+    const state = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`));
+    strictEqual(state.running, false);
+    const status = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/status.json`));
+    strictEqual(status.result, "interrupted");
     // Finishing would have taken (700 MB - written) at the rate seen so far; it stopped far sooner.
     const remaining = ((700 * MB - written) / written) * running;
     console.log(

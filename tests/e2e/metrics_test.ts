@@ -39,6 +39,8 @@ Deno.test("--metrics-file writes a textfile that promtool accepts, with the run'
   strictEqual(valueOf(text, "backupd_last_run_bytes_in"), 3000);
   strictEqual(valueOf(text, "backupd_archives"), 1);
   match(text, /^backupd_runs_total\{result="ok"\} 1$/m);
+  // Without a bucket there is no upload to report, not a 0 that looks like a failed one.
+  strictEqual(text.includes("backupd_last_upload_success"), false, text);
 
   // A failed run: result 2, the last success kept.
   const failed = await backupNow(`${dir.path}/missing`, `${dir.path}/backup`, [
@@ -116,6 +118,37 @@ Deno.test("prometheus scrapes the daemon's /metrics and its query API returns th
     } catch {
       // Already gone.
     }
+  }
+});
+
+Deno.test("--metrics-listen PORT serves on 127.0.0.1 only; every interface only as 0.0.0.0:PORT", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/data`);
+  const cases = [["PORT", "127.0.0.1"], ["0.0.0.0:PORT", "0.0.0.0"]] as const;
+  for (const [given, at] of cases) {
+    const port = freePort();
+    const dest = `${dir.path}/backup-${at}`;
+    const daemon = spawnDaemon(`${dir.path}/data`, dest, [
+      "--metrics-listen",
+      given.replace("PORT", String(port)),
+    ]);
+    const pid = await daemonPid(dest);
+    await waitFor("the metrics port", async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        return true;
+      } catch {
+        return undefined; // Not listening yet.
+      }
+    });
+    signalProcess(pid, "SIGTERM");
+    const result = await daemon.output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    strictEqual(result.code, 0, stderr);
+    match(
+      stderr,
+      new RegExp(`INFO metrics served at=http://${at.replaceAll(".", "\\.")}:${port}/metrics`),
+    );
   }
 });
 

@@ -291,11 +291,30 @@ Deno.test("retention removes the same archives from the bucket as from DEST, wit
     ),
   );
   strictEqual(Object.keys(await objectsOf(ceph, "kept")).length, 4);
+  // Every rule at 0 is no rule: neither DEST nor the bucket loses anything.
+  const zeros = [
+    "--keep-last",
+    "0",
+    "--keep-daily",
+    "0",
+    "--keep-weekly",
+    "0",
+    "--keep-monthly",
+    "0",
+  ];
+  const off = await backupNow(source, dest, zeros, env);
+  strictEqual(off.code, 0, off.stderr);
+  strictEqual((await archivesIn(dest)).length, 3);
+  strictEqual(Object.keys(await objectsOf(ceph, "kept")).length, 6);
+  const offPrune = await backupd(["prune", "--dest", dest, ...zeros], env);
+  strictEqual(offPrune.code, 0, offPrune.stderr);
+  strictEqual(Object.keys(await objectsOf(ceph, "kept")).length, 6);
   const pruned = await backupd(["prune", "--dest", dest, "--keep-last", "1"], env);
   strictEqual(pruned.code, 0, pruned.stderr);
+  const newest = (await archivesIn(dest)).at(-1) as string;
   deepStrictEqual(Object.keys(await objectsOf(ceph, "kept")).sort(), [
-    local[1],
-    `${local[1]}.sha256`,
+    newest,
+    `${newest}.sha256`,
   ]);
 });
 

@@ -216,10 +216,18 @@ Deno.test("config shows every effective setting, where it comes from, and never 
     "/srv/data",
     "--postgres",
     "postgres://app:inline-pw@db/shop",
+    "--s3-url",
+    "s3://backups/db",
+    "--notify",
+    "smtp://ops:mail-pw@mail:25/?to=ops@example.org",
+    "--metrics-file",
+    "/var/lib/node_exporter/backupd.prom",
   ];
   const text = await backupd(args, env);
   strictEqual(text.code, 0, text.stderr);
-  for (const secret of ["s3cret-from-file", "inline-pw", "AKIAEXAMPLE", "very-secret-key"]) {
+  for (
+    const secret of ["s3cret-from-file", "inline-pw", "AKIAEXAMPLE", "very-secret-key", "mail-pw"]
+  ) {
     strictEqual(text.stdout.includes(secret), false, secret);
   }
   const rows = new Map(
@@ -243,6 +251,24 @@ Deno.test("config shows every effective setting, where it comes from, and never 
     value: "***",
     from: "environment AWS_SECRET_ACCESS_KEY",
   });
+  // Notifications and metrics are settings too; what does not apply is not shown.
+  deepStrictEqual(rows.get("notify"), {
+    value: "smtp://ops:***@mail:25/?to=ops@example.org",
+    from: "flag --notify",
+  });
+  deepStrictEqual(rows.get("notify-on"), { value: "failure", from: "default" });
+  deepStrictEqual(rows.get("metrics-file"), {
+    value: "/var/lib/node_exporter/backupd.prom",
+    from: "flag --metrics-file",
+  });
+  deepStrictEqual(rows.get("metrics-listen"), { value: "-", from: "default" });
+  for (const unused of ["quiesce", "docker", "quiesce-group", "hook-timeout"]) {
+    strictEqual(rows.has(unused), false, `${unused} does not apply under --postgres without hooks`);
+  }
+  const plain = await backupd(["config"], {});
+  strictEqual(plain.stdout.includes("s3-region"), false, plain.stdout);
+  strictEqual(plain.stdout.includes("postgres password"), false, plain.stdout);
+  match(plain.stdout, /^quiesce +on +default$/m);
 
   const json = await backupd([...args, "--json"], env);
   strictEqual(json.code, 0, json.stderr);

@@ -101,6 +101,53 @@ Deno.test("backupd prune --dry-run prints the plan and changes nothing; prune ca
   ]);
 });
 
+Deno.test("retention rules of 0 are turned off: prune and a run with every rule at 0 remove nothing", async () => {
+  await using dir = await tempDir();
+  await fabricate(dir.path);
+  const before = await listFiles(dir.path);
+  const zeros = [
+    "--keep-last",
+    "0",
+    "--keep-daily",
+    "0",
+    "--keep-weekly",
+    "0",
+    "--keep-monthly",
+    "0",
+  ];
+  const dry = await backupd(["prune", "--dry-run", "--dest", dir.path, ...zeros]);
+  strictEqual(dry.code, 0, dry.stderr);
+  strictEqual(
+    dry.stdout,
+    "no retention rule is set (--keep-last, --keep-daily, --keep-weekly, --keep-monthly): nothing to do\n",
+  );
+  const real = await backupd(["prune", "--dest", dir.path], {
+    BACKUP_KEEP_LAST: "0",
+    BACKUP_KEEP_DAILY: "0",
+    BACKUP_KEEP_WEEKLY: "0",
+    BACKUP_KEEP_MONTHLY: "0",
+  });
+  strictEqual(real.code, 0, real.stderr);
+  deepStrictEqual(await listFiles(dir.path), before);
+
+  // A run with every rule at 0 keeps every archive too; 0 beside another rule is ignored.
+  const source = `${dir.path}/src`;
+  await Deno.mkdir(source);
+  strictEqual((await backupNow(source, dir.path, zeros)).code, 0);
+  const archives = (await listFiles(dir.path)).filter((f) => /^\d{4}-.*\.tar\.gz$/.test(f));
+  strictEqual(archives.length, 6, archives.join(" "));
+  const daily = await backupd([
+    "prune",
+    "--dry-run",
+    "--dest",
+    dir.path,
+    ...zeros,
+    "--keep-daily",
+    "1",
+  ]);
+  match(daily.stdout, /dry run: would keep 1 and remove 5; nothing was changed\n$/);
+});
+
 Deno.test("backupd now prunes after a successful run when a rule is set, never after a failed one", async () => {
   await using dir = await tempDir();
   const dest = `${dir.path}/backup`;

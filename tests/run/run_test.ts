@@ -111,3 +111,41 @@ Deno.test("runBackup removes its partial file and reports failure when the run i
     ["2027-04-04/"],
   );
 });
+
+Deno.test("runBackup stopped after its archive is made keeps it, skips retention and records interrupted", async () => {
+  await using dir = await tempDir();
+  const dest = `${dir.path}/backup`;
+  await Deno.mkdir(`${dir.path}/data`);
+  // One small file: packed in one batch whose bytes are told after the walk is done, so the
+  // stop comes once every entry is under way and the archive still completes.
+  await Deno.writeTextFile(`${dir.path}/data/small`, "x".repeat(1000));
+  const { settings, deps, lines } = setup(`${dir.path}/data`, dest);
+  for (const name of ["01-00-00", "02-00-00"]) {
+    await Deno.mkdir(`${dest}/2027-04-03`, { recursive: true });
+    await Deno.writeTextFile(`${dest}/2027-04-03/${name}.tar.gz`, "an older archive");
+  }
+  const abort = new AbortController();
+  const report = await runBackup({ ...settings, keep: { last: 1 } }, ORIGINS, {
+    ...deps,
+    signal: abort.signal,
+    progress: () => ({
+      add: () => abort.abort(new Error("Cannot finish the run: interrupted by SIGTERM")),
+      clear() {},
+      redraw() {},
+      stop() {},
+    }),
+  });
+  strictEqual(report.result, "failed");
+  strictEqual((report.error as Error).message, "Cannot finish the run: interrupted by SIGTERM");
+  const archives = (await listFiles(dest)).filter((f) => f.endsWith(".tar.gz"));
+  deepStrictEqual(archives, [
+    "2027-04-03/01-00-00.tar.gz",
+    "2027-04-03/02-00-00.tar.gz",
+    "2027-04-04/01-06-07.tar.gz",
+  ]);
+  const log = lines.join("");
+  match(log, /INFO the archive is complete and kept; upload and retention are skipped/);
+  strictEqual(/backup done|removed by retention/.test(log), false, log);
+  const status = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/status.json`));
+  strictEqual(status.result, "interrupted");
+});

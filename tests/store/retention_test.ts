@@ -5,7 +5,7 @@ import {
   parseArchiveName,
   stampOf,
 } from "../../lib/store/names.ts";
-import { applyPolicy, isoWeek } from "../../lib/store/retention.ts";
+import { applyPolicy, hasRules, isoWeek } from "../../lib/store/retention.ts";
 
 function archive(day: string, time = "01-00-00", seq = 0): ArchiveName {
   const parsed = parseArchiveName(day, archiveFileName(time, seq, "gzip"));
@@ -89,12 +89,21 @@ Deno.test("applyPolicy keeps the newest of each day, and -N archives order after
 
 Deno.test("applyPolicy never removes the newest and removes nothing without a rule", () => {
   const archives = days("2027-02-01", "2027-02-05").map((d) => archive(d));
-  deepStrictEqual(applyPolicy(archives, { last: 0 }).keep, ["2027-02-05/01-00-00.tar.gz"]);
-  deepStrictEqual(applyPolicy(archives, { monthly: 0, daily: 0 }).remove.length, 4);
+  deepStrictEqual(applyPolicy(archives, { last: 1 }).keep, ["2027-02-05/01-00-00.tar.gz"]);
   const none = applyPolicy(archives, {});
   deepStrictEqual([none.keep.length, none.remove.length], [5, 0]);
   deepStrictEqual(none.reasons.get("2027-02-01/01-00-00.tar.gz"), ["no retention rule is set"]);
   deepStrictEqual(applyPolicy([], { last: 3 }), { keep: [], remove: [], reasons: new Map() });
+});
+
+Deno.test("applyPolicy takes a rule of 0 as turned off, and removes nothing when every rule is", () => {
+  const archives = days("2027-02-01", "2027-02-05").map((d) => archive(d));
+  const off = applyPolicy(archives, { last: 0, daily: 0, weekly: 0, monthly: 0 });
+  deepStrictEqual([off.keep.length, off.remove.length], [5, 0]);
+  deepStrictEqual(off.reasons.get("2027-02-01/01-00-00.tar.gz"), ["no retention rule is set"]);
+  strictEqual(hasRules({ last: 0, daily: 0, weekly: 0, monthly: 0 }), false);
+  const daily = applyPolicy(archives, { last: 0, daily: 2 });
+  deepStrictEqual(daily.keep, ["2027-02-05/01-00-00.tar.gz", "2027-02-04/01-00-00.tar.gz"]);
 });
 
 Deno.test("applyPolicy buckets by the local date of the zone the archives were named in", () => {
