@@ -52,7 +52,7 @@ export async function checkFolders(
   try {
     for await (const _ of Deno.readDir(absSource)) break;
   } catch (err) {
-    throw new ConfigError(origins.source, source, `cannot be read: ${fsReason(err)}`, {
+    throw new ConfigError(origins.source, source, `cannot be read: ${fsReason(err, source)}`, {
       cause: err,
     });
   }
@@ -64,7 +64,9 @@ export async function checkFolders(
     await Deno.writeFile(probe, new Uint8Array(0), { mode: 0o600 });
     await Deno.remove(probe);
   } catch (err) {
-    throw new ConfigError(origins.dest, dest, `not writable: ${fsReason(err)}`, { cause: err });
+    throw new ConfigError(origins.dest, dest, `not writable: ${fsReason(err, dest)}`, {
+      cause: err,
+    });
   }
   const destInfo = await Deno.stat(absDest);
   if (!destInfo.isDirectory) throw new ConfigError(origins.dest, dest, "not a folder");

@@ -105,8 +105,57 @@ export class RunError extends NamedError {}
  * ```
  */
 export function describeError(err: unknown): string {
+  const denied = permissionProblem(err);
+  if (denied) return denied;
   if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
   return String(err);
+}
+
+/** What a file operation was, in words, by the name the OS error gives it. */
+const OPERATIONS: Record<string, string> = {
+  readdir: "list",
+  open: "open",
+  stat: "read",
+  lstat: "read",
+  readlink: "read",
+  mkdir: "create",
+  rename: "rename",
+  remove: "remove",
+  unlink: "remove",
+  rmdir: "remove",
+  chmod: "change the mode of",
+  chown: "change the owner of",
+  utime: "change the time of",
+  symlink: "create",
+  link: "create",
+};
+
+/**
+ * A permission problem as one line naming the path and what to do; none for other errors.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const err = new Deno.errors.PermissionDenied("Permission denied (os error 13): readdir '/backup/2026-12-03'");
+ * assertEquals(
+ *   permissionProblem(err),
+ *   'Cannot list "/backup/2026-12-03": permission denied; run as root or as the owner of "/backup/2026-12-03"',
+ * );
+ * assertEquals(permissionProblem(new Error("boom")), undefined);
+ * ```
+ */
+export function permissionProblem(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code;
+  if (!(err instanceof Deno.errors.PermissionDenied) && code !== "EACCES" && code !== "EPERM") {
+    return undefined;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  // Deno: "Permission denied (os error 13): readdir '/x'"; node:fs: "EACCES: ..., open '/x'".
+  const found = /(\w+) '([^']+)'(?: -> '[^']+')?\s*$/.exec(message);
+  const path = (err as { path?: unknown })?.path ?? found?.[2];
+  if (typeof path !== "string") return undefined;
+  const verb = OPERATIONS[found?.[1] ?? ""] ?? "use";
+  return `Cannot ${verb} "${path}": permission denied; run as root or as the owner of "${path}"`;
 }
 
 /** What an operator can do to a file system, in words. */
@@ -120,18 +169,27 @@ const FS_CODES: Record<string, string> = {
 };
 
 /**
- * Says in words why a file operation failed: no such file, permission denied, read-only
- * file system, no space left, ...; otherwise the error's own first line.
+ * Says in words why a file operation failed: no such file, permission denied (and, given
+ * the path, what to do), read-only file system, no space left, ...; otherwise the error's
+ * own first line.
  *
  * @example
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * assertEquals(fsReason(new Deno.errors.NotFound("x")), "no such file or folder");
+ * assertEquals(
+ *   fsReason(new Deno.errors.PermissionDenied("x"), "/srv/data"),
+ *   'permission denied; run as root or as the owner of "/srv/data"',
+ * );
  * ```
  */
-export function fsReason(err: unknown): string {
+export function fsReason(err: unknown, path?: string): string {
   if (err instanceof Deno.errors.NotFound) return "no such file or folder";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return path === undefined
+      ? "permission denied"
+      : `permission denied; run as root or as the owner of "${path}"`;
+  }
   if (err instanceof Deno.errors.NotADirectory) return "a path component is not a folder";
   const code = (err as { code?: unknown })?.code;
   if (typeof code === "string" && code in FS_CODES) return FS_CODES[code] as string;

@@ -8,6 +8,7 @@ import {
   describeError,
   EXIT,
   LockHeldError,
+  permissionProblem,
   RunError,
   UsageError,
 } from "../base/errors.ts";
@@ -228,7 +229,10 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
   } catch (err) {
     const known = err instanceof ConfigError || err instanceof UsageError ||
       err instanceof LockHeldError || err instanceof RunError;
-    plain(known ? err.message : `unexpected error: ${describeError(err)}`);
+    // A permission problem is the operator's to fix: one line naming the path, not a bug.
+    plain(
+      known ? err.message : permissionProblem(err) ?? `unexpected error: ${describeError(err)}`,
+    );
     return EXIT.failed;
   }
 }

@@ -61,7 +61,9 @@ async function restoreRemote(
       prefix: `.${basename(target)}.download-`,
     });
   } catch (err) {
-    throw new RunError(`Cannot restore into "${target}": ${fsReason(err)}`, { cause: err });
+    throw new RunError(`Cannot restore into "${target}": ${fsReason(err, target)}`, {
+      cause: err,
+    });
   }
   try {
     const file = `${download}/${basename(path)}`;
@@ -116,6 +118,13 @@ async function restoreLocal(
     refused: result.refused.length,
     skipped: result.skipped.length,
   });
+  if (!io.isRoot) {
+    // A database folder restored under the wrong owner does not start: say so once.
+    io.log.warn(
+      "owners not restored: not running as root, every file belongs to this user; run the restore as root to keep the archive's owners",
+      { to: resolve(to) },
+    );
+  }
   if (result.refused.length > 0) return EXIT.failed;
-  return noSidecar || result.skipped.length > 0 ? EXIT.warnings : EXIT.ok;
+  return noSidecar || result.skipped.length > 0 || !io.isRoot ? EXIT.warnings : EXIT.ok;
 }

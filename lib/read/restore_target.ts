@@ -2,6 +2,7 @@
 // into place only when the archive is complete, and removed when it is not.
 
 import { fsReason, RunError } from "../base/errors.ts";
+import { dirname } from "node:path";
 import { statIfPresent } from "../base/files.ts";
 
 /** The prefix of the hidden folder a restore fills before moving its entries into DIR. */
@@ -16,13 +17,26 @@ const STAGE_PREFIX = ".backupd-restore-";
  * ```
  */
 export async function checkRestoreTarget(dir: string): Promise<void> {
-  const info = await statIfPresent(dir);
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await statIfPresent(dir);
+  } catch (err) {
+    // A folder above DIR that may not be entered: that folder is the one to name.
+    throw new RunError(`Cannot restore into "${dir}": ${fsReason(err, dirname(dir))}`, {
+      cause: err,
+    });
+  }
   if (info === undefined) return;
   if (!info.isDirectory) throw new RunError(`Cannot restore into "${dir}": not a folder`);
-  for await (const entry of Deno.readDir(dir)) {
-    // What an interrupted restore left is removed by the next one: it does not count.
-    if (entry.name.startsWith(STAGE_PREFIX)) continue;
-    throw new RunError(`Cannot restore into "${dir}": not empty`);
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      // What an interrupted restore left is removed by the next one: it does not count.
+      if (entry.name.startsWith(STAGE_PREFIX)) continue;
+      throw new RunError(`Cannot restore into "${dir}": not empty`);
+    }
+  } catch (err) {
+    if (err instanceof RunError) throw err;
+    throw new RunError(`Cannot restore into "${dir}": ${fsReason(err, dir)}`, { cause: err });
   }
 }
 
@@ -55,7 +69,9 @@ export async function prepareTarget(
     }
     await Deno.mkdir(stage, { mode: 0o700 });
   } catch (err) {
-    throw new RunError(`Cannot restore into "${dir}": ${fsReason(err)}`, { cause: err });
+    // DIR itself, or the folder it is made in, that may not be written.
+    const blocking = created ? dirname(dir) : dir;
+    throw new RunError(`Cannot restore into "${dir}": ${fsReason(err, blocking)}`, { cause: err });
   }
   return { stage, created };
 }
