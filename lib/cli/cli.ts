@@ -213,7 +213,10 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
       io.stdout(parsed.output);
       return EXIT.ok;
     }
-    const settings = resolveSettings(parsed.flags, env, { timeZone: io.timeZone });
+    const settings = resolveSettings(parsed.flags, env, {
+      timeZone: io.timeZone,
+      ...(env.HOME ? { home: env.HOME } : {}),
+    });
     const log = createLogger({ format: settings.logFormat, write: io.stderr });
     return await parsed.command.run({
       settings,

@@ -44,6 +44,7 @@ const APPLIES: Partial<Record<SettingKey, (settings: Settings) => boolean>> = {
   dockerHost: (s) => s.postgres === undefined && s.docker !== undefined,
   quiesceGroup: (s) => s.postgres === undefined && s.docker !== undefined,
   postgresPassword: (s) => s.postgres !== undefined,
+  postgresPassfile: (s) => s.postgres !== undefined,
   notifyOn: (s) => s.notify.length > 0,
   hookTimeout: (s) => s.preHook !== undefined || s.postHook !== undefined,
   s3Endpoint: (s) => s.s3 !== undefined,

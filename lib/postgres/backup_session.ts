@@ -12,12 +12,12 @@ import {
   parseLsn,
   walSegmentNames,
 } from "./manifest.ts";
-import { readSecret } from "../base/secret.ts";
 import type { PostgresTarget } from "../settings/settings.ts";
 import type { PackAppender, StoredFile } from "../archive/tar_pack.ts";
 import type { EntryLook } from "../archive/tar_headers.ts";
 import { appendWal, leftOutOfBackup } from "./layout.ts";
-import { describeServer, isPrivilegeError, PRIVILEGES, reason } from "./pg_errors.ts";
+import { describeServer, isAuthError, isPrivilegeError, PRIVILEGES, reason } from "./pg_errors.ts";
+import { driverAddress, endpointOf, findPassword, noPasswordHint } from "./connection.ts";
 
 /** Options of {@linkcode startOnlineBackup}. */
 export interface OnlineBackupOptions {
@@ -87,9 +87,15 @@ export async function startOnlineBackup(
   const server = describeServer(target.url);
   const lost = new AbortController();
   let ending = false;
-  const password = target.password ? await readSecret(target.password) : undefined;
-  const sql = postgres(target.url, {
-    ...(password !== undefined ? { password } : {}),
+  const endpoint = endpointOf(target.url);
+  const { password, source: passwordSource } = await findPassword(target, endpoint, options.log);
+  // The options, not the URL: postgres.js would send ?host= and the like to the server.
+  const sql = postgres({
+    ...driverAddress(endpoint),
+    database: endpoint.database,
+    username: endpoint.user,
+    // Never the driver's own look at PGPASSWORD: backupd has read what applies.
+    password: password ?? "",
     // One session from start to stop: the backup and the slot live and die with it.
     max: 1,
     max_lifetime: 0,
@@ -110,7 +116,8 @@ export async function startOnlineBackup(
     await sql.end({ timeout: 1 });
   };
   try {
-    return await begin(sql, { ...options, server, source, signal: lost.signal, close });
+    const noPassword = noPasswordHint(passwordSource, target.passfile);
+    return await begin(sql, { ...options, server, source, signal: lost.signal, close, noPassword });
   } catch (err) {
     await close();
     throw err;
@@ -135,6 +142,8 @@ interface StopResult {
 
 interface Session extends OnlineBackupOptions {
   server: string;
+  /** What to add when the server refuses a connection that carried no password. */
+  noPassword: string;
   source: string;
   signal: AbortSignal;
   close: () => Promise<void>;
@@ -175,7 +184,10 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
  * The server's facts, once it is known to be a primary of version 12 or newer whose data
  * folder SOURCE is.
  */
-async function checkServer(sql: postgres.Sql, { server, source }: Session): Promise<ServerFacts> {
+async function checkServer(
+  sql: postgres.Sql,
+  { server, source, noPassword }: Session,
+): Promise<ServerFacts> {
   let facts: ServerFacts | undefined;
   try {
     [facts] = await sql<ServerFacts[]>`
@@ -187,7 +199,7 @@ async function checkServer(sql: postgres.Sql, { server, source }: Session): Prom
   } catch (err) {
     // Connected, but the role may not read the server's identity (pg_control_system).
     const action = isPrivilegeError(err) ? "check the server" : "connect to PostgreSQL";
-    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
+    const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : isAuthError(err) ? noPassword : "";
     throw new RunError(`Cannot ${action} at ${server}: ${reason(err)}${hint}`, { cause: err });
   }
   if (!facts) throw new RunError(`Cannot read the server's facts at ${server}`);

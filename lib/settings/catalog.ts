@@ -163,6 +163,12 @@ export const SETTINGS = {
     secret: true,
     help: "the password for --postgres",
   },
+  postgresPassfile: {
+    name: "postgres password file",
+    env: "PGPASSFILE",
+    default: "~/.pgpass",
+    help: "libpq's password file, read when no password is given otherwise",
+  },
   quiesce: {
     name: "quiesce",
     env: "BACKUP_QUIESCE",

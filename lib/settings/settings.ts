@@ -29,6 +29,8 @@ export interface Settings
 export interface System {
   /** The zone the system runs in. */
   timeZone: string;
+  /** The user's home folder, for `~/.pgpass`. */
+  home?: string;
 }
 
 /**
@@ -51,7 +53,7 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
     ...noticeSettings(r),
     ...dockerSettings(r),
     ...offsiteSettings(r),
-    ...postgresSettings(r),
+    ...postgresSettings(r, system.home),
     given: r.given,
   };
 }

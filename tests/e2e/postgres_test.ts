@@ -208,6 +208,14 @@ Deno.test("bad PostgreSQL settings each end in one line, exit 2, no archive, and
       ],
       [
         db.data,
+        db.url,
+        { HOME: work.path },
+        new RegExp(
+          `^Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port}/postgres as postgres: .* \\(no password was given: set PGPASSWORD or PGPASSWORD_FILE, put it in the URL, or in the password file "${work.path}/\\.pgpass" \\(PGPASSFILE\\)\\)$`,
+        ),
+      ],
+      [
+        db.data,
         `postgres://weak@127.0.0.1:${port}/postgres`,
         { PGPASSWORD: "weak-pw" },
         /^Cannot start the PostgreSQL backup at 127\.0\.0\.1:\d+\/postgres as weak: .*(superuser or replication|permission denied).*; the role needs the REPLICATION attribute and EXECUTE on pg_control_system, pg_backup_start and pg_backup_stop \(README: Consistency\)$/,
@@ -245,6 +253,48 @@ Deno.test("bad PostgreSQL settings each end in one line, exit 2, no archive, and
       const health = await backupd(["health", "--dest", dest]);
       strictEqual(health.code, 1, health.stdout + health.stderr);
     }
+    strictEqual(await leftovers(db), "0,0");
+  } finally {
+    await db.stop();
+  }
+});
+
+Deno.test("--postgres reaches the server over its Unix socket, and over TCP with a password from PGPASSFILE", async () => {
+  await using work = await tempDir("backupd-pg-socket-");
+  await Deno.chmod(work.path, 0o755);
+  const db = await cluster(work.path, `${work.path}/pgdata`, { checksums: false });
+  await db.start();
+  try {
+    // The socket folder as libpq takes it, `?host=/path`: no host in the URL, no password.
+    const socket = `postgres://postgres@/postgres?host=${db.sockets}&port=${db.port}`;
+    const viaSocket = await backupNow(db.data, `${work.path}/b1`, ["--postgres", socket]);
+    strictEqual(viaSocket.code, 0, viaSocket.stderr);
+    match(
+      viaSocket.stderr,
+      new RegExp(
+        `INFO postgres backup started server="${
+          db.sockets.replaceAll(".", "\\.")
+        }:${db.port}/postgres as postgres"`,
+      ),
+    );
+    strictEqual((await archives(`${work.path}/b1`)).length, 1);
+
+    // No PGPASSWORD: the password file gives it; one that others may read is ignored.
+    const passfile = `${work.path}/pgpass`;
+    await Deno.writeTextFile(passfile, `# backupd\n127.0.0.1:${db.port}:*:postgres:${PASSWORD}\n`);
+    await Deno.chmod(passfile, 0o644);
+    const loose = await backupNow(db.data, `${work.path}/b2`, ["--postgres", db.url], {
+      PGPASSFILE: passfile,
+    });
+    strictEqual(loose.code, 2, loose.stderr);
+    match(loose.stderr, /WARN password file ignored: it may be read by others; chmod 0600 it/);
+    await Deno.chmod(passfile, 0o600);
+    const viaFile = await backupNow(db.data, `${work.path}/b2`, ["--postgres", db.url], {
+      PGPASSFILE: passfile,
+    });
+    strictEqual(viaFile.code, 0, viaFile.stderr);
+    strictEqual((await archives(`${work.path}/b2`)).length, 1);
+    strictEqual(viaFile.stderr.includes(PASSWORD), false);
     strictEqual(await leftovers(db), "0,0");
   } finally {
     await db.stop();
