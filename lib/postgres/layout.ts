@@ -98,3 +98,25 @@ export async function appendWal(append: PackAppender, wal: WalCopy): Promise<voi
     await append.content(`pg_wal/archive_status/${name}.done`, new Uint8Array(0), wal.look(0o600));
   }
 }
+
+/**
+ * Whether `folder` is a PostgreSQL data folder whose server is running: it has PG_VERSION,
+ * and the server's postmaster.pid, which a clean stop removes. (From another container the
+ * process cannot be seen: the file is what tells.)
+ *
+ * @example
+ * ```ts ignore
+ * if (await runningServerIn("/srv/pgdata")) console.log("live");
+ * ```
+ */
+export async function runningServerIn(folder: string): Promise<boolean> {
+  const present = async (name: string) =>
+    await Deno.lstat(`${folder}/${name}`).then(() => true, (err) => {
+      // Not there, or not ours to read: either way no sign of a running server here.
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+        return false;
+      }
+      throw err;
+    });
+  return await present("PG_VERSION") && await present("postmaster.pid");
+}

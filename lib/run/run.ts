@@ -5,7 +5,8 @@
 import { writeArchive } from "../archive/write_archive.ts";
 import { checkFolders, type FolderOrigins, type Folders } from "../archive/folders.ts";
 import type { PackWarning } from "../archive/tar_pack.ts";
-import { describeError, RunError } from "../base/errors.ts";
+import { ConfigError, describeError, RunError } from "../base/errors.ts";
+import { runningServerIn } from "../postgres/layout.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import type { Settings } from "../settings/settings.ts";
 import { freeArchiveName, localStore, removeStalePartials } from "../store/local_store.ts";
@@ -79,6 +80,7 @@ export async function runBackup(
       : await containerEngine(settings, folders.stateDir, deps.log);
     await preHook(settings, deps);
     const quiesced = await quiesceForRun(settings, docker, folders.stateDir, deps.log);
+    await refuseLiveCopy(settings, folders, quiesced !== undefined, origins);
     const resume = quiesced ? once(quiesced) : undefined;
     // Containers come back even when the run failed or was interrupted.
     if (resume) cleanups.push(resume);
@@ -124,6 +126,26 @@ async function preHook(settings: Settings, deps: RunDeps): Promise<void> {
   if (settings.preHook) {
     await runHook("--pre-hook", settings.preHook, hookOptions(settings, deps, true));
   }
+}
+
+/**
+ * Refuses a plain copy of a running PostgreSQL's data folder: nothing holds it still (no
+ * `--postgres`, no pre-hook, nothing quiesced), so the copy would not restore. A stopped
+ * server's folder is copied as before; BACKUP_ALLOW_LIVE_COPY=yes copies it all the same.
+ */
+async function refuseLiveCopy(
+  settings: Settings,
+  folders: Folders,
+  quiesced: boolean,
+  origins: FolderOrigins,
+): Promise<void> {
+  if (settings.postgres || settings.preHook || quiesced || settings.allowLiveCopy) return;
+  if (!await runningServerIn(folders.source)) return;
+  throw new ConfigError(
+    origins.source,
+    settings.source,
+    "a PostgreSQL server is running on it (postmaster.pid), and a plain copy of a live database does not restore; give --postgres postgres://USER@HOST:PORT/DATABASE (README: Consistency), a --pre-hook that stops it, or BACKUP_ALLOW_LIVE_COPY=yes to copy it anyway",
+  );
 }
 
 /** The archive's day folder and a name no other run of the same second took. */

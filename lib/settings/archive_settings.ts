@@ -19,6 +19,8 @@ export interface ArchiveSettings {
   compression: Compression;
   /** Retention rules. */
   keep: KeepPolicy;
+  /** Copy a running PostgreSQL's folder plainly all the same (BACKUP_ALLOW_LIVE_COPY). */
+  allowLiveCopy: boolean;
 }
 
 const RULES = [
@@ -46,6 +48,7 @@ const RULES = [
  *   excludes: [],
  *   compression: "zstd",
  *   keep: { last: 3 },
+ *   allowLiveCopy: false,
  * });
  * ```
  */
@@ -70,5 +73,6 @@ export function archiveSettings(r: Resolver): ArchiveSettings {
   if (!Object.hasOwn(EXTENSIONS, compression)) {
     throw new ConfigError(picked?.from ?? "--compression", compression, "expected gzip or zstd");
   }
-  return { source, dest, excludes, compression: compression as Compression, keep };
+  const allowLiveCopy = r.bool("allowLiveCopy", false);
+  return { source, dest, excludes, compression: compression as Compression, keep, allowLiveCopy };
 }

@@ -169,6 +169,12 @@ export const SETTINGS = {
     default: "~/.pgpass",
     help: "libpq's password file, read when no password is given otherwise",
   },
+  allowLiveCopy: {
+    name: "allow-live-copy",
+    env: "BACKUP_ALLOW_LIVE_COPY",
+    default: "no",
+    help: "yes copies a running PostgreSQL's folder without --postgres, a pre-hook or quiescing",
+  },
   quiesce: {
     name: "quiesce",
     env: "BACKUP_QUIESCE",

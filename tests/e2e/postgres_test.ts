@@ -301,6 +301,33 @@ Deno.test("--postgres reaches the server over its Unix socket, and over TCP with
   }
 });
 
+Deno.test("a plain copy of a running PostgreSQL is refused in one line; a stopped one's folder is copied", async () => {
+  await using work = await tempDir("backupd-pg-live-");
+  await Deno.chmod(work.path, 0o755);
+  const db = await cluster(work.path, `${work.path}/pgdata`, { checksums: false });
+  await db.start();
+  try {
+    const refused = await backupNow(db.data, `${work.path}/b1`, []);
+    strictEqual(refused.code, 2, refused.stderr);
+    strictEqual(
+      refused.stderr.split("\n").filter((l) => l.startsWith("backupd: ")).at(-1),
+      `backupd: Cannot use --source "${db.data}": a PostgreSQL server is running on it (postmaster.pid), and a plain copy of a live database does not restore; give --postgres postgres://USER@HOST:PORT/DATABASE (README: Consistency), a --pre-hook that stops it, or BACKUP_ALLOW_LIVE_COPY=yes to copy it anyway`,
+    );
+    strictEqual(/unexpected error|\n\s+at /.test(refused.stderr), false, refused.stderr);
+    strictEqual((await archives(`${work.path}/b1`)).length, 0);
+    const allowed = await backupNow(db.data, `${work.path}/b2`, [], {
+      BACKUP_ALLOW_LIVE_COPY: "yes",
+    });
+    strictEqual(allowed.code <= 1, true, allowed.stderr);
+    strictEqual((await archives(`${work.path}/b2`)).length, 1);
+  } finally {
+    await db.stop();
+  }
+  const stopped = await backupNow(db.data, `${work.path}/b3`, []);
+  strictEqual(stopped.code, 0, stopped.stderr);
+  strictEqual((await archives(`${work.path}/b3`)).length, 1);
+});
+
 Deno.test("a lost session or SIGTERM abandons the run and leaves the server as it was", async () => {
   await using work = await tempDir("backupd-pg-abandon-");
   const db = await pgbenchCluster(work.path, 20);
