@@ -10,6 +10,7 @@ import { stateDirOf } from "../store/state_file.ts";
 import type { Settings } from "../settings/settings.ts";
 import { readDaemonState, readLastRun } from "../store/run_status.ts";
 import type { Command, CommandIo } from "./command.ts";
+import { asTheDaemonRuns, takenNote } from "./daemon_view.ts";
 import { localStore } from "../store/local_store.ts";
 import { statIfPresent } from "../base/files.ts";
 
@@ -23,11 +24,12 @@ export const healthCommand: Command = {
   settings: ["dest", "tz", "schedule", "logFormat"],
   options: { json: { flag: "--json", help: "print the verdict as one JSON object" } },
   async run(ctx) {
-    const verdict = await judgeHealth(ctx.settings, ctx);
+    const { settings, taken } = await asTheDaemonRuns(ctx.settings, ["schedule", "tz"]);
+    const verdict = await judgeHealth(settings, ctx);
     ctx.stdout(
       ctx.options.json
-        ? `${JSON.stringify(verdict)}\n`
-        : `${verdict.healthy ? "healthy" : "unhealthy"}: ${verdict.reason}\n`,
+        ? `${JSON.stringify({ ...verdict, schedule: settings.schedule, tz: settings.tz })}\n`
+        : `${verdict.healthy ? "healthy" : "unhealthy"}: ${verdict.reason}${takenNote(taken)}\n`,
     );
     return verdict.healthy ? EXIT.ok : 1;
   },
@@ -48,6 +50,7 @@ async function judgeHealth(settings: Settings, io: CommandIo): Promise<Health> {
       lastRun: await readLastRun(stateDir),
       newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
       daemonStarted: daemon ? Date.parse(daemon.started) : undefined,
+      tz: settings.tz,
     });
     // Runs that cannot write their result leave an old one behind that may still look good.
     const unwritable = health.healthy ? await notWritable(stateDir) : undefined;

@@ -2,7 +2,8 @@
 // kind and where copies are, under a header and over a count; or as JSON.
 
 import { describeError, EXIT } from "../base/errors.ts";
-import { compressionOfName, instantOf, isEncryptedName } from "../store/names.ts";
+import { compressionOfName, instantOf, isEncryptedName, isoInZone } from "../store/names.ts";
+import { asTheDaemonRuns, takenNote } from "./daemon_view.ts";
 import { formatBytes } from "../base/bytes.ts";
 import type { Logger } from "../base/log.ts";
 import type { ArchiveStore } from "../store/archive_store.ts";
@@ -58,20 +59,23 @@ export const listCommand: Command = {
     json: { flag: "--json", help: "print the archives as one JSON object" },
   },
   async run(ctx) {
+    const { settings, taken } = await asTheDaemonRuns(ctx.settings, ["tz"]);
     const remote = ctx.options.remote === true;
-    const bucket = remote || ctx.settings.s3
-      ? await configuredRemote(ctx.settings, "list the bucket")
+    const bucket = remote || settings.s3
+      ? await configuredRemote(settings, "list the bucket")
       : undefined;
-    const store = remote && bucket ? bucket : localStore(await existingDest(ctx.settings, "list"));
+    const store = remote && bucket ? bucket : localStore(await existingDest(settings, "list"));
     const listed: Listed[] = (await store.list()).reverse().map((a) => ({
       path: a.path,
       size: a.size,
-      time: instantOf(a, ctx.settings.tz),
+      time: instantOf(a, settings.tz),
       where: [remote ? "bucket" : "local"],
     }));
     if (!remote && bucket) await markInBucket(listed, bucket, ctx.log);
     ctx.stdout(
-      ctx.options.json ? listJson(store.url(), listed) : listText(store.url(), listed, ctx.now()),
+      ctx.options.json
+        ? listJson(store.url(), listed, settings.tz)
+        : listText(`${store.url()}${takenNote(taken)}`, listed, ctx.now()),
     );
     return EXIT.ok;
   },
@@ -88,15 +92,16 @@ async function markInBucket(listed: Listed[], bucket: ArchiveStore, log: Logger)
   }
 }
 
-function listJson(location: string, listed: readonly Listed[]): string {
+function listJson(location: string, listed: readonly Listed[], tz: string): string {
   const archives = listed.map((a) => ({
     path: a.path,
     size: a.size,
-    time: new Date(a.time).toISOString(),
+    // Archive names carry no offset: the time says it.
+    time: isoInZone(a.time, tz),
     kind: kindOf(a.path),
     where: a.where,
   }));
-  return `${JSON.stringify({ location, count: listed.length, archives })}\n`;
+  return `${JSON.stringify({ location, tz, count: listed.length, archives })}\n`;
 }
 
 function listText(location: string, listed: readonly Listed[], now: number): string {

@@ -11,6 +11,7 @@ import { localStore } from "../store/local_store.ts";
 import { stateDirOf } from "../store/state_file.ts";
 import { BUCKET_SETTINGS, type Command, type CommandContext, KEEP_SETTINGS } from "./command.ts";
 import { configuredRemote } from "./find_archive.ts";
+import { asTheDaemonRuns } from "./daemon_view.ts";
 
 /** `backupd prune [--dry-run] [--json]`: prints the plan, and carries it out unless a dry run. */
 export const pruneCommand: Command = {
@@ -25,15 +26,17 @@ export const pruneCommand: Command = {
 };
 
 async function prune(ctx: CommandContext): Promise<number> {
-  const { settings } = ctx;
+  const { settings, taken } = await asTheDaemonRuns(ctx.settings, ["tz", "keep"]);
   const io = ctx;
   const dryRun = ctx.options.dryRun === true;
   const json = ctx.options.json === true;
+  if (!json && taken.length > 0) io.stdout(`as the daemon on DEST runs: ${taken.join(", ")}\n`);
+  const fromDaemon = taken.length > 0 ? { fromDaemon: taken } : {};
   const dest = resolve(settings.dest);
   if (!hasRules(settings.keep)) {
     io.stdout(
       json
-        ? `${JSON.stringify({ dryRun, rules: false, stores: [] })}\n`
+        ? `${JSON.stringify({ dryRun, rules: false, stores: [], ...fromDaemon })}\n`
         : "no retention rule is set (--keep-last, --keep-daily, --keep-weekly, --keep-monthly): nothing to do\n",
     );
     return EXIT.ok;
@@ -75,7 +78,9 @@ async function prune(ctx: CommandContext): Promise<number> {
           : `kept ${plan.keep.length}, removed ${plan.remove.length}${where}\n`,
       );
     }
-    if (json) io.stdout(`${JSON.stringify({ dryRun, rules: true, stores: plans })}\n`);
+    if (json) {
+      io.stdout(`${JSON.stringify({ dryRun, rules: true, stores: plans, ...fromDaemon })}\n`);
+    }
     return EXIT.ok;
   } finally {
     lock?.release();

@@ -72,7 +72,7 @@ export async function runDaemon(
   const slots = cronSlots(settings.schedule, settings.tz);
   const newest = (await listArchives(folders.dest)).at(-1);
   const newestArchive = newest ? instantOf(newest, settings.tz) : undefined;
-  const state = daemonState(folders.stateDir, deps.pid, clock.now());
+  const state = daemonState(folders.stateDir, deps.pid, clock.now(), settings);
   const stop = stopOnSignals(deps.onSignal, log, () => state.running);
   const wakeup = new Wakeup();
   const removeUsr1 = deps.onSignal("SIGUSR1", () => {
@@ -133,8 +133,15 @@ interface DaemonStateFile {
   write(): Promise<void>;
 }
 
-function daemonState(stateDir: string, pid: number, startedMs: number): DaemonStateFile {
+function daemonState(
+  stateDir: string,
+  pid: number,
+  startedMs: number,
+  settings: Settings,
+): DaemonStateFile {
   const started = new Date(startedMs).toISOString();
+  // What `health`, `list` and `prune` run by hand take when they are not told otherwise.
+  const effective = { schedule: settings.schedule, tz: settings.tz, keep: settings.keep };
   const state: DaemonStateFile = {
     running: false,
     nextSlot: undefined,
@@ -144,6 +151,7 @@ function daemonState(stateDir: string, pid: number, startedMs: number): DaemonSt
         started,
         nextSlot: state.nextSlot === undefined ? null : new Date(state.nextSlot).toISOString(),
         running: state.running,
+        ...effective,
       }),
   };
   return state;

@@ -1,7 +1,7 @@
 // Whether backups are current, as a pure function of the clock, the schedule, the last
 // run and the newest archive; `backupd health` prints its one line and exits 0 or 1.
 
-import { isoTime } from "../base/log.ts";
+import { isoInZone } from "../store/names.ts";
 import type { Slots } from "./schedule.ts";
 import type { LastRun } from "../store/run_status.ts";
 
@@ -20,6 +20,8 @@ export interface HealthInput {
   newestArchive: number | undefined;
   /** When the daemon started, if one runs. */
   daemonStarted: number | undefined;
+  /** The zone times are shown in, with their offset. */
+  tz: string;
 }
 
 /** The verdict. */
@@ -39,16 +41,17 @@ export interface Health {
  * import { cronSlots } from "./schedule.ts";
  * const now = Date.UTC(2027, 0, 2, 12);
  * const slots = cronSlots("0 1 * * *", "UTC");
- * assertEquals(assessHealth({ now, slots, lastRun: undefined, newestArchive: now - 3_600_000, daemonStarted: now }), {
+ * assertEquals(assessHealth({ now, slots, lastRun: undefined, newestArchive: now - 3_600_000, daemonStarted: now, tz: "Europe/Berlin" }), {
  *   healthy: true,
- *   reason: "the newest archive is from 2027-01-02T11:00:00.000Z",
+ *   reason: "the newest archive is from 2027-01-02T12:00:00+01:00",
  * });
- * assertEquals(assessHealth({ now, slots, lastRun: undefined, newestArchive: undefined, daemonStarted: now }).reason,
- *   "no archive yet; the first slot is 2027-01-03T01:00:00.000Z");
+ * assertEquals(assessHealth({ now, slots, lastRun: undefined, newestArchive: undefined, daemonStarted: now, tz: "UTC" }).reason,
+ *   "no archive yet; the first slot is 2027-01-03T01:00:00+00:00");
  * ```
  */
 export function assessHealth(input: HealthInput): Health {
   const { now, slots, lastRun, newestArchive } = input;
+  const at = (ms: number | undefined) => ms === undefined ? "never" : isoInZone(ms, input.tz);
   if (lastRun?.result === "failed") {
     return {
       healthy: false,
@@ -62,21 +65,19 @@ export function assessHealth(input: HealthInput): Health {
     if (first !== undefined && first + GRACE_MS < now) {
       return {
         healthy: false,
-        reason: `no archive yet, and the first slot (${isoTime(first)}) passed over an hour ago`,
+        reason: `no archive yet, and the first slot (${at(first)}) passed over an hour ago`,
       };
     }
     return {
       healthy: true,
-      reason: `no archive yet; the first slot is ${isoTime(first)}`,
+      reason: `no archive yet; the first slot is ${at(first)}`,
     };
   }
   if (overdue !== undefined && newestArchive < overdue) {
     return {
       healthy: false,
-      reason: `no archive since the slot of ${isoTime(overdue)} (newest: ${
-        isoTime(newestArchive)
-      })`,
+      reason: `no archive since the slot of ${at(overdue)} (newest: ${at(newestArchive)})`,
     };
   }
-  return { healthy: true, reason: `the newest archive is from ${isoTime(newestArchive)}` };
+  return { healthy: true, reason: `the newest archive is from ${at(newestArchive)}` };
 }

@@ -75,6 +75,28 @@ export function stampOf(instantMs: number, timeZone: string): Stamp {
 }
 
 /**
+ * An instant as ISO 8601 in a zone, with its offset: how `list --json` and `health` show
+ * times, since archive names carry none.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(isoInZone(Date.UTC(2027, 0, 2, 0, 30, 5), "Europe/Berlin"), "2027-01-02T01:30:05+01:00");
+ * assertEquals(isoInZone(Date.UTC(2027, 0, 2, 0, 30, 5), "UTC"), "2027-01-02T00:30:05+00:00");
+ * assertEquals(isoInZone(Date.UTC(2027, 6, 2, 12), "America/Santiago"), "2027-07-02T08:00:00-04:00");
+ * ```
+ */
+export function isoInZone(instantMs: number, timeZone: string): string {
+  const { day, time } = stampOf(instantMs, timeZone);
+  const local = Date.parse(`${day}T${time.replaceAll("-", ":")}Z`);
+  const minutes = Math.round((local - Math.floor(instantMs / 1000) * 1000) / 60_000);
+  const sign = minutes < 0 ? "-" : "+";
+  const hh = String(Math.floor(Math.abs(minutes) / 60)).padStart(2, "0");
+  const mm = String(Math.abs(minutes) % 60).padStart(2, "0");
+  return `${day}T${time.replaceAll("-", ":")}${sign}${hh}:${mm}`;
+}
+
+/**
  * The file name of an archive inside its date folder.
  *
  * @example

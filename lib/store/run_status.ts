@@ -1,6 +1,7 @@
 // What `health` reads from DEST/.backupd: the last run's result (status.json, written by
 // every run) and the daemon's start and next slot (daemon.json, written by the daemon).
 
+import type { KeepPolicy } from "./retention.ts";
 import { readStateFile, writeStateFile } from "./state_file.ts";
 
 /** The result of a run: done, done with warnings, failed. */
@@ -36,6 +37,12 @@ export interface DaemonState {
   nextSlot: string | null;
   /** Whether a run is going. */
   running: boolean;
+  /** The schedule it runs on (absent in files of older versions). */
+  schedule?: string;
+  /** The zone of its schedule and archive names. */
+  tz?: string;
+  /** Its retention rules. */
+  keep?: KeepPolicy;
 }
 
 /**

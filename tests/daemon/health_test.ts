@@ -13,8 +13,9 @@ Deno.test("assessHealth is healthy before the first slot when there is no archiv
       lastRun: undefined,
       newestArchive: undefined,
       daemonStarted: at("2027-01-10T11:00:00Z"),
+      tz: "UTC",
     }),
-    { healthy: true, reason: "no archive yet; the first slot is 2027-01-11T01:00:00.000Z" },
+    { healthy: true, reason: "no archive yet; the first slot is 2027-01-11T01:00:00+00:00" },
   );
   // Still healthy within the hour after the first slot.
   deepStrictEqual(
@@ -24,6 +25,7 @@ Deno.test("assessHealth is healthy before the first slot when there is no archiv
       lastRun: undefined,
       newestArchive: undefined,
       daemonStarted: at("2027-01-10T11:00:00Z"),
+      tz: "UTC",
     }).healthy,
     true,
   );
@@ -37,11 +39,12 @@ Deno.test("assessHealth is unhealthy when the first slot passed over an hour ago
       lastRun: undefined,
       newestArchive: undefined,
       daemonStarted: at("2027-01-10T11:00:00Z"),
+      tz: "UTC",
     }),
     {
       healthy: false,
       reason:
-        "no archive yet, and the first slot (2027-01-11T01:00:00.000Z) passed over an hour ago",
+        "no archive yet, and the first slot (2027-01-11T01:00:00+00:00) passed over an hour ago",
     },
   );
 });
@@ -54,8 +57,9 @@ Deno.test("assessHealth is healthy after a successful run", () => {
       lastRun: { started: "2027-01-11T01:00:00Z", finished: "2027-01-11T01:00:09Z", result: "ok" },
       newestArchive: at("2027-01-11T01:00:00Z"),
       daemonStarted: at("2027-01-01T00:00:00Z"),
+      tz: "UTC",
     }),
-    { healthy: true, reason: "the newest archive is from 2027-01-11T01:00:00.000Z" },
+    { healthy: true, reason: "the newest archive is from 2027-01-11T01:00:00+00:00" },
   );
 });
 
@@ -73,8 +77,9 @@ Deno.test("assessHealth judges an interrupted run by the newest archive, not as 
       lastRun: interrupted,
       newestArchive: at("2027-01-11T01:00:00Z"),
       daemonStarted: at("2027-01-01T00:00:00Z"),
+      tz: "UTC",
     }),
-    { healthy: true, reason: "the newest archive is from 2027-01-11T01:00:00.000Z" },
+    { healthy: true, reason: "the newest archive is from 2027-01-11T01:00:00+00:00" },
   );
   strictEqual(
     assessHealth({
@@ -83,6 +88,7 @@ Deno.test("assessHealth judges an interrupted run by the newest archive, not as 
       lastRun: interrupted,
       newestArchive: at("2027-01-11T01:00:00Z"),
       daemonStarted: at("2027-01-01T00:00:00Z"),
+      tz: "UTC",
     }).healthy,
     false,
   );
@@ -101,6 +107,7 @@ Deno.test("assessHealth is unhealthy after a failed run, saying why", () => {
       },
       newestArchive: at("2027-01-10T01:00:00Z"),
       daemonStarted: undefined,
+      tz: "UTC",
     }),
     { healthy: false, reason: "the last run failed at 2027-01-11T01:00:02Z: disk full" },
   );
@@ -116,11 +123,12 @@ Deno.test("assessHealth is unhealthy when a slot passed more than an hour ago wi
     },
     newestArchive: at("2027-01-10T01:00:00Z"),
     daemonStarted: undefined,
+    tz: "UTC",
   };
   deepStrictEqual(assessHealth({ ...input, now: at("2027-01-11T01:59:59Z") }).healthy, true);
   deepStrictEqual(assessHealth({ ...input, now: at("2027-01-11T02:00:01Z") }), {
     healthy: false,
     reason:
-      "no archive since the slot of 2027-01-11T01:00:00.000Z (newest: 2027-01-10T01:00:00.000Z)",
+      "no archive since the slot of 2027-01-11T01:00:00+00:00 (newest: 2027-01-10T01:00:00+00:00)",
   });
 });

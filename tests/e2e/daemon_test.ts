@@ -8,6 +8,7 @@ import {
   daemonPid,
   freePort,
   listFiles,
+  NEVER,
   onlyArchive,
   randomFile,
   run,
@@ -162,7 +163,7 @@ Deno.test("backupd health answers 1 for a DEST missing or never used, 0 before t
   strictEqual(before.code, 0, before.stdout + before.stderr);
   match(
     before.stdout,
-    /^healthy: no archive yet; the first slot is \d{4}-\d\d-\d\dT01:00:00\.000Z\n$/,
+    /^healthy: no archive yet; the first slot is \d{4}-\d\d-\d\dT01:00:00\+00:00\n$/,
   );
 
   strictEqual((await backupNow(data, dest, ["--tz", "UTC"])).code, 0);
@@ -278,4 +279,50 @@ Deno.test("backupd now logs a failed ping as a warning and still succeeds", asyn
   match(result.stderr, /WARN ping failed event=start error=/);
   match(result.stderr, /WARN ping failed event=success error=/);
   match(result.stderr, /INFO backup done /);
+});
+
+Deno.test("health, list and prune run by hand use the daemon's schedule, zone and retention unless given, and say so", async () => {
+  await using dir = await tempDir();
+  const data = `${dir.path}/data`;
+  const dest = `${dir.path}/backup`;
+  await Deno.mkdir(data);
+  const zone = "Asia/Tokyo";
+  // Two archives made in the daemon's zone, then the daemon started and stopped on DEST.
+  for (let i = 0; i < 2; i++) strictEqual((await backupNow(data, dest, ["--tz", zone])).code, 0);
+  const daemon = spawnDaemon(data, dest, ["--tz", zone, "--keep-last", "1"]);
+  signalProcess(await daemonPid(dest), "SIGTERM");
+  strictEqual((await daemon.output()).code, 0);
+  const state = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/daemon.json`));
+  deepStrictEqual([state.schedule, state.tz, state.keep], [NEVER, zone, { last: 1 }]);
+
+  // By hand, in another zone (the system's, UTC here) and without a schedule: the archive
+  // is minutes old, not nine hours off, and the first slot is the daemon's.
+  const health = await backupd(["health", "--dest", dest]);
+  strictEqual(health.code, 0, health.stdout + health.stderr);
+  match(
+    health.stdout,
+    new RegExp(
+      `^healthy: the newest archive is from \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\+09:00 \\(as the daemon on DEST runs: schedule "${
+        NEVER.replaceAll("*", "\\*")
+      }", zone ${zone}\\)\\n$`,
+    ),
+  );
+  const newest = Date.parse(/from (\S+)/.exec(health.stdout)?.[1] ?? "");
+  strictEqual(Math.abs(Date.now() - newest) < 10 * 60_000, true, health.stdout);
+  const json = JSON.parse((await backupd(["list", "--dest", dest, "--json"])).stdout);
+  strictEqual(json.tz, zone);
+  match(json.archives[0].time, /\+09:00$/);
+  match(
+    (await backupd(["list", "--dest", dest])).stdout,
+    /2 archives in .* \(as the daemon on DEST runs: zone Asia\/Tokyo\)\n$/,
+  );
+
+  // prune takes the daemon's retention; a rule given by hand wins.
+  const dry = await backupd(["prune", "--dry-run", "--dest", dest]);
+  strictEqual(dry.code, 0, dry.stderr);
+  match(dry.stdout, /^as the daemon on DEST runs: zone Asia\/Tokyo, retention --keep-last 1\n/);
+  match(dry.stdout, /dry run: would keep 1 and remove 1; nothing was changed\n$/);
+  const mine = await backupd(["prune", "--dry-run", "--dest", dest, "--keep-last", "5"]);
+  match(mine.stdout, /^as the daemon on DEST runs: zone Asia\/Tokyo\n/);
+  match(mine.stdout, /dry run: would keep 2 and remove 0; nothing was changed\n$/);
 });
