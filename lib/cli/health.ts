@@ -44,6 +44,11 @@ async function judgeHealth(settings: Settings, io: CommandIo): Promise<Health> {
     const daemon = await readDaemonState(stateDir);
     const never = await neverUsed(dest, stateDir, newest !== undefined);
     if (never) return { healthy: false, reason: never };
+    if (daemon?.problem) {
+      const reason =
+        `the daemon cannot start its backups: ${daemon.problem} (it checks again every minute)`;
+      return { healthy: false, reason };
+    }
     health = assessHealth({
       now: io.now(),
       slots: cronSlots(settings.schedule, settings.tz),

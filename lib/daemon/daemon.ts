@@ -1,9 +1,13 @@
 // `backupd run`: the daemon's wiring around the pure loop — folders checked at start,
 // signals (TERM/INT stop, USR1 runs now), the daemon's state for `health`, each run reported.
 
+import { resolve } from "node:path";
+import { readinessProblem } from "../run/readiness.ts";
+import { notifyRun } from "../notices/notify.ts";
+import { stateDirOf } from "../store/state_file.ts";
 import { serveMetrics } from "../notices/metrics.ts";
 import { type Clock, daemonLoop, type RunReason, Wakeup } from "./daemon_loop.ts";
-import { describeError } from "../base/errors.ts";
+import { describeError, RunError } from "../base/errors.ts";
 import { type OnSignal, stopOnSignals, type StopSignals } from "./stop_signals.ts";
 import { acquireLock } from "../store/lock.ts";
 import { isoTime, type Logger } from "../base/log.ts";
@@ -67,16 +71,36 @@ export async function runDaemon(
   origins: FolderOrigins,
   deps: DaemonDeps,
 ): Promise<number> {
+  const running = { now: false };
+  const stop = stopOnSignals(deps.onSignal, deps.log, () => running.now);
+  try {
+    if (await waitUntilReady(settings, origins, deps, stop)) {
+      await serve(settings, origins, deps, { stop, running });
+    }
+  } finally {
+    stop.dispose();
+  }
+  const code = stop.exitCode();
+  deps.log.info("daemon stopped", { code });
+  return code;
+}
+
+/** The daemon proper, once ready: its state, metrics, signals and the loop over the slots. */
+async function serve(
+  settings: Settings,
+  origins: FolderOrigins,
+  deps: DaemonDeps,
+  { stop, running }: { stop: StopSignals; running: { now: boolean } },
+): Promise<void> {
   const { clock, log } = deps;
   const folders = await startOn(settings, origins, deps);
   const slots = cronSlots(settings.schedule, settings.tz);
   const newest = (await listArchives(folders.dest)).at(-1);
   const newestArchive = newest ? instantOf(newest, settings.tz) : undefined;
-  const state = daemonState(folders.stateDir, deps.pid, clock.now(), settings);
-  const stop = stopOnSignals(deps.onSignal, log, () => state.running);
+  const state = daemonState(folders.stateDir, deps.pid, clock.now(), settings, running);
   const wakeup = new Wakeup();
   const removeUsr1 = deps.onSignal("SIGUSR1", () => {
-    if (state.running) log.warn("SIGUSR1 ignored: a run is going");
+    if (running.now) log.warn("SIGUSR1 ignored: a run is going");
     else wakeup.fire();
   });
   state.nextSlot = slots.next(clock.now());
@@ -94,7 +118,8 @@ export async function runDaemon(
       clock,
       slots,
       log,
-      backup: (reason, slot) => backupOnce(settings, origins, deps, { state, stop, reason, slot }),
+      backup: (reason, slot) =>
+        backupOnce(settings, origins, deps, { state, stop, reason, slot }, running),
       stop: stop.signal,
       wakeup,
       runOnStart: settings.runOnStart,
@@ -106,12 +131,71 @@ export async function runDaemon(
       },
     });
   } finally {
-    stop.dispose();
     removeUsr1();
   }
-  const code = stop.exitCode();
-  log.info("daemon stopped", { code });
-  return code;
+}
+
+/** How often the start-up checks are made again while one fails. */
+export const READY_RETRY_MS = 60_000;
+
+/**
+ * Makes the start-up checks until they pass (true) or a stop is asked for (false). A problem
+ * is one ERROR line, recorded for `health` and notified once; the checks are made again
+ * every minute.
+ */
+async function waitUntilReady(
+  settings: Settings,
+  origins: FolderOrigins,
+  deps: DaemonDeps,
+  stop: StopSignals,
+): Promise<boolean> {
+  let reported: string | undefined;
+  while (!stop.signal.aborted) {
+    const problem = await readinessProblem(settings, origins, deps.log);
+    if (problem === undefined) {
+      if (reported !== undefined) deps.log.info("start-up checks pass now");
+      return true;
+    }
+    if (problem !== reported) {
+      deps.log.error("start-up check failed; checking again every minute", { error: problem });
+      await recordProblem(settings, deps, problem);
+      if (reported === undefined) await notifyProblem(settings, deps, problem);
+      reported = problem;
+    }
+    await deps.clock.sleep(READY_RETRY_MS, stop.signal);
+  }
+  return false;
+}
+
+/** The problem written where `health` reads it; a DEST that cannot take it tells by itself. */
+async function recordProblem(settings: Settings, deps: DaemonDeps, problem: string) {
+  const now = new Date(deps.clock.now()).toISOString();
+  await writeDaemonState(stateDirOf(resolve(settings.dest)), {
+    pid: deps.pid,
+    started: now,
+    nextSlot: null,
+    running: false,
+    problem,
+    schedule: settings.schedule,
+    tz: settings.tz,
+    keep: settings.keep,
+  }).catch(() => undefined);
+}
+
+/** The problem sent where `--notify` says, as a failure, once per start. */
+async function notifyProblem(settings: Settings, deps: DaemonDeps, problem: string) {
+  const now = deps.clock.now();
+  const error = new RunError(`the daemon cannot start its backups: ${problem}`);
+  await notifyRun(
+    settings,
+    {
+      now: deps.clock.now,
+      log: deps.log,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    },
+    { result: "failed", error },
+    now,
+  );
 }
 
 /** SOURCE and DEST checked, and partials of crashed runs removed under the lock. */
@@ -128,7 +212,6 @@ async function startOn(settings: Settings, origins: FolderOrigins, deps: DaemonD
 
 /** The daemon's state for `health`: whether a run is going and the next slot. */
 interface DaemonStateFile {
-  running: boolean;
   nextSlot: number | undefined;
   write(): Promise<void>;
 }
@@ -138,19 +221,19 @@ function daemonState(
   pid: number,
   startedMs: number,
   settings: Settings,
+  running: { now: boolean },
 ): DaemonStateFile {
   const started = new Date(startedMs).toISOString();
   // What `health`, `list` and `prune` run by hand take when they are not told otherwise.
   const effective = { schedule: settings.schedule, tz: settings.tz, keep: settings.keep };
   const state: DaemonStateFile = {
-    running: false,
     nextSlot: undefined,
     write: () =>
       writeDaemonState(stateDir, {
         pid,
         started,
         nextSlot: state.nextSlot === undefined ? null : new Date(state.nextSlot).toISOString(),
-        running: state.running,
+        running: running.now,
         ...effective,
       }),
   };
@@ -163,9 +246,10 @@ async function backupOnce(
   origins: FolderOrigins,
   deps: DaemonDeps,
   run: { state: DaemonStateFile; stop: StopSignals; reason: RunReason; slot: number | undefined },
+  running: { now: boolean },
 ): Promise<void> {
   const { state, stop, reason, slot } = run;
-  state.running = true;
+  running.now = true;
   await state.write();
   try {
     const report = await runBackup(settings, origins, {
@@ -184,7 +268,7 @@ async function backupOnce(
     }
   } finally {
     // Written after a stop too: a stopped daemon must not look as if a run were going.
-    state.running = false;
+    running.now = false;
     await state.write();
   }
 }

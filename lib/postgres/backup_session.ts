@@ -84,11 +84,86 @@ export async function startOnlineBackup(
   source: string,
   options: OnlineBackupOptions,
 ): Promise<OnlineBackup> {
-  const server = describeServer(target.url);
   const lost = new AbortController();
+  const session = await openSession(target, options.log, () =>
+    lost.abort(
+      new RunError(
+        `Cannot finish the PostgreSQL backup: the connection to ${session.server} was lost`,
+      ),
+    ));
+  const { sql, server, noPassword, close } = session;
+  try {
+    return await begin(sql, { ...options, server, source, signal: lost.signal, close, noPassword });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * Checks what a backup through `target` needs, without starting one: the server answers,
+ * is a primary of version 12 or newer whose data folder SOURCE is, and the role has the
+ * privileges (README: Consistency). Throws a `RunError` saying what is missing.
+ *
+ * @example
+ * ```ts ignore
+ * await checkOnlineBackup({ url: "postgres://backupd@db/postgres" }, "/data", log);
+ * ```
+ */
+export async function checkOnlineBackup(
+  target: PostgresTarget,
+  source: string,
+  log: Logger,
+): Promise<void> {
+  const { sql, server, noPassword, close } = await openSession(target, log, () => undefined);
+  try {
+    const facts = await checkServer(sql, {
+      label: "",
+      log,
+      now: Date.now,
+      server,
+      source,
+      noPassword,
+      signal: new AbortController().signal,
+      close,
+    });
+    const version = Number(facts.version);
+    const [start, stop] = version >= 150000
+      ? ["pg_backup_start(text, boolean)", "pg_backup_stop(boolean)"]
+      : ["pg_start_backup(text, boolean, boolean)", "pg_stop_backup(boolean, boolean)"];
+    const [may] = await sql<{ replication: boolean; start: boolean; stop: boolean }[]>`
+      SELECT (SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user)
+               AS replication,
+             has_function_privilege(${start}, 'EXECUTE') AS start,
+             has_function_privilege(${stop}, 'EXECUTE') AS stop`;
+    if (!may?.replication || !may.start || !may.stop) {
+      throw new RunError(`Cannot back up through PostgreSQL at ${server}: ${PRIVILEGES}`);
+    }
+  } finally {
+    await close();
+  }
+}
+
+/** One SQL session with the server of `target`, and how to end it. */
+interface SqlSession {
+  sql: postgres.Sql;
+  /** The server, for messages. */
+  server: string;
+  /** What to add when the server refuses a connection that carried no password. */
+  noPassword: string;
+  close: () => Promise<void>;
+}
+
+/** Opens a session as libpq would reach the server; `onLost` hears of its loss. */
+async function openSession(
+  target: PostgresTarget,
+  log: Logger,
+  onLost: () => void,
+): Promise<SqlSession> {
+  const server = describeServer(target.url);
   let ending = false;
   const endpoint = endpointOf(target.url);
-  const { password, source: passwordSource } = await findPassword(target, endpoint, options.log);
+  const { password, source: passwordSource } = await findPassword(target, endpoint, log);
   // The options, not the URL: postgres.js would send ?host= and the like to the server.
   const sql = postgres({
     ...driverAddress(endpoint),
@@ -105,23 +180,18 @@ export async function startOnlineBackup(
     // pg_backup_stop notes that WAL archiving is off: expected, backupd copies the WAL itself.
     onnotice: () => undefined,
     onclose: () => {
-      if (ending) return;
-      lost.abort(
-        new RunError(`Cannot finish the PostgreSQL backup: the connection to ${server} was lost`),
-      );
+      if (!ending) onLost();
     },
   });
-  const close = async () => {
-    ending = true;
-    await sql.end({ timeout: 1 });
+  return {
+    sql,
+    server,
+    noPassword: noPasswordHint(passwordSource, target.passfile),
+    close: async () => {
+      ending = true;
+      await sql.end({ timeout: 1 });
+    },
   };
-  try {
-    const noPassword = noPasswordHint(passwordSource, target.passfile);
-    return await begin(sql, { ...options, server, source, signal: lost.signal, close, noPassword });
-  } catch (err) {
-    await close();
-    throw err;
-  }
 }
 
 /** What the first query reads of the server. */

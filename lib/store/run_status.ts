@@ -43,6 +43,8 @@ export interface DaemonState {
   tz?: string;
   /** Its retention rules. */
   keep?: KeepPolicy;
+  /** What keeps it from backing up, while a start-up check fails. */
+  problem?: string;
 }
 
 /**

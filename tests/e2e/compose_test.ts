@@ -151,6 +151,26 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
         deepStrictEqual([min, max], [1, count]);
       },
     );
+    await t.step(
+      "run --rm restore latest restores into ./restored without Deno on the host, owners kept",
+      async () => {
+        const newest = (await archives()).at(-1) ?? "";
+        const restored = await compose("run", "--rm", "restore", "latest");
+        strictEqual(restored.code, 0, restored.stdout + restored.stderr);
+        match(
+          restored.stderr,
+          new RegExp(`INFO restore done archive=/backup/${newest.replace(".", "\\.")}`),
+        );
+        const version = await Deno.stat(`${project}/restored/PG_VERSION`);
+        deepStrictEqual([version.uid, version.gid], [999, 999]);
+        const verified = await run(`${PG_BIN}/pg_verifybackup`, [`${project}/restored`]);
+        strictEqual(verified.code, 0, verified.stdout + verified.stderr);
+        // ./restored is not empty now: a second restore refuses it, changing nothing.
+        const again = await compose("run", "--rm", "restore", "latest");
+        strictEqual(again.code, 2, again.stderr);
+        match(again.stderr, /Cannot restore into "\/restored": not empty/);
+      },
+    );
   } finally {
     const logs = await compose("logs", "--no-color");
     if (logs.code !== 0) console.log(logs.stderr);

@@ -374,3 +374,57 @@ Deno.test("a lost session or SIGTERM abandons the run and leaves the server as i
     await db.stop();
   }
 });
+
+Deno.test("the daemon checks the server at start: unhealthy with the reason and notified once, then ready once it answers", async () => {
+  await using work = await tempDir("backupd-pg-ready-");
+  await Deno.chmod(work.path, 0o755);
+  const db = await cluster(work.path, `${work.path}/pgdata`, { checksums: false });
+  const dest = `${work.path}/backup`;
+  const notices: string[] = [];
+  const port = freePort();
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
+    notices.push(await req.text());
+    return new Response("ok");
+  });
+  // The server is not started yet: the daemon says so and waits, it does not exit.
+  const daemon = spawnDaemon(db.data, dest, [
+    "--postgres",
+    db.url,
+    "--notify",
+    `http://127.0.0.1:${port}/`,
+  ], { PGPASSWORD: PASSWORD });
+  try {
+    const pid = await daemonPid(dest);
+    const health = await backupd(["health", "--dest", dest]);
+    strictEqual(health.code, 1, health.stdout + health.stderr);
+    match(
+      health.stdout,
+      /^unhealthy: the daemon cannot start its backups: Cannot connect to PostgreSQL at 127\.0\.0\.1:\d+\/postgres as postgres: connection refused \(it checks again every minute\) \(as the daemon on DEST runs: [^)]*\)\n$/,
+    );
+    await waitFor("the notification", () => notices.length > 0 || undefined);
+    match(
+      JSON.parse(notices[0] as string).error,
+      /^the daemon cannot start its backups: Cannot connect/,
+    );
+
+    await db.start();
+    await waitFor("the start-up checks to pass", async () => {
+      const now = await backupd(["health", "--dest", dest]);
+      return now.code === 0 ? now : undefined;
+    }, 150);
+    signalProcess(pid, "SIGTERM");
+    const result = await daemon.output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    strictEqual(result.code, 0, stderr);
+    const failures = stderr.split("\n").filter((line) =>
+      line.includes("ERROR start-up check failed")
+    );
+    strictEqual(failures.length, 1, stderr);
+    match(stderr, /INFO start-up checks pass now\n[^]*INFO daemon started /);
+    strictEqual(notices.length, 1, notices.join("\n"));
+    strictEqual(await leftovers(db), "0,0");
+  } finally {
+    await receiver.shutdown();
+    await db.stop();
+  }
+});
