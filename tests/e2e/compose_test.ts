@@ -155,6 +155,13 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
       "run --rm restore latest restores into ./restored without Deno on the host, owners kept",
       async () => {
         const newest = (await archives()).at(-1) ?? "";
+        // README's compose restore, as typed: list, verify, restore, pg_verifybackup.
+        const listed = await compose("run", "--rm", "--no-deps", "backup", "list");
+        strictEqual(listed.code, 0, listed.stderr);
+        match(listed.stdout, new RegExp(`^${newest.replace(".", "\\.")} `, "m"));
+        const verified = await compose("run", "--rm", "--no-deps", "backup", "verify", "latest");
+        strictEqual(verified.code, 0, verified.stderr);
+        match(verified.stdout, /^OK /);
         const restored = await compose("run", "--rm", "restore", "latest");
         strictEqual(restored.code, 0, restored.stdout + restored.stderr);
         match(
@@ -163,8 +170,21 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
         );
         const version = await Deno.stat(`${project}/restored/PG_VERSION`);
         deepStrictEqual([version.uid, version.gid], [999, 999]);
-        const verified = await run(`${PG_BIN}/pg_verifybackup`, [`${project}/restored`]);
-        strictEqual(verified.code, 0, verified.stdout + verified.stderr);
+        const checked = await compose(
+          "run",
+          "--rm",
+          "--no-deps",
+          "--entrypoint",
+          "pg_verifybackup",
+          "-u",
+          "postgres",
+          "-v",
+          `${project}/restored:/restored`,
+          "employee-db",
+          "/restored",
+        );
+        strictEqual(checked.code, 0, checked.stdout + checked.stderr);
+        match(checked.stdout, /backup successfully verified/);
         // ./restored is not empty now: a second restore refuses it, changing nothing.
         const again = await compose("run", "--rm", "restore", "latest");
         strictEqual(again.code, 2, again.stderr);
