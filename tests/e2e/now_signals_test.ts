@@ -3,6 +3,7 @@
 
 import { match, strictEqual } from "node:assert/strict";
 import {
+  backupd,
   listFiles,
   randomFile,
   signalProcess,
@@ -59,6 +60,12 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     );
     strictEqual((await Deno.readTextFile(marker)).trim(), "failed");
     strictEqual((await listFiles(dest)).filter((f) => /\.tar\.gz|partial/.test(f)).length, 0);
+    // Recorded as interrupted, not failed: health still judges by the archives (none yet,
+    // and no slot has passed), not by a Ctrl-C.
+    const status = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/status.json`));
+    strictEqual(status.result, "interrupted");
+    const health = await backupd(["health", "--dest", dest, "--schedule", "0 0 1 1 *"]);
+    strictEqual(health.code, 0, health.stdout);
     console.log(`backupd now exited ${seconds.toFixed(2)} s after ${signal}`);
   });
 }
