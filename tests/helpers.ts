@@ -188,6 +188,18 @@ export function descendantsOf(pid: number): number[] {
   return children.flatMap((child) => [child, ...descendantsOf(child)]);
 }
 
+/** Every retention rule given as 0, which turns it off. */
+export const EVERY_RULE_OFF = [
+  "--keep-last",
+  "0",
+  "--keep-daily",
+  "0",
+  "--keep-weekly",
+  "0",
+  "--keep-monthly",
+  "0",
+];
+
 /** A fresh temporary folder. */
 export interface TempDir extends AsyncDisposable {
   path: string;

@@ -16,6 +16,7 @@ import {
   backupd,
   backupNow,
   baseEnv,
+  EVERY_RULE_OFF,
   flipMiddleByte,
   listFiles,
   onlyArchive,
@@ -292,21 +293,11 @@ Deno.test("retention removes the same archives from the bucket as from DEST, wit
   );
   strictEqual(Object.keys(await objectsOf(ceph, "kept")).length, 4);
   // Every rule at 0 is no rule: neither DEST nor the bucket loses anything.
-  const zeros = [
-    "--keep-last",
-    "0",
-    "--keep-daily",
-    "0",
-    "--keep-weekly",
-    "0",
-    "--keep-monthly",
-    "0",
-  ];
-  const off = await backupNow(source, dest, zeros, env);
+  const off = await backupNow(source, dest, EVERY_RULE_OFF, env);
   strictEqual(off.code, 0, off.stderr);
   strictEqual((await archivesIn(dest)).length, 3);
   strictEqual(Object.keys(await objectsOf(ceph, "kept")).length, 6);
-  const offPrune = await backupd(["prune", "--dest", dest, ...zeros], env);
+  const offPrune = await backupd(["prune", "--dest", dest, ...EVERY_RULE_OFF], env);
   strictEqual(offPrune.code, 0, offPrune.stderr);
   strictEqual(Object.keys(await objectsOf(ceph, "kept")).length, 6);
   const pruned = await backupd(["prune", "--dest", dest, "--keep-last", "1"], env);

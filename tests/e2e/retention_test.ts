@@ -2,7 +2,15 @@
 // files it did not write; and the free-space check and ENOSPC on a small file system.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { backupd, backupNow, listFiles, randomFile, run, tempDir } from "../helpers.ts";
+import {
+  backupd,
+  backupNow,
+  EVERY_RULE_OFF,
+  listFiles,
+  randomFile,
+  run,
+  tempDir,
+} from "../helpers.ts";
 
 /** Writes a fake archive (any bytes) and its sidecar under DEST. */
 async function fakeArchive(dest: string, path: string, bytes = 1000): Promise<void> {
@@ -105,17 +113,7 @@ Deno.test("retention rules of 0 are turned off: prune and a run with every rule 
   await using dir = await tempDir();
   await fabricate(dir.path);
   const before = await listFiles(dir.path);
-  const zeros = [
-    "--keep-last",
-    "0",
-    "--keep-daily",
-    "0",
-    "--keep-weekly",
-    "0",
-    "--keep-monthly",
-    "0",
-  ];
-  const dry = await backupd(["prune", "--dry-run", "--dest", dir.path, ...zeros]);
+  const dry = await backupd(["prune", "--dry-run", "--dest", dir.path, ...EVERY_RULE_OFF]);
   strictEqual(dry.code, 0, dry.stderr);
   strictEqual(
     dry.stdout,
@@ -133,7 +131,7 @@ Deno.test("retention rules of 0 are turned off: prune and a run with every rule 
   // A run with every rule at 0 keeps every archive too; 0 beside another rule is ignored.
   const source = `${dir.path}/src`;
   await Deno.mkdir(source);
-  strictEqual((await backupNow(source, dir.path, zeros)).code, 0);
+  strictEqual((await backupNow(source, dir.path, EVERY_RULE_OFF)).code, 0);
   const archives = (await listFiles(dir.path)).filter((f) => /^\d{4}-.*\.tar\.gz$/.test(f));
   strictEqual(archives.length, 6, archives.join(" "));
   const daily = await backupd([
@@ -141,7 +139,7 @@ Deno.test("retention rules of 0 are turned off: prune and a run with every rule 
     "--dry-run",
     "--dest",
     dir.path,
-    ...zeros,
+    ...EVERY_RULE_OFF,
     "--keep-daily",
     "1",
   ]);

@@ -8,6 +8,16 @@ import { listFiles, run, tempDir } from "../helpers.ts";
 
 const ORIGINS = { source: "--source", dest: "--dest" };
 
+/** A progress bar that aborts the run with `message` when the first bytes are counted. */
+function abortAtFirstBytes(abort: AbortController, message: string) {
+  return () => ({
+    add: () => abort.abort(new Error(message)),
+    clear() {},
+    redraw() {},
+    stop() {},
+  });
+}
+
 function setup(source: string, dest: string) {
   const lines: string[] = [];
   const settings = resolveSettings({ source, dest, tz: "America/Santiago" }, {}, {
@@ -96,12 +106,7 @@ Deno.test("runBackup removes its partial file and reports failure when the run i
   const started = runBackup(settings, ORIGINS, {
     ...deps,
     signal: abort.signal,
-    progress: () => ({
-      add: () => abort.abort(new Error("stop")),
-      clear() {},
-      redraw() {},
-      stop() {},
-    }),
+    progress: abortAtFirstBytes(abort, "stop"),
   });
   const report = await started;
   strictEqual(report.result, "failed");
@@ -128,12 +133,7 @@ Deno.test("runBackup stopped after its archive is made keeps it, skips retention
   const report = await runBackup({ ...settings, keep: { last: 1 } }, ORIGINS, {
     ...deps,
     signal: abort.signal,
-    progress: () => ({
-      add: () => abort.abort(new Error("Cannot finish the run: interrupted by SIGTERM")),
-      clear() {},
-      redraw() {},
-      stop() {},
-    }),
+    progress: abortAtFirstBytes(abort, "Cannot finish the run: interrupted by SIGTERM"),
   });
   strictEqual(report.result, "failed");
   strictEqual((report.error as Error).message, "Cannot finish the run: interrupted by SIGTERM");
