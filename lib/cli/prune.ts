@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { EXIT, RunError } from "../base/errors.ts";
 import { acquireLock } from "../store/lock.ts";
 import { statIfPresent } from "../base/files.ts";
-import { hasRules } from "../store/retention.ts";
+import { hasRules, type PolicyResult } from "../store/retention.ts";
 import { type ArchiveStore, pruneStore } from "../store/archive_store.ts";
 import { localStore } from "../store/local_store.ts";
 import { stateDirOf } from "../store/state_file.ts";
@@ -64,19 +64,7 @@ async function prune(ctx: CommandContext): Promise<number> {
         });
         continue;
       }
-      const where = store === stores[0] ? "" : ` in ${store.url()}`;
-      const shown = (path: string) => store.url(path);
-      for (const path of plan.keep) {
-        io.stdout(`keep   ${shown(path)}  (${plan.reasons.get(path)?.join(", ")})\n`);
-      }
-      for (const path of plan.remove) {
-        io.stdout(`remove ${shown(path)}  (${plan.reasons.get(path)?.join(", ")})\n`);
-      }
-      io.stdout(
-        dryRun
-          ? `dry run${where}: would keep ${plan.keep.length} and remove ${plan.remove.length}; nothing was changed\n`
-          : `kept ${plan.keep.length}, removed ${plan.remove.length}${where}\n`,
-      );
+      io.stdout(planText(plan, store, store === stores[0], dryRun));
     }
     if (json) {
       io.stdout(`${JSON.stringify({ dryRun, rules: true, stores: plans, ...fromDaemon })}\n`);
@@ -85,4 +73,23 @@ async function prune(ctx: CommandContext): Promise<number> {
   } finally {
     lock?.release();
   }
+}
+
+/** A store's plan as lines: keep and remove with reasons, then what was (or would be) done. */
+function planText(
+  plan: PolicyResult,
+  store: ArchiveStore,
+  isDest: boolean,
+  dryRun: boolean,
+): string {
+  const where = isDest ? "" : ` in ${store.url()}`;
+  const line = (verb: string) => (path: string) =>
+    `${verb} ${store.url(path)}  (${plan.reasons.get(path)?.join(", ")})\n`;
+  return [
+    ...plan.keep.map(line("keep  ")),
+    ...plan.remove.map(line("remove")),
+    dryRun
+      ? `dry run${where}: would keep ${plan.keep.length} and remove ${plan.remove.length}; nothing was changed\n`
+      : `kept ${plan.keep.length}, removed ${plan.remove.length}${where}\n`,
+  ].join("");
 }

@@ -80,10 +80,10 @@ export async function runBackup(
       : await containerEngine(settings, folders.stateDir, deps.log);
     await preHook(settings, deps);
     const quiesced = await quiesceForRun(settings, docker, folders.stateDir, deps.log);
-    await refuseLiveCopy(settings, folders, quiesced !== undefined, origins);
     const resume = quiesced ? once(quiesced) : undefined;
     // Containers come back even when the run failed or was interrupted.
     if (resume) cleanups.push(resume);
+    await refuseLiveCopy(settings, folders, quiesced !== undefined, origins);
     const target = await pickTarget(settings, folders, deps);
     const online = await startDatabaseBackup(settings, target, deps, cleanups);
     const outcome = await archive(settings, target, online, deps, sourceSpace);

@@ -304,7 +304,7 @@ const BAD: [string, string[], Record<string, string>, RegExp][] = [
     "a PostgreSQL address that is not one, with its password masked",
     ["--postgres", "mysql://root:hunter2@db/app"],
     {},
-    /^backupd: Cannot use --postgres "mysql:\/\/root:\*\*\*@db\/app": expected postgres:\/\/USER@HOST:PORT\/DATABASE$/,
+    /^backupd: Cannot use --postgres "mysql:\/\/root:\*\*\*@db\/app": expected postgres:\/\/USER@HOST:PORT\/DATABASE, or postgres:\/\/USER@\/DATABASE\?host=\/SOCKET\/FOLDER$/,
   ],
   [
     "a credentials file that is not there",

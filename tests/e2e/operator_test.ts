@@ -2,7 +2,7 @@
 // and backupd typed at a terminal without a command.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { backupd, backupNow, ROOT, run, tempDir } from "../helpers.ts";
+import { BACKUPD, backupd, backupNow, ROOT, run, tempDir } from "../helpers.ts";
 
 Deno.test("list, verify and prune exit 2 with one line for a DEST that does not exist", async () => {
   await using dir = await tempDir();
@@ -71,10 +71,22 @@ Deno.test("backupd without a command prints usage at a terminal, and is the daem
   strictEqual(atTerminal.code, 0, atTerminal.stdout + atTerminal.stderr);
   match(atTerminal.stdout, /Usage: backupd \[options\] \[command\]/);
   match(atTerminal.stdout, /The daemon is "backupd run"/);
-  // Without a terminal, no command is `run`: here it stops at once for want of SOURCE.
-  const piped = await backupd([]);
-  strictEqual(piped.code, 2);
-  match(piped.stderr, /SOURCE|--source/);
+  // Without a terminal, no command is `run`: the daemon, which says at once what keeps it
+  // from backing up (no SOURCE here), keeps checking, and stops cleanly on SIGTERM.
+  const piped = await run("timeout", [
+    "--preserve-status",
+    "-s",
+    "TERM",
+    "8",
+    Deno.execPath(),
+    ...BACKUPD,
+  ]);
+  strictEqual(piped.code, 0, piped.stderr);
+  match(
+    piped.stderr,
+    /ERROR start-up check failed; checking again every minute error="Cannot use --source \\"\/data\\": no such file or folder"/,
+  );
+  match(piped.stderr, /INFO daemon stopped code=0\n$/);
 });
 
 Deno.test("restore --include restores only the files and folders named; one that matches nothing fails and leaves no DIR", async () => {
@@ -135,10 +147,15 @@ Deno.test("health --json prints one object; under --log-format json a failure is
   const typo = `${dir.path}/bakcup`;
   const health = await backupd(["health", "--json", "--dest", typo]);
   strictEqual(health.code, 1, health.stderr);
-  deepStrictEqual(JSON.parse(health.stdout), {
+  const verdict = JSON.parse(health.stdout);
+  deepStrictEqual(verdict, {
     healthy: false,
     reason: `DEST "${typo}" does not exist`,
+    // What the verdict was judged by: the schedule and the zone times are shown in.
+    schedule: "0 1 * * *",
+    tz: verdict.tz,
   });
+  strictEqual(typeof verdict.tz, "string");
 
   for (const env of [{}, { BACKUP_LOG_FORMAT: "json" }]) {
     const args = "BACKUP_LOG_FORMAT" in env
