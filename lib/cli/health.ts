@@ -42,7 +42,7 @@ async function judgeHealth(settings: Settings, io: CommandIo): Promise<Health> {
   try {
     const newest = (await localStore(dest).list()).at(-1);
     const daemon = await readDaemonState(stateDir);
-    const never = await neverUsed(dest, stateDir, newest !== undefined);
+    const never = await neverUsed(dest, stateDir, { hasArchive: newest !== undefined });
     if (never) return { healthy: false, reason: never };
     if (daemon?.problem) {
       const reason =
@@ -80,7 +80,7 @@ async function judgeHealth(settings: Settings, io: CommandIo): Promise<Health> {
 async function neverUsed(
   dest: string,
   stateDir: string,
-  hasArchive: boolean,
+  { hasArchive }: { hasArchive: boolean },
 ): Promise<string | undefined> {
   const info = await statIfPresent(dest, { follow: true });
   if (!info) return `DEST "${dest}" does not exist`;

@@ -64,7 +64,7 @@ async function prune(ctx: CommandContext): Promise<number> {
         });
         continue;
       }
-      io.stdout(planText(plan, store, store === stores[0], dryRun));
+      io.stdout(planText(plan, store, { inDest: store === stores[0], dryRun }));
     }
     if (json) {
       io.stdout(`${JSON.stringify({ dryRun, rules: true, stores: plans, ...fromDaemon })}\n`);
@@ -79,10 +79,9 @@ async function prune(ctx: CommandContext): Promise<number> {
 function planText(
   plan: PolicyResult,
   store: ArchiveStore,
-  isDest: boolean,
-  dryRun: boolean,
+  { inDest, dryRun }: { inDest: boolean; dryRun: boolean },
 ): string {
-  const where = isDest ? "" : ` in ${store.url()}`;
+  const where = inDest ? "" : ` in ${store.url()}`;
   const line = (verb: string) => (path: string) =>
     `${verb} ${store.url(path)}  (${plan.reasons.get(path)?.join(", ")})\n`;
   return [

@@ -77,7 +77,7 @@ async function writeBody(
   }
 }
 
-function applyAttributes(path: string, header: TarHeader, owners: boolean): void {
+function applyAttributes(path: string, header: TarHeader, { owners }: { owners: boolean }): void {
   const mtime = header.mtime ?? new Date(0);
   if (header.type === "symlink") {
     if (owners) lchownSync(path, header.uid ?? 0, header.gid ?? 0);
@@ -122,7 +122,7 @@ export async function restoreArchive(
   const target = await prepareTarget(dir, options);
   try {
     const result = await extract(tar, target.stage, options);
-    await moveIntoPlace(target.stage, dir, result.folders, options.owners ?? false);
+    await moveIntoPlace(target.stage, dir, result.folders, { owners: options.owners ?? false });
     return { restored: result.restored, refused: result.refused, skipped: result.skipped };
   } catch (err) {
     await abandon(dir, target);
@@ -275,7 +275,7 @@ class Extractor {
       });
     } else entryStep(header.name, () => Deno.symlinkSync(header.linkname ?? "", path));
     this.#made.set(rel, header.type === "file" ? "file" : "symlink");
-    entryStep(header.name, () => applyAttributes(path, header, this.#owners));
+    entryStep(header.name, () => applyAttributes(path, header, { owners: this.#owners }));
     this.#result.restored++;
   }
 
@@ -325,7 +325,7 @@ async function moveIntoPlace(
   stage: string,
   dir: string,
   folders: Deferred[],
-  owners: boolean,
+  { owners }: { owners: boolean },
 ): Promise<void> {
   for (const entry of Deno.readDirSync(stage)) {
     entryStep(entry.name, () => Deno.renameSync(`${stage}/${entry.name}`, `${dir}/${entry.name}`));
@@ -333,6 +333,6 @@ async function moveIntoPlace(
   await Deno.remove(stage);
   for (const folder of folders.reverse()) {
     const path = folder.rel === "" ? dir : `${dir}/${folder.rel}`;
-    entryStep(folder.header.name, () => applyAttributes(path, folder.header, owners));
+    entryStep(folder.header.name, () => applyAttributes(path, folder.header, { owners }));
   }
 }

@@ -39,7 +39,11 @@ interface Target {
   started: number;
 }
 
-function hookOptions(settings: Settings, deps: RunDeps, interruptible: boolean) {
+function hookOptions(
+  settings: Settings,
+  deps: RunDeps,
+  { interruptible }: { interruptible: boolean },
+) {
   return {
     timeoutMs: settings.hookTimeoutMs,
     log: deps.log,
@@ -83,7 +87,7 @@ export async function runBackup(
     const resume = quiesced ? once(quiesced) : undefined;
     // Containers come back even when the run failed or was interrupted.
     if (resume) cleanups.push(resume);
-    await refuseLiveCopy(settings, folders, quiesced !== undefined, origins);
+    await refuseLiveCopy(settings, folders, { quiesced: quiesced !== undefined, origins });
     const target = await pickTarget(settings, folders, deps);
     const online = await startDatabaseBackup(settings, target, deps, cleanups);
     const outcome = await archive(settings, target, online, deps, sourceSpace);
@@ -124,7 +128,11 @@ async function prepare(
 
 async function preHook(settings: Settings, deps: RunDeps): Promise<void> {
   if (settings.preHook) {
-    await runHook("--pre-hook", settings.preHook, hookOptions(settings, deps, true));
+    await runHook(
+      "--pre-hook",
+      settings.preHook,
+      hookOptions(settings, deps, { interruptible: true }),
+    );
   }
 }
 
@@ -136,8 +144,7 @@ async function preHook(settings: Settings, deps: RunDeps): Promise<void> {
 async function refuseLiveCopy(
   settings: Settings,
   folders: Folders,
-  quiesced: boolean,
-  origins: FolderOrigins,
+  { quiesced, origins }: { quiesced: boolean; origins: FolderOrigins },
 ): Promise<void> {
   if (settings.postgres || settings.preHook || quiesced || settings.allowLiveCopy) return;
   if (!await runningServerIn(folders.source)) return;
@@ -299,7 +306,7 @@ async function postHook(settings: Settings, deps: RunDeps, report: RunReport): P
   if (!settings.postHook) return report;
   try {
     await runHook("--post-hook", settings.postHook, {
-      ...hookOptions(settings, deps, false),
+      ...hookOptions(settings, deps, { interruptible: false }),
       env: { BACKUP_STATUS: report.result, BACKUP_ARCHIVE: report.outcome?.path ?? "" },
     });
     return report;
