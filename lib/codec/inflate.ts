@@ -77,8 +77,13 @@ export function fileReader(file: Deno.FsFile): ByteReader {
  * Reads a stream, keeping what a chunk holds beyond the buffer for the next call.
  *
  * @example
- * ```ts ignore
- * const reader = streamReader(response.body);
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const reader = streamReader(ReadableStream.from([new Uint8Array([1, 2, 3]), new Uint8Array([4])]));
+ * const buffer = new Uint8Array(2);
+ * assertEquals([await reader.fill(buffer), [...buffer]], [2, [1, 2]]);
+ * assertEquals([await reader.fill(buffer), [...buffer]], [2, [3, 4]]);
+ * assertEquals(await reader.fill(buffer), 0);
  * ```
  */
 export function streamReader(stream: ReadableStream<Uint8Array>): ByteReader {

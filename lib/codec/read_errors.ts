@@ -77,8 +77,13 @@ export function zlibFailure(err: unknown, kind: string): ArchiveReadError {
  * Passes a stream through, turning its failure into what `failure` makes of it.
  *
  * @example
- * ```ts ignore
- * const checked = mapFailure(tar, (err) => zlibFailure(err, "gzip"));
+ * ```ts
+ * import { rejects } from "node:assert/strict";
+ * const broken = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new Error("incorrect header check")) });
+ * await rejects(
+ *   Array.fromAsync(mapFailure(broken, (err) => zlibFailure(err, "gzip"))),
+ *   CorruptArchiveError,
+ * );
  * ```
  */
 export function mapFailure(

@@ -19,9 +19,11 @@ export type RunReason = "slot" | "catch-up" | "start" | "signal";
  * A run asked for from outside (SIGUSR1) that wakes the loop from its sleep.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * const wakeup = new Wakeup();
- * Deno.addSignalListener("SIGUSR1", () => wakeup.fire());
+ * wakeup.fire(); // as a SIGUSR1 listener does
+ * assertEquals([wakeup.take(), wakeup.take()], [true, false]);
  * ```
  */
 export class Wakeup {
@@ -88,8 +90,34 @@ export const MAX_SLEEP_MS = 60_000;
  * Runs until `deps.stop` aborts.
  *
  * @example
- * ```ts ignore
- * await daemonLoop({ clock, slots, log, backup, stop, wakeup: new Wakeup(), runOnStart: false, catchUp: true, newestArchive: undefined });
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { cronSlots } from "./schedule.ts";
+ * import { createLogger } from "../base/log.ts";
+ * // A simulated clock from 23:30 to past 00:30: the midnight slot runs once, on time.
+ * let t = Date.UTC(2027, 0, 1, 23, 30);
+ * const stop = new AbortController();
+ * const clock = {
+ *   now: () => t,
+ *   sleep: (ms: number) => {
+ *     t += ms;
+ *     if (t > Date.UTC(2027, 0, 2, 0, 30)) stop.abort();
+ *     return Promise.resolve();
+ *   },
+ * };
+ * const runs: string[] = [];
+ * await daemonLoop({
+ *   clock,
+ *   slots: cronSlots("0 0 * * *", "UTC"),
+ *   log: createLogger({ write: () => {} }),
+ *   backup: (reason, slot) => Promise.resolve(void runs.push(`${reason} ${new Date(t).toISOString()} ${slot}`)),
+ *   stop: stop.signal,
+ *   wakeup: new Wakeup(),
+ *   runOnStart: false,
+ *   catchUp: true,
+ *   newestArchive: undefined,
+ * });
+ * assertEquals(runs, [`slot 2027-01-02T00:00:00.000Z ${Date.UTC(2027, 0, 2)}`]);
  * ```
  */
 export async function daemonLoop(deps: LoopDeps): Promise<void> {
