@@ -8,9 +8,9 @@ import { instantOf } from "../store/names.ts";
 import { cronSlots } from "../daemon/schedule.ts";
 import { stateDirOf } from "../store/state_file.ts";
 import type { Settings } from "../settings/settings.ts";
-import { readDaemonState, readLastRun } from "../store/run_status.ts";
+import { type DaemonState, readDaemonState, readLastRun } from "../store/run_status.ts";
 import type { Command, CommandIo } from "./command.ts";
-import { asTheDaemonRuns, takenNote } from "./daemon_view.ts";
+import { daemonView, takenNote } from "./daemon_view.ts";
 import { localStore } from "../store/local_store.ts";
 import { statIfPresent } from "../base/files.ts";
 
@@ -24,8 +24,13 @@ export const healthCommand: Command = {
   settings: ["dest", "tz", "schedule", "logFormat"],
   options: { json: { flag: "--json", help: "print the verdict as one JSON object" } },
   async run(ctx) {
-    const { settings, taken } = await asTheDaemonRuns(ctx.settings, ["schedule", "tz"]);
-    const verdict = await judgeHealth(settings, ctx);
+    // daemon.json is read once: for the daemon's schedule and zone, and for the verdict.
+    const daemon = await readDaemonState(stateDirOf(resolve(ctx.settings.dest))).then(
+      (state) => ({ state }),
+      (error: unknown) => ({ state: undefined, error }),
+    );
+    const { settings, taken } = daemonView(ctx.settings, daemon.state, ["schedule", "tz"]);
+    const verdict = await judgeHealth(settings, ctx, daemon);
     ctx.stdout(
       ctx.options.json
         ? `${JSON.stringify({ ...verdict, schedule: settings.schedule, tz: settings.tz })}\n`
@@ -35,13 +40,18 @@ export const healthCommand: Command = {
   },
 };
 
-async function judgeHealth(settings: Settings, io: CommandIo): Promise<Health> {
+async function judgeHealth(
+  settings: Settings,
+  io: CommandIo,
+  read: { state: DaemonState | undefined; error?: unknown },
+): Promise<Health> {
   const dest = resolve(settings.dest);
   const stateDir = stateDirOf(dest);
   let health: Health;
   try {
     const newest = (await localStore(dest).list()).at(-1);
-    const daemon = await readDaemonState(stateDir);
+    if (read.error !== undefined) throw read.error;
+    const daemon = read.state;
     const never = await neverUsed(dest, stateDir, { hasArchive: newest !== undefined });
     if (never) return { healthy: false, reason: never };
     if (daemon?.problem) {

@@ -150,8 +150,17 @@ async function waitUntilReady(
   stop: StopSignals,
 ): Promise<boolean> {
   let reported: string | undefined;
+  // A check can wait on a server that does not answer (30 s to connect): a stop ends the
+  // wait at once, the check is let go.
+  const STOPPED = Symbol("stopped");
+  const stopped = new Promise<typeof STOPPED>((resolve) =>
+    stop.signal.aborted
+      ? resolve(STOPPED)
+      : stop.signal.addEventListener("abort", () => resolve(STOPPED), { once: true })
+  );
   while (!stop.signal.aborted) {
-    const problem = await readinessProblem(settings, origins, deps.log);
+    const problem = await Promise.race([readinessProblem(settings, origins, deps.log), stopped]);
+    if (problem === STOPPED) return false;
     if (problem === undefined) {
       if (reported !== undefined) deps.log.info("start-up checks pass now");
       return true;

@@ -2,7 +2,7 @@
 // user from the URL (a Unix socket folder as `?host=/path`), and the password from
 // PGPASSWORD(_FILE), the URL, or the password file (PGPASSFILE, else ~/.pgpass).
 
-import { RunError } from "../base/errors.ts";
+import { fsReason, RunError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { readSecret } from "../base/secret.ts";
 import { parsePostgresUrl, type PostgresTarget } from "../settings/postgres_settings.ts";
@@ -133,9 +133,10 @@ export async function findPassword(
   } catch (err) {
     // No password file is the usual case: there is then no password to send.
     if (err instanceof Deno.errors.NotFound) return { source: "none" };
-    throw new RunError(`Cannot read the password file "${target.passfile}": ${err}`, {
-      cause: err,
-    });
+    throw new RunError(
+      `Cannot read the password file "${target.passfile}": ${fsReason(err, target.passfile)}`,
+      { cause: err },
+    );
   }
   const password = passwordFromFile(text, endpoint);
   return password === undefined ? { source: "none" } : { password, source: "passfile" };

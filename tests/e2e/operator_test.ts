@@ -2,7 +2,16 @@
 // and backupd typed at a terminal without a command.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { BACKUPD, backupd, backupNow, ROOT, run, tempDir } from "../helpers.ts";
+import {
+  backupd,
+  backupNow,
+  descendantsOf,
+  ROOT,
+  run,
+  spawnBackupd,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
 
 Deno.test("list, verify and prune exit 2 with one line for a DEST that does not exist", async () => {
   await using dir = await tempDir();
@@ -73,20 +82,22 @@ Deno.test("backupd without a command prints usage at a terminal, and is the daem
   match(atTerminal.stdout, /The daemon is "backupd run"/);
   // Without a terminal, no command is `run`: the daemon, which says at once what keeps it
   // from backing up (no SOURCE here), keeps checking, and stops cleanly on SIGTERM.
-  const piped = await run("timeout", [
-    "--preserve-status",
-    "-s",
-    "TERM",
-    "8",
-    Deno.execPath(),
-    ...BACKUPD,
-  ]);
-  strictEqual(piped.code, 0, piped.stderr);
+  const daemon = spawnBackupd([]);
+  let stderr = "";
+  const reading = daemon.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (text) => void (stderr += text) }),
+  );
+  await waitFor("the start-up check's line", () => stderr.includes("ERROR ") || undefined);
+  // The daemon is `deno task`'s child: it is the one signalled, by its id.
+  for (const pid of descendantsOf(daemon.pid)) Deno.kill(pid, "SIGTERM");
+  const status = await daemon.status;
+  await reading;
+  strictEqual(status.code, 0, stderr);
   match(
-    piped.stderr,
+    stderr,
     /ERROR start-up check failed; checking again every minute error="Cannot use --source \\"\/data\\": no such file or folder"/,
   );
-  match(piped.stderr, /INFO daemon stopped code=0\n$/);
+  match(stderr, /INFO daemon stopped code=0\n$/);
 });
 
 Deno.test("restore --include restores only the files and folders named; one that matches nothing fails and leaves no DIR", async () => {
