@@ -19,8 +19,6 @@ import type { Settings } from "../settings/settings.ts";
 import { writeDaemonState } from "../store/run_status.ts";
 import { listArchives, removeStalePartials } from "../store/local_store.ts";
 
-export type { DaemonSignal } from "./stop_signals.ts";
-
 /** What the daemon needs from the process. */
 export interface DaemonDeps {
   /** The clock and its sleeps. */
@@ -136,7 +134,7 @@ async function serve(
 }
 
 /** How often the start-up checks are made again while one fails. */
-export const READY_RETRY_MS = 60_000;
+const READY_RETRY_MS = 60_000;
 
 /**
  * Makes the start-up checks until they pass (true) or a stop is asked for (false). A problem
