@@ -2,14 +2,20 @@
 // safely into DIR.
 
 import { basename, dirname, resolve } from "node:path";
-import { EXIT, fsReason, RunError } from "../base/errors.ts";
-import { sidecarName } from "../store/names.ts";
+import { ConfigError, EXIT, fsReason, RunError, UsageError } from "../base/errors.ts";
+import { instantOf, isoInZone, sidecarName } from "../store/names.ts";
+import { localStore } from "../store/local_store.ts";
+import type { RemoteStore } from "../offsite/s3_store.ts";
+import { parseS3Url } from "../offsite/s3_url.ts";
+import { openBucket } from "../run/offsite_step.ts";
+import { readWalCatalog } from "../postgres/wal_catalog.ts";
+import { placeRecovery, planRecovery, type RecoveryTarget } from "../postgres/pitr.ts";
 import { writePartial } from "../store/atomic_file.ts";
 import { restoreArchive } from "../read/restore.ts";
 import { checkRestoreTarget } from "../read/restore_target.ts";
 import type { Settings } from "../settings/settings.ts";
-import { BUCKET_SETTINGS, type Command, type CommandIo } from "./command.ts";
-import { identitiesOf, locate, remoteArchiveAt } from "./find_archive.ts";
+import { BUCKET_SETTINGS, type Command, type CommandContext, type CommandIo } from "./command.ts";
+import { existingDest, identitiesOf, locate, remoteArchiveAt } from "./find_archive.ts";
 
 /**
  * `backupd restore ARCHIVE --to DIR [--include PATH...]`: exit 2 when an entry was refused,
@@ -18,10 +24,19 @@ import { identitiesOf, locate, remoteArchiveAt } from "./find_archive.ts";
 export const restoreCommand: Command = {
   name: "restore",
   description: "extract an archive safely into DIR, which must not exist or be empty",
-  settings: ["dest", "logFormat", ...BUCKET_SETTINGS, "ageIdentity"],
-  operands: { spec: "<archive>", help: "archive path, name relative to DEST, or s3:// address" },
+  settings: ["dest", "tz", "logFormat", ...BUCKET_SETTINGS, "ageIdentity"],
+  operands: {
+    spec: "[archive]",
+    help:
+      "archive path, name relative to DEST, or s3:// address; with --to-time: none (DEST) or s3://BUCKET/PREFIX",
+  },
   options: {
     to: { flag: "--to <dir>", help: "folder to restore into", required: true },
+    toTime: {
+      flag: "--to-time <time>",
+      help:
+        'point-in-time recovery: "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601 with an offset, or latest',
+    },
     include: {
       flag: "--include <path>",
       help: "restore only this file or folder (a path below the archive's top folder); repeatable",
@@ -32,6 +47,13 @@ export const restoreCommand: Command = {
     const name = ctx.operands[0] ?? "";
     const to = String(ctx.options.to ?? "");
     const include = (ctx.options.include ?? []) as string[];
+    if (ctx.options.toTime !== undefined) {
+      if (include.length > 0) throw new UsageError("Cannot use --include with --to-time");
+      return await restoreToTime(ctx, name, String(ctx.options.toTime), to);
+    }
+    if (name === "") {
+      throw new UsageError("Cannot restore: name the archive (or latest), or give --to-time");
+    }
     if (name.startsWith("s3://")) return await restoreRemote(ctx.settings, name, to, ctx, include);
     const archive = await locate(resolve(ctx.settings.dest), name);
     return await restoreLocal(ctx.settings, archive, to, ctx, include);
@@ -87,6 +109,103 @@ async function restoreRemote(
   } finally {
     await Deno.remove(download, { recursive: true });
   }
+}
+
+/**
+ * `restore --to-time T --to DIR`: the plan is made and checked first (exit 2 naming the
+ * bound or the missing segment, DIR untouched); then the base is restored as any archive
+ * is, and the WAL and the recovery settings are put into it (README: Point-in-time
+ * recovery).
+ */
+async function restoreToTime(
+  ctx: CommandContext,
+  operand: string,
+  when: string,
+  to: string,
+): Promise<number> {
+  const { settings } = ctx;
+  const target = parseTargetTime(when, settings.tz, "--to-time");
+  const remote = operand.startsWith("s3://") ? await bucketAt(settings, operand) : undefined;
+  if (operand !== "" && !remote) {
+    throw new UsageError(
+      `Cannot use "${operand}" with --to-time: give no archive (DEST) or s3://BUCKET/PREFIX`,
+    );
+  }
+  const dest = remote ? "" : await existingDest(settings, "recover to a point in time");
+  const store = remote ?? localStore(dest);
+  await checkRestoreTarget(resolve(to));
+  const wal = store.wal();
+  const catalog = await readWalCatalog(wal);
+  const { identities = [] } = await identitiesOf(settings);
+  const plan = await planRecovery(catalog, target, {
+    store: wal,
+    archives: new Set((await store.list()).map((a) => a.path)),
+    identities,
+    now: ctx.now(),
+    timeZone: settings.tz,
+  });
+  ctx.log.info("point-in-time recovery planned", {
+    base: store.url(plan.base.archive),
+    timelines: plan.timelines.join(","),
+    segments: plan.files.filter((f) => f.kind === "segment").length,
+    partial: plan.partial?.wal ?? "none",
+    stop_at: plan.stopAt === undefined ? "the end of the WAL" : isoInZone(plan.stopAt, settings.tz),
+    wal_reaches: isoInZone(plan.reach, settings.tz),
+  });
+  const code = remote
+    ? await restoreRemote(settings, remote.url(plan.base.archive), to, ctx, [])
+    : await restoreLocal(settings, `${dest}/${plan.base.archive}`, to, ctx, []);
+  if (code === EXIT.failed) return code;
+  await placeRecovery(plan, resolve(to), {
+    store: wal,
+    identities,
+    segmentBytes: catalog.segmentBytes,
+  });
+  ctx.log.info("recovery is set up: start PostgreSQL on the folder and it replays, then opens", {
+    to: resolve(to),
+    wal_files: plan.files.length + (plan.partial ? 1 : 0),
+  });
+  return code;
+}
+
+/** The bucket at `s3://BUCKET/PREFIX`. */
+async function bucketAt(settings: Settings, url: string): Promise<RemoteStore> {
+  return await openBucket(settings, parseS3Url(url, "the bucket"));
+}
+
+/**
+ * Reads `--to-time`: `latest`, `YYYY-MM-DD HH:MM[:SS[.fff]]` in `timeZone`, or ISO 8601
+ * with `Z` or an offset.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseTargetTime("2026-12-03 14:05:00", "Europe/Berlin", "--to-time"), { time: Date.UTC(2026, 11, 3, 13, 5) });
+ * assertEquals(parseTargetTime("2026-12-03T14:05:00.250Z", "UTC", "--to-time"), { time: Date.UTC(2026, 11, 3, 14, 5, 0, 250) });
+ * assertEquals(parseTargetTime("latest", "UTC", "--to-time"), { latest: true });
+ * ```
+ */
+export function parseTargetTime(value: string, timeZone: string, from: string): RecoveryTarget {
+  if (value.trim().toLowerCase() === "latest") return { latest: true };
+  const local = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?$/.exec(
+    value.trim(),
+  );
+  if (local) {
+    const ms = local[5] ? Math.round(Number(local[5]) * 1000) : 0;
+    const time = instantOf(
+      { day: local[1] as string, time: `${local[2]}-${local[3]}-${local[4] ?? "00"}` },
+      timeZone,
+    ) + ms;
+    if (Number.isFinite(time)) return { time };
+  } else if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(value.trim())) {
+    const time = Date.parse(value.trim());
+    if (Number.isFinite(time)) return { time };
+  }
+  throw new ConfigError(
+    from,
+    value,
+    'expected "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601 with an offset, or latest',
+  );
 }
 
 async function restoreLocal(

@@ -9,7 +9,17 @@ import { folderOrigins } from "./now.ts";
 export const runCommand: Command = {
   name: "run",
   description: "the daemon: back up at each scheduled slot",
-  settings: [...BACKUP_SETTINGS, "schedule", "catchUp", "runOnStart", "metricsListen"],
+  settings: [
+    ...BACKUP_SETTINGS,
+    "schedule",
+    "catchUp",
+    "runOnStart",
+    "metricsListen",
+    "wal",
+    "walInterval",
+    "walSlot",
+    "walMaxRetained",
+  ],
   run: (ctx) =>
     runDaemon(ctx.settings, folderOrigins(ctx), {
       clock: { now: ctx.io.now, sleep: systemClock.sleep },

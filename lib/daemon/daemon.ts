@@ -14,6 +14,7 @@ import { isoTime, type Logger } from "../base/log.ts";
 import { instantOf } from "../store/names.ts";
 import { checkFolders, type FolderOrigins } from "../archive/folders.ts";
 import { runBackup } from "../run/run.ts";
+import { openBucket } from "../run/offsite_step.ts";
 import { cronSlots } from "./schedule.ts";
 import type { Settings } from "../settings/settings.ts";
 import { writeDaemonState } from "../store/run_status.ts";
@@ -110,7 +111,9 @@ async function serve(
     schedule: settings.schedule,
     tz: settings.tz,
     next: isoTime(slots.next(clock.now())),
+    wal: settings.wal ? `every ${settings.wal.intervalMs / 1000} s` : "off",
   });
+  const archiving = archiveInBackground(settings, folders, deps, stop.signal);
   try {
     await daemonLoop({
       clock,
@@ -130,6 +133,53 @@ async function serve(
     });
   } finally {
     removeUsr1();
+    await archiving;
+  }
+}
+
+/**
+ * WAL archiving beside the schedule, when on (README: Point-in-time recovery); it ends with
+ * the daemon, its cycle going finished cleanly. A gap or a lost slot is notified as a
+ * failed run is.
+ */
+async function archiveInBackground(
+  settings: Settings,
+  folders: { source: string; dest: string },
+  deps: DaemonDeps,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!settings.wal || !settings.postgres) return;
+  const { archiveWal } = await import("../postgres/wal_archiver.ts");
+  const remote = settings.s3 ? await openBucket(settings, settings.s3) : undefined;
+  try {
+    await archiveWal(
+      {
+        target: settings.postgres,
+        source: folders.source,
+        dest: folders.dest,
+        slot: settings.wal.slot,
+        compression: settings.compression,
+        recipients: settings.ageRecipients,
+        intervalMs: settings.wal.intervalMs,
+        maxRetainedBytes: settings.wal.maxRetainedBytes,
+        ...(remote ? { remote } : {}),
+      },
+      {
+        log: deps.log,
+        now: deps.clock.now,
+        onProblem: (problem) =>
+          notifyRun(
+            settings,
+            { now: deps.clock.now, log: deps.log, ...(deps.fetch ? { fetch: deps.fetch } : {}) },
+            { result: "failed", error: new RunError(`WAL archiving: ${problem}`) },
+            deps.clock.now(),
+          ),
+      },
+      signal,
+      deps.clock.sleep,
+    );
+  } catch (err) {
+    deps.log.error("WAL archiving stopped", { error: describeError(err) });
   }
 }
 

@@ -18,6 +18,8 @@ import type { StoredArchive } from "../store/archive_store.ts";
 import type { S3Connection, S3Credentials, S3Target } from "./s3_url.ts";
 import type { ArchiveStore } from "../store/archive_store.ts";
 import { readSecret } from "../base/secret.ts";
+import type { WalObject, WalStore } from "../store/wal_store.ts";
+import { WAL_FOLDER } from "../store/wal_names.ts";
 import { PARTS_IN_FLIGHT, partSizeFor, remoteError } from "./s3_requests.ts";
 
 /** What HeadObject says of an uploaded archive. */
@@ -68,24 +70,60 @@ export class RemoteStore implements ArchiveStore {
   /** Every object under the prefix: its path relative to the prefix, and its size. */
   async objects(): Promise<Map<string, number>> {
     const objects = new Map<string, number>();
+    for await (const object of this.#listed("")) objects.set(object.path, object.size);
+    return objects;
+  }
+
+  /** The objects under `folder/` of the prefix, with their sizes and times. */
+  async *#listed(
+    folder: string,
+  ): AsyncGenerator<{ path: string; size: number; modifiedMs: number }> {
     const base = this.#target.prefix === "" ? "" : `${this.#target.prefix}/`;
     let token: string | undefined;
     do {
       const page = await this.#client.send(
         new ListObjectsV2Command({
           Bucket: this.#target.bucket,
-          Prefix: base,
+          Prefix: `${base}${folder}`,
           ...(token ? { ContinuationToken: token } : {}),
         }),
       ).catch((err) => {
-        throw remoteError("list", this.url(), err);
+        throw remoteError("list", this.url(folder), err);
       });
       for (const object of page.Contents ?? []) {
-        objects.set((object.Key ?? "").slice(base.length), object.Size ?? 0);
+        yield {
+          path: (object.Key ?? "").slice(base.length),
+          size: object.Size ?? 0,
+          modifiedMs: object.LastModified?.getTime() ?? 0,
+        };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return objects;
+  }
+
+  /** The bucket's `wal/` folder as a WAL store (README: Point-in-time recovery). */
+  wal(): WalStore {
+    const folder = `${WAL_FOLDER}/`;
+    return {
+      list: async () => {
+        const files: WalObject[] = [];
+        for await (const object of this.#listed(folder)) {
+          const file = object.path.slice(folder.length);
+          if (file !== "" && !file.includes("/")) {
+            files.push({ file, size: object.size, storedMs: object.modifiedMs });
+          }
+        }
+        return files;
+      },
+      read: async (file) => {
+        const stream = await this.open(`${folder}${file}`);
+        return stream === undefined
+          ? undefined
+          : new Uint8Array(await new Response(stream).arrayBuffer());
+      },
+      remove: (file) => this.remove(`${folder}${file}`),
+      url: (file) => this.url(`${folder}${file ?? ""}`),
+    };
   }
 
   /** Multipart uploads under the prefix that were started and never completed nor aborted. */

@@ -6,6 +6,7 @@ import { type ArchiveName, parseArchivePath, sidecarName, sidecarText } from "..
 import { describeError, RemoteError, RunError } from "../base/errors.ts";
 import type { RemoteStore } from "./s3_store.ts";
 import { hashFile, readSidecar } from "../store/sidecar.ts";
+import { WAL_FOLDER } from "../store/wal_names.ts";
 
 /** A local archive: its name, and its file. */
 export interface LocalArchive extends ArchiveName {
@@ -151,4 +152,44 @@ async function retrying<T>(
       await options.sleep(delay, options.signal);
     }
   }
+}
+
+/**
+ * Uploads DEST/wal/`file` and its sidecar as `wal/FILE` (README: Point-in-time recovery).
+ *
+ * @example
+ * ```ts ignore
+ * await uploadWalFile(store, "/backup", "000000010000000000000003.gz");
+ * ```
+ */
+export async function uploadWalFile(
+  store: RemoteStore,
+  dest: string,
+  file: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const local = `${dest}/${WAL_FOLDER}/${file}`;
+  const sidecar = await Deno.readTextFile(sidecarName(local));
+  const path = `${WAL_FOLDER}/${file}`;
+  await store.upload(local, path, { sha256: sidecar.slice(0, 64), ...(signal ? { signal } : {}) });
+  await store.putText(sidecarName(path), sidecar, signal);
+}
+
+/**
+ * Of the files in DEST/wal/ named, those the bucket lacks (or holds without a sidecar).
+ *
+ * @example
+ * ```ts ignore
+ * const missing = await walMissingIn(store, ["000000010000000000000003.gz"]);
+ * ```
+ */
+export async function walMissingIn(
+  store: RemoteStore,
+  files: readonly string[],
+): Promise<string[]> {
+  const objects = await store.objects();
+  return files.filter((file) => {
+    const path = `${WAL_FOLDER}/${file}`;
+    return !objects.has(path) || !objects.has(sidecarName(path));
+  });
 }

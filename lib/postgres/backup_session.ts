@@ -6,12 +6,12 @@ import { RunError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import {
   backupManifest,
-  formatLsn,
   type ManifestFile,
   parseBackupLabel,
-  parseLsn,
   walSegmentNames,
 } from "./manifest.ts";
+import { formatLsn, parseLsn } from "../store/wal_names.ts";
+import { baseRecordName, formatBaseRecord } from "./base_record.ts";
 import type { PostgresTarget } from "../settings/settings.ts";
 import type { PackAppender, StoredFile } from "../archive/tar_pack.ts";
 import type { EntryLook } from "../archive/tar_headers.ts";
@@ -29,6 +29,8 @@ export interface OnlineBackupOptions {
   now: () => number;
   /** Distinguishes this run's replication slot from another's. @default {Deno.pid} */
   pid?: number;
+  /** The archive being written, relative to DEST, for the base backup's record. */
+  archive?: string;
 }
 
 /** A backup the server has started; the archive step copies SOURCE, then finishes it. */
@@ -43,6 +45,8 @@ export interface OnlineBackup {
   finish(append: PackAppender): Promise<void>;
   /** Ends the session; a backup still open is abandoned by the server, its slot dropped. */
   close(): Promise<void>;
+  /** Once finished: the base backup's record for DEST/wal/, its name and text. */
+  record(): { name: string; text: string } | undefined;
 }
 
 /** The first server version whose non-exclusive backup API backupd speaks. */
@@ -145,7 +149,7 @@ export async function checkOnlineBackup(
 }
 
 /** One SQL session with the server of `target`, and how to end it. */
-interface SqlSession {
+export interface SqlSession {
   sql: postgres.Sql;
   /** The server, for messages. */
   server: string;
@@ -154,11 +158,19 @@ interface SqlSession {
   close: () => Promise<void>;
 }
 
-/** Opens a session as libpq would reach the server; `onLost` hears of its loss. */
-async function openSession(
+/**
+ * Opens one session as libpq would reach the server; `onLost` hears of its loss.
+ *
+ * @example
+ * ```ts ignore
+ * const { sql, close } = await openSession({ url: "postgres://backupd@db/postgres" }, log, () => {});
+ * ```
+ */
+export async function openSession(
   target: PostgresTarget,
   log: Logger,
   onLost: () => void,
+  applicationName = "backupd",
 ): Promise<SqlSession> {
   const server = describeServer(target.url);
   let ending = false;
@@ -176,7 +188,7 @@ async function openSession(
     max_lifetime: 0,
     idle_timeout: 0,
     fetch_types: false,
-    connection: { application_name: "backupd" },
+    connection: { application_name: applicationName },
     // pg_backup_stop notes that WAL archiving is off: expected, backupd copies the WAL itself.
     onnotice: () => undefined,
     onclose: () => {
@@ -230,6 +242,8 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
     slot,
   });
   const files: ManifestFile[] = [];
+  let record: { name: string; text: string } | undefined;
+  const startedMs = session.now();
   return {
     exclude: leftOutOfBackup,
     signal: session.signal,
@@ -237,16 +251,28 @@ async function begin(sql: postgres.Sql, session: Session): Promise<OnlineBackup>
       // The WAL is checked by pg_verifybackup through the manifest's WAL range, not as files.
       if (!file.rel.startsWith("pg_wal/")) files.push({ ...file, path: file.rel });
     },
-    finish: (append) =>
-      finish(sql, append, {
+    finish: async (append) => {
+      const stopped = await finish(sql, append, {
         ...session,
         version,
         systemIdentifier: facts.system,
         start,
         segment: Number(facts.segment),
         files,
-      }),
+      });
+      const made = {
+        archive: session.archive ?? session.label,
+        start,
+        stop: stopped.stop,
+        timeline: stopped.timeline,
+        startedMs,
+        stoppedMs: session.now(),
+        segmentBytes: Number(facts.segment),
+      };
+      record = { name: baseRecordName(made), text: formatBaseRecord(stopped.label, made) };
+    },
     close: session.close,
+    record: () => record,
   };
 }
 
@@ -331,7 +357,7 @@ async function finish(
   sql: postgres.Sql,
   append: PackAppender,
   state: Finishing,
-): Promise<void> {
+): Promise<{ label: string; stop: bigint; timeline: number }> {
   const { source, server, log } = state;
   const sourceInfo = await Deno.stat(source);
   const look = (mode: number): EntryLook => ({
@@ -384,4 +410,5 @@ async function finish(
     stop_lsn: String(stopped?.lsn),
     wal_segments: segments.length,
   });
+  return { label, stop, timeline };
 }

@@ -2,40 +2,13 @@
 // label's facts and the backup_manifest that pg_verifybackup checks (README: Consistency).
 
 import { createHash } from "node:crypto";
-
-/**
- * Reads a WAL location written as PostgreSQL prints it (`X/Y`, hexadecimal).
- *
- * @example
- * ```ts
- * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * assertEquals(parseLsn("0/2000028"), 0x2000028n);
- * ```
- */
-export function parseLsn(text: string): bigint {
-  const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
-  if (!match) throw new TypeError(`Cannot read the WAL location "${text}": expected X/Y in hex`);
-  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
-}
-
-/**
- * Writes a WAL location as PostgreSQL does (`%X/%X`).
- *
- * @example
- * ```ts
- * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * assertEquals(formatLsn(0x2000028n), "0/2000028");
- * ```
- */
-export function formatLsn(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${
-    (lsn & 0xffffffffn).toString(16).toUpperCase()
-  }`;
-}
-
-function hex8(n: bigint | number): string {
-  return n.toString(16).toUpperCase().padStart(8, "0");
-}
+import {
+  checkSegmentBytes,
+  formatLsn,
+  parseLsn,
+  segmentName,
+  segnoOf,
+} from "../store/wal_names.ts";
 
 /**
  * The names of the WAL segments a backup needs: from the one holding `start` to the one
@@ -56,17 +29,13 @@ export function walSegmentNames(
   stop: bigint,
   segmentBytes: number,
 ): string[] {
-  if (!Number.isInteger(segmentBytes) || segmentBytes <= 0 || 0x100000000 % segmentBytes !== 0) {
-    throw new RangeError(`Cannot use the WAL segment size "${segmentBytes}": not a power of two`);
-  }
+  checkSegmentBytes(segmentBytes);
   if (stop <= start) {
     throw new RangeError(`Cannot list WAL from "${formatLsn(start)}" to "${formatLsn(stop)}"`);
   }
-  const size = BigInt(segmentBytes);
-  const perId = 0x100000000n / size;
   const names: string[] = [];
-  for (let seg = start / size; seg <= (stop - 1n) / size; seg++) {
-    names.push(`${hex8(timeline)}${hex8(seg / perId)}${hex8(seg % perId)}`);
+  for (let seg = segnoOf(start, segmentBytes); seg <= segnoOf(stop - 1n, segmentBytes); seg++) {
+    names.push(segmentName(timeline, seg, segmentBytes));
   }
   return names;
 }

@@ -14,6 +14,9 @@ import { acquireLock } from "../store/lock.ts";
 import { stampOf } from "../store/names.ts";
 import { hasRules } from "../store/retention.ts";
 import { pruneStore } from "../store/archive_store.ts";
+import { storeWal } from "../store/wal_store.ts";
+import { pruneWal } from "../postgres/wal_catalog.ts";
+import { uploadWalFile } from "../offsite/uploads.ts";
 import type { RunDeps } from "./run_deps.ts";
 import { checkFreeSpace } from "./free_space.ts";
 import { runHook } from "./hooks.ts";
@@ -92,9 +95,13 @@ export async function runBackup(
     const online = await startDatabaseBackup(settings, target, deps, cleanups);
     const outcome = await archive(settings, target, online, deps, sourceSpace);
     await resume?.();
+    const record = await recordBase(online, folders.dest, deps);
     abandonIfStopped(deps, outcome);
     logSummary(outcome, deps.log);
-    if (remote) await copyOffsite(settings, folders.dest, remote, target.archive, deps);
+    if (remote) {
+      await copyOffsite(settings, folders.dest, remote, target.archive, deps);
+      if (record) await uploadWalFile(remote, folders.dest, record, deps.signal);
+    }
     abandonIfStopped(deps, outcome);
     await retention(settings, folders, remote, deps);
     report = { result: outcome.warnings.length > 0 ? "warning" : "ok", outcome };
@@ -189,6 +196,7 @@ async function startDatabaseBackup(
   const { startOnlineBackup } = await import("../postgres/backup_session.ts");
   const online = await startOnlineBackup(settings.postgres, target.folders.source, {
     label: `backupd ${target.archive}`,
+    archive: target.archive,
     log: deps.log,
     now: deps.now,
   });
@@ -250,6 +258,22 @@ async function archive(
 }
 
 /**
+ * The base backup's record (start and stop LSN, timeline, times) stored in DEST/wal/ once
+ * its archive is complete (README: Point-in-time recovery); its file name.
+ */
+async function recordBase(
+  online: OnlineBackup | undefined,
+  dest: string,
+  deps: RunDeps,
+): Promise<string | undefined> {
+  const record = online?.record();
+  if (!record) return undefined;
+  await storeWal(dest, record.name, new TextEncoder().encode(record.text), deps.now());
+  deps.log.info("base backup recorded for point-in-time recovery", { record: record.name });
+  return record.name;
+}
+
+/**
  * Ends the run when SIGTERM or SIGINT asked for it while a phase that does not listen was
  * going: the archive made is kept, but neither uploaded nor followed by retention.
  */
@@ -261,7 +285,10 @@ function abandonIfStopped(deps: RunDeps, outcome: RunOutcome): void {
   throw deps.signal.reason;
 }
 
-/** The retention policy on DEST, then on the bucket: the same for both. */
+/**
+ * The retention policy on DEST, then on the bucket: the same for both. The WAL that begins
+ * before the oldest kept base backup goes with it.
+ */
 async function retention(
   settings: Settings,
   folders: Folders,
@@ -273,6 +300,14 @@ async function retention(
     const plan = await pruneStore(store, settings.keep, { dryRun: false });
     for (const path of plan.remove) {
       deps.log.info("removed by retention", { archive: store.url(path), kept: plan.keep.length });
+    }
+    const wal = await pruneWal(store.wal(), new Set(plan.keep), { dryRun: false });
+    if (wal.length > 0) {
+      deps.log.info("WAL removed by retention: it begins before the oldest kept base backup", {
+        files: wal.length,
+        first: store.wal().url(wal[0]),
+        last: store.wal().url(wal.at(-1)),
+      });
     }
   }
 }

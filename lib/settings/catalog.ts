@@ -169,6 +169,30 @@ export const SETTINGS = {
     default: "~/.pgpass",
     help: "libpq's password file, read when no password is given otherwise",
   },
+  wal: {
+    flag: "--wal <on|off>",
+    env: "BACKUP_WAL",
+    default: "on with --postgres",
+    help: "archive WAL continuously for point-in-time recovery (README: Point-in-time recovery)",
+  },
+  walInterval: {
+    flag: "--wal-interval <duration>",
+    env: "BACKUP_WAL_INTERVAL",
+    default: "10s",
+    help: "how often WAL is archived: at most this much of committed work is lost with the disk",
+  },
+  walSlot: {
+    flag: "--wal-slot <name>",
+    env: "BACKUP_WAL_SLOT",
+    default: "backupd",
+    help: "the permanent replication slot that holds WAL on the server until it is stored",
+  },
+  walMaxRetained: {
+    flag: "--wal-max-retained <size>",
+    env: "BACKUP_WAL_MAX_RETAINED",
+    default: "1GiB",
+    help: "warn and turn unhealthy when the slot holds more WAL than this on the server",
+  },
   allowLiveCopy: {
     name: "allow-live-copy",
     env: "BACKUP_ALLOW_LIVE_COPY",

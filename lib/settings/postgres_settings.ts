@@ -4,7 +4,7 @@
 import { ConfigError } from "../base/errors.ts";
 import type { Secret } from "../base/secret.ts";
 import type { Resolver } from "./resolver.ts";
-import { maskPassword } from "./value_checks.ts";
+import { maskPassword, parseDuration, parseSize } from "./value_checks.ts";
 
 /** The server to back up through, from `--postgres` / `BACKUP_POSTGRES_URL`. */
 export interface PostgresTarget {
@@ -68,6 +68,62 @@ export function postgresSettings(r: Resolver, home?: string): { postgres?: Postg
       url: picked.value,
       ...(password ? { password } : {}),
       ...(passfile ? { passfile } : {}),
+    },
+  };
+}
+
+/** Continuous WAL archiving (README: Point-in-time recovery), on when `--postgres` is set. */
+export interface WalSettings {
+  /** Time between cycles, ms. */
+  intervalMs: number;
+  /** The permanent replication slot's name. */
+  slot: string;
+  /** The slot holding more WAL than this on the server is a warning and unhealthy. */
+  maxRetainedBytes: number;
+}
+
+/**
+ * WAL archiving's settings: on by default with `--postgres`, refused without it.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { Resolver } from "./resolver.ts";
+ * assertEquals(walSettings(new Resolver({}, {}), true), {
+ *   wal: { intervalMs: 10_000, slot: "backupd", maxRetainedBytes: 1073741824 },
+ * });
+ * assertEquals(walSettings(new Resolver({ wal: "off" }, {}), true), {});
+ * ```
+ */
+export function walSettings(r: Resolver, postgres: boolean): { wal?: WalSettings } {
+  const picked = r.pick("wal");
+  const value = picked?.value.trim().toLowerCase() ?? (postgres ? "on" : "off");
+  if (value !== "on" && value !== "off") {
+    throw new ConfigError(picked?.from ?? "--wal", picked?.value ?? "", "expected on or off");
+  }
+  if (value === "off") return {};
+  if (!postgres) {
+    throw new ConfigError(
+      picked?.from ?? "--wal",
+      picked?.value ?? "",
+      "WAL archiving needs --postgres postgres://USER@HOST:PORT/DATABASE",
+    );
+  }
+  const interval = r.pick("walInterval");
+  const slot = r.pick("walSlot");
+  if (slot && !/^[a-z0-9_]{1,63}$/.test(slot.value)) {
+    throw new ConfigError(
+      slot.from,
+      slot.value,
+      "expected a slot name of lower-case letters, digits and _ (at most 63)",
+    );
+  }
+  const max = r.pick("walMaxRetained");
+  return {
+    wal: {
+      intervalMs: parseDuration(interval?.value ?? "10s", interval?.from ?? "--wal-interval"),
+      slot: slot?.value ?? "backupd",
+      maxRetainedBytes: parseSize(max?.value ?? "1GiB", max?.from ?? "--wal-max-retained"),
     },
   };
 }

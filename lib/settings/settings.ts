@@ -9,7 +9,12 @@ import { type HookSettings, hookSettings } from "./hook_settings.ts";
 import { type NoticeSettings, noticeSettings } from "./notice_settings.ts";
 import { type DockerSettings, dockerSettings } from "./docker_settings.ts";
 import { type OffsiteSettings, offsiteSettings } from "./offsite_settings.ts";
-import { postgresSettings, type PostgresTarget } from "./postgres_settings.ts";
+import {
+  postgresSettings,
+  type PostgresTarget,
+  type WalSettings,
+  walSettings,
+} from "./postgres_settings.ts";
 
 export type { Env, Flags } from "./catalog.ts";
 export type { PostgresTarget } from "./postgres_settings.ts";
@@ -21,6 +26,8 @@ export interface Settings
   docker?: DockerSettings;
   /** The PostgreSQL server whose backup API keeps the copy consistent, if any. */
   postgres?: PostgresTarget;
+  /** Continuous WAL archiving, when on (README: Point-in-time recovery). */
+  wal?: WalSettings;
   /** Each setting that was given, as written, and where it came from; the rest are defaults. */
   given: ReadonlyMap<SettingKey, Given>;
 }
@@ -54,6 +61,7 @@ export function resolveSettings(flags: Flags, env: Env, system: System): Setting
     ...dockerSettings(r),
     ...offsiteSettings(r),
     ...postgresSettings(r, system.home),
+    ...walSettings(r, r.pick("postgres") !== undefined),
     given: r.given,
   };
 }

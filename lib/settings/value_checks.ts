@@ -87,3 +87,56 @@ export function listenAddress(value: string, from: string): ListenAddress {
   }
   return { hostname: match[1] || "127.0.0.1", port };
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Reads a duration (`10s`, `500ms`, `2m`, `1h`; a bare number is seconds) as milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseDuration("10s", "--wal-interval"), 10_000);
+ * assertEquals(parseDuration("2m", "--wal-interval"), 120_000);
+ * ```
+ */
+export function parseDuration(value: string, from: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  const ms = match ? Number(match[1]) * (DURATION_UNITS[match[2] ?? "s"] as number) : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new ConfigError(from, value, "expected a duration such as 10s, 500ms, 2m or 1h");
+  }
+  return Math.round(ms);
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  tb: 1000 ** 4,
+};
+
+/**
+ * Reads a size (`1GiB`, `512MiB`, `2GB`; a bare number is bytes) as bytes.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(parseSize("1GiB", "--wal-max-retained"), 1073741824);
+ * ```
+ */
+export function parseSize(value: string, from: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = SIZE_UNITS[(match?.[2] ?? "x").toLowerCase()];
+  const bytes = match && unit !== undefined ? Number(match[1]) * unit : NaN;
+  if (!Number.isFinite(bytes) || bytes <= 0) {
+    throw new ConfigError(from, value, "expected a size such as 1GiB, 512MiB or 2GB");
+  }
+  return Math.round(bytes);
+}

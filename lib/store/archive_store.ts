@@ -3,6 +3,7 @@
 
 import { type ArchiveName, sidecarName } from "./names.ts";
 import { applyPolicy, type KeepPolicy, type PolicyResult } from "./retention.ts";
+import type { WalStore } from "./wal_store.ts";
 
 /** An archive in a store, with its size. */
 export interface StoredArchive extends ArchiveName {
@@ -24,6 +25,8 @@ export interface ArchiveStore {
   file?(path: string): string;
   /** Tidies after removals (DEST: date folders left empty). */
   tidy?(removed: readonly string[]): Promise<void>;
+  /** The store's WAL folder (README: Point-in-time recovery). */
+  wal(): WalStore;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Logger } from "../base/log.ts";
 import { removeIfPresent } from "./atomic_file.ts";
 import type { ArchiveStore } from "./archive_store.ts";
 import { statIfPresent } from "../base/files.ts";
+import { localWalStore } from "./wal_store.ts";
 import {
   archiveFileName,
   type ArchiveName,
@@ -136,6 +137,7 @@ export function localStore(dest: string): ArchiveStore {
     remove: (path) => removeIfPresent(`${dest}/${path}`),
     url: (path) => path ?? dest,
     file: (path) => `${dest}/${path}`,
+    wal: () => localWalStore(dest),
     tidy: async (removed) => {
       const days = new Set(removed.map((path) => path.slice(0, path.indexOf("/"))));
       for (const day of days) await removeFolderIfEmpty(`${dest}/${day}`);

@@ -1,31 +1,9 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  backupManifest,
-  formatLsn,
-  parseBackupLabel,
-  parseLsn,
-  walSegmentNames,
-} from "../../lib/postgres/manifest.ts";
+import { backupManifest, parseBackupLabel, walSegmentNames } from "../../lib/postgres/manifest.ts";
+import { parseLsn } from "../../lib/store/wal_names.ts";
 
 const MB16 = 16 * 1024 * 1024;
-
-Deno.test("parseLsn and formatLsn read and write PostgreSQL's X/Y in upper-case hex", () => {
-  strictEqual(parseLsn("0/2000028"), 0x2000028n);
-  strictEqual(parseLsn("1A/FF000000"), (0x1an << 32n) | 0xff000000n);
-  strictEqual(formatLsn(0x2000028n), "0/2000028");
-  strictEqual(formatLsn((0x1an << 32n) | 0xabcn), "1A/ABC");
-  strictEqual(formatLsn(parseLsn("16/b374d848")), "16/B374D848");
-});
-
-Deno.test("parseLsn refuses anything but X/Y with a TypeError naming the text", () => {
-  for (const bad of ["", "0", "0/", "x/1", "0/2000028/1", "123456789/0"]) {
-    throws(() => parseLsn(bad), {
-      name: "TypeError",
-      message: `Cannot read the WAL location "${bad}": expected X/Y in hex`,
-    });
-  }
-});
 
 Deno.test("walSegmentNames spans the start's segment to the one before a stop on a boundary", () => {
   deepStrictEqual(walSegmentNames(1, 0x2000028n, 0x2000100n, MB16), ["000000010000000000000002"]);

@@ -1,0 +1,288 @@
+// Point-in-time recovery (README: Point-in-time recovery): from a WAL folder and its bases'
+// records, the plan for a target time (or the end of the WAL) is made and checked before
+// anything is written: the base, the segments and history files of each timeline from the
+// base's start to the target, the newest partial copy. Then the WAL is put into the
+// restored base's pg_wal/ and recovery is configured, so a plain start replays and opens.
+
+import { RunError, UsageError } from "../base/errors.ts";
+import { unpackWal } from "../codec/wal_codec.ts";
+import { isoInZone } from "../store/names.ts";
+import {
+  historyName,
+  parseHistory,
+  segmentName,
+  segmentStart,
+  segnoOf,
+  type TimelineSwitch,
+} from "../store/wal_names.ts";
+import type { WalStore } from "../store/wal_store.ts";
+import type { CatalogBase, CatalogFile, WalCatalog } from "./wal_catalog.ts";
+import { walTimes } from "./wal_records.ts";
+
+/** The moment to recover to: a time, or as far as the WAL goes. */
+export type RecoveryTarget = { time: number } | { latest: true };
+
+/** What a recovery restores and replays, checked. */
+export interface RecoveryPlan {
+  /** The base backup restored first. */
+  base: CatalogBase;
+  /** The timelines replayed, the base's first. */
+  timelines: number[];
+  /** Segments and history files put into pg_wal/, in order. */
+  files: CatalogFile[];
+  /** The partial copy put into pg_wal/ zero-padded under its segment's name, if any. */
+  partial?: CatalogFile;
+  /** The recovery_target_time, when recovery must stop before the end of the WAL. */
+  stopAt?: number;
+  /** How far the archived WAL reaches: when its newest file was stored, Unix ms. */
+  reach: number;
+  /** The last transaction end in the WAL replayed, Unix ms, when one was found. */
+  lastEnd?: number;
+}
+
+/** What planning needs besides the catalog. */
+export interface PlanContext {
+  /** The WAL folder, to read history files and WAL for transaction times. */
+  store: WalStore;
+  /** The archives the store's side still holds, relative paths. */
+  archives: ReadonlySet<string>;
+  /** age identities, for encrypted WAL. */
+  identities: readonly string[];
+  /** Now, Unix ms. */
+  now: number;
+  /** The zone times are shown in. */
+  timeZone: string;
+}
+
+/** A stored WAL file's bytes as PostgreSQL wrote them. */
+export async function readWalBytes(
+  store: WalStore,
+  file: CatalogFile,
+  identities: readonly string[],
+): Promise<Uint8Array> {
+  const stored = await store.read(file.file);
+  if (!stored) throw new RunError(`Cannot read "${store.url(file.file)}": it is gone`);
+  if (file.encrypted && identities.length === 0) {
+    throw new UsageError(
+      `Cannot read "${store.url(file.file)}": it is encrypted; give --age-identity FILE`,
+    );
+  }
+  return await unpackWal(stored, file.compression ?? "gzip", file.encrypted ? identities : []);
+}
+
+/** The timeline chain from the base's timeline to the newest one that descends from it. */
+async function timelineChain(
+  catalog: WalCatalog,
+  base: CatalogBase,
+  context: PlanContext,
+): Promise<{ chain: number[]; switches: TimelineSwitch[]; histories: CatalogFile[] }> {
+  let best = {
+    chain: [base.timeline],
+    switches: [] as TimelineSwitch[],
+    histories: [] as CatalogFile[],
+  };
+  for (const history of catalog.histories) {
+    if (history.timeline <= base.timeline) continue;
+    const text = new TextDecoder().decode(
+      await readWalBytes(context.store, history, context.identities),
+    );
+    const switches = parseHistory(text);
+    const at = switches.findIndex((s) => s.parent === base.timeline);
+    // The timeline must leave the base's after the base is consistent.
+    if (at < 0 || (switches[at] as TimelineSwitch).switchpoint < base.stop) continue;
+    const kept = switches.slice(at);
+    const chain = [...kept.map((s) => s.parent), history.timeline];
+    if (history.timeline > (best.chain.at(-1) as number)) {
+      const names = new Set(chain.slice(1).map(historyName));
+      best = {
+        chain,
+        switches: kept,
+        histories: catalog.histories.filter((h) => names.has(h.wal)),
+      };
+    }
+  }
+  return best;
+}
+
+/** The segments the chain needs, in order, up to the first one missing. */
+function neededSegments(
+  catalog: WalCatalog,
+  base: CatalogBase,
+  chain: number[],
+  switches: TimelineSwitch[],
+): { found: CatalogFile[]; missing?: string; partial?: CatalogFile } {
+  const size = catalog.segmentBytes;
+  const byName = new Map(catalog.segments.map((s) => [s.wal, s]));
+  const found: CatalogFile[] = [];
+  let segno = segnoOf(base.start, size);
+  for (let i = 0; i < chain.length; i++) {
+    const timeline = chain[i] as number;
+    const last = i < chain.length - 1
+      ? segnoOf((switches[i] as TimelineSwitch).switchpoint, size) - 1
+      : Infinity;
+    for (; segno <= last; segno++) {
+      const name = segmentName(timeline, segno, size);
+      const segment = byName.get(name);
+      if (segment) {
+        found.push(segment);
+        continue;
+      }
+      if (last !== Infinity) return { found, missing: name };
+      // The end of the final timeline: the partial copy of this segment, if any, ends it.
+      const partial = catalog.partials.find((p) => p.wal === `${name}.partial`);
+      const later = catalog.segments.some((s) => s.timeline === timeline && s.segno > segno);
+      if (later) return { found, missing: name, ...(partial ? { partial } : {}) };
+      return { found, ...(partial ? { partial } : {}) };
+    }
+    segno = last + 1;
+  }
+  return { found };
+}
+
+/** The last transaction end in `files` (newest first searched), Unix ms. */
+async function lastEndIn(
+  files: readonly CatalogFile[],
+  context: PlanContext,
+  size: number,
+): Promise<number | undefined> {
+  for (const file of [...files].reverse()) {
+    const bytes = await readWalBytes(context.store, file, context.identities);
+    const times = walTimes(bytes, segmentStart(file.segno, size));
+    if (times.last !== undefined) return times.last;
+  }
+  return undefined;
+}
+
+/**
+ * Picks the base and the WAL for `target` and checks that recovery can reach it; throws a
+ * `UsageError` naming the bound or the missing segment when it cannot (nothing is written).
+ *
+ * @example
+ * ```ts ignore
+ * const plan = await planRecovery(catalog, { time: Date.parse("2026-12-03T14:05:00Z") }, context);
+ * ```
+ */
+export async function planRecovery(
+  catalog: WalCatalog,
+  target: RecoveryTarget,
+  context: PlanContext,
+): Promise<RecoveryPlan> {
+  const show = (ms: number) => isoInZone(ms, context.timeZone);
+  const bases = catalog.bases.filter((b) => context.archives.has(b.archive))
+    .sort((a, b) => a.stoppedMs - b.stoppedMs);
+  if (bases.length === 0) {
+    throw new UsageError(
+      `Cannot recover to a point in time from ${context.store.url()}: no base backup made with --postgres is recorded there`,
+    );
+  }
+  if ("time" in target && target.time > context.now) {
+    throw new UsageError(`Cannot recover to ${show(target.time)}: it is in the future`);
+  }
+  const base = "time" in target
+    ? bases.filter((b) => b.stoppedMs <= target.time).at(-1)
+    : bases.at(-1);
+  if (!base) {
+    throw new UsageError(
+      `Cannot recover to ${
+        show((target as { time: number }).time)
+      }: it is older than the oldest base backup, which ended at ${
+        show((bases[0] as CatalogBase).stoppedMs)
+      }`,
+    );
+  }
+  const { chain, switches, histories } = await timelineChain(catalog, base, context);
+  const needed = neededSegments(catalog, base, chain, switches);
+  const wal = [...needed.found, ...(needed.partial ? [needed.partial] : [])];
+  const reach = Math.max(base.stoppedMs, ...wal.map((f) => f.storedMs));
+  const plan: RecoveryPlan = {
+    base,
+    timelines: chain,
+    files: [...histories, ...needed.found],
+    ...(needed.partial ? { partial: needed.partial } : {}),
+    reach,
+  };
+  if (needed.missing !== undefined) {
+    const before = await lastEndIn(wal, context, catalog.segmentBytes);
+    if (!("time" in target) || before === undefined || target.time > before) {
+      throw new UsageError(
+        `Cannot recover to ${
+          "time" in target ? show(target.time) : "the end of the WAL"
+        }: the WAL segment ${needed.missing} is missing (a gap)${
+          before === undefined ? "" : `; the latest time before it is ${show(before)}`
+        }`,
+      );
+    }
+    return { ...plan, stopAt: target.time, lastEnd: before };
+  }
+  if (!("time" in target)) return plan;
+  if (target.time > reach) {
+    throw new UsageError(
+      `Cannot recover to ${show(target.time)}: it is newer than the archived WAL, which reaches ${
+        show(reach)
+      }; give --to-time latest for all of it`,
+    );
+  }
+  const lastEnd = await lastEndIn(wal, context, catalog.segmentBytes);
+  // No transaction ended after the target: replaying all of the WAL is the same, and stops
+  // where recovery can (a target past the last commit would never be reached).
+  if (lastEnd === undefined || target.time >= lastEnd) {
+    return { ...plan, ...(lastEnd === undefined ? {} : { lastEnd }) };
+  }
+  return { ...plan, stopAt: target.time, lastEnd };
+}
+
+async function writeOwned(path: string, bytes: Uint8Array, owner?: { uid: number; gid: number }) {
+  await Deno.writeFile(path, bytes, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+  if (owner) await Deno.chown(path, owner.uid, owner.gid);
+}
+
+/**
+ * Puts the plan's WAL into the restored base in `dir` (`pg_wal/`; the partial copy padded
+ * with zeros to a whole segment under its segment's name) and writes `recovery.signal`
+ * and the recovery settings into `postgresql.auto.conf`. Files get the data folder's owner.
+ *
+ * @example
+ * ```ts ignore
+ * await placeRecovery(plan, "/srv/restored", { store, identities: [], segmentBytes: 16777216 });
+ * ```
+ */
+export async function placeRecovery(
+  plan: RecoveryPlan,
+  dir: string,
+  context: { store: WalStore; identities: readonly string[]; segmentBytes: number },
+): Promise<void> {
+  const info = await Deno.stat(`${dir}/PG_VERSION`);
+  const owner = info.uid !== null && info.gid !== null && Deno.uid() === 0
+    ? { uid: info.uid, gid: info.gid }
+    : undefined;
+  await Deno.mkdir(`${dir}/pg_wal`, { recursive: true, mode: 0o700 });
+  for (const file of plan.files) {
+    const bytes = await readWalBytes(context.store, file, context.identities);
+    await writeOwned(`${dir}/pg_wal/${file.wal}`, bytes, owner);
+  }
+  if (plan.partial) {
+    const bytes = await readWalBytes(context.store, plan.partial, context.identities);
+    const padded = new Uint8Array(context.segmentBytes);
+    padded.set(bytes.subarray(0, context.segmentBytes));
+    await writeOwned(`${dir}/pg_wal/${plan.partial.wal.replace(/\.partial$/, "")}`, padded, owner);
+  }
+  const settings = [
+    "",
+    "# Added by backupd restore --to-time (README: Point-in-time recovery): the WAL is in",
+    "# pg_wal/ already; recovery replays it, then the server opens on a new timeline.",
+    "restore_command = 'false'",
+    "recovery_target_timeline = 'latest'",
+    ...(plan.stopAt === undefined ? [] : [
+      `recovery_target_time = '${
+        new Date(plan.stopAt).toISOString().replace("T", " ").replace("Z", "+00")
+      }'`,
+      "recovery_target_action = 'promote'",
+    ]),
+    "",
+  ].join("\n");
+  const auto = `${dir}/postgresql.auto.conf`;
+  const before = await Deno.readTextFile(auto).catch(() => "");
+  await writeOwned(auto, new TextEncoder().encode(before + settings), owner);
+  await writeOwned(`${dir}/recovery.signal`, new Uint8Array(0), owner);
+}
