@@ -25,6 +25,7 @@ import { resolveSettings } from "../settings/settings.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { Command, CommandOption, CommandOptions } from "./command.ts";
 import { configCommand } from "./config.ts";
+import { walCommand } from "./wal.ts";
 import { healthCommand } from "./health.ts";
 import type { Io } from "./io.ts";
 import { listCommand } from "./list.ts";
@@ -48,6 +49,7 @@ export const COMMANDS: readonly Command[] = [
   restoreCommand,
   pruneCommand,
   configCommand,
+  walCommand,
 ];
 
 /** What no command means (without a terminal): the daemon, as the image's `CMD ["run"]`. */

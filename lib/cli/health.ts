@@ -3,7 +3,8 @@
 
 import { resolve } from "node:path";
 import { describeError, EXIT, fsReason } from "../base/errors.ts";
-import { assessHealth, type Health } from "../daemon/health.ts";
+import { assessHealth, type Health, walProblem } from "../daemon/health.ts";
+import { readWalState } from "../store/wal_store.ts";
 import { instantOf } from "../store/names.ts";
 import { cronSlots } from "../daemon/schedule.ts";
 import { stateDirOf } from "../store/state_file.ts";
@@ -67,6 +68,15 @@ async function judgeHealth(
       daemonStarted: daemon ? Date.parse(daemon.started) : undefined,
       tz: settings.tz,
     });
+    const wal = daemon?.wal ? await readWalState(dest) : undefined;
+    const walIssue = wal && health.healthy
+      ? walProblem(wal, {
+        now: io.now(),
+        newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
+        tz: settings.tz,
+      })
+      : undefined;
+    if (walIssue) health = { healthy: false, reason: walIssue };
     // Runs that cannot write their result leave an old one behind that may still look good.
     const unwritable = health.healthy ? await notWritable(stateDir) : undefined;
     if (unwritable) {

@@ -11,6 +11,7 @@ import { BUCKET_SETTINGS, type Command } from "./command.ts";
 import { formatTable } from "./table.ts";
 import { configuredRemote, existingDest } from "./find_archive.ts";
 import { localStore } from "../store/local_store.ts";
+import { pitrText, type PitrView, pitrView } from "./wal_view.ts";
 
 /**
  * How long ago, in the largest fitting unit.
@@ -72,10 +73,12 @@ export const listCommand: Command = {
       where: [remote ? "bucket" : "local"],
     }));
     if (!remote && bucket) await markInBucket(listed, bucket, ctx.log);
+    const pitr = await pitrView(store.wal(), settings.tz);
     ctx.stdout(
       ctx.options.json
-        ? listJson(store.url(), listed, settings.tz)
-        : listText(`${store.url()}${takenNote(taken)}`, listed, ctx.now()),
+        ? listJson(store.url(), listed, settings.tz, pitr)
+        : listText(`${store.url()}${takenNote(taken)}`, listed, ctx.now()) +
+          (pitr ? pitrText(pitr) : ""),
     );
     return EXIT.ok;
   },
@@ -92,7 +95,12 @@ async function markInBucket(listed: Listed[], bucket: ArchiveStore, log: Logger)
   }
 }
 
-function listJson(location: string, listed: readonly Listed[], tz: string): string {
+function listJson(
+  location: string,
+  listed: readonly Listed[],
+  tz: string,
+  pitr: PitrView | undefined,
+): string {
   const archives = listed.map((a) => ({
     path: a.path,
     size: a.size,
@@ -101,7 +109,9 @@ function listJson(location: string, listed: readonly Listed[], tz: string): stri
     kind: kindOf(a.path),
     where: a.where,
   }));
-  return `${JSON.stringify({ location, tz, count: listed.length, archives })}\n`;
+  return `${
+    JSON.stringify({ location, tz, count: listed.length, archives, ...(pitr ? { pitr } : {}) })
+  }\n`;
 }
 
 function listText(location: string, listed: readonly Listed[], now: number): string {

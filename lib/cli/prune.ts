@@ -9,6 +9,7 @@ import { hasRules, type PolicyResult } from "../store/retention.ts";
 import { type ArchiveStore, pruneStore } from "../store/archive_store.ts";
 import { localStore } from "../store/local_store.ts";
 import { stateDirOf } from "../store/state_file.ts";
+import { pruneWal } from "../postgres/wal_catalog.ts";
 import { BUCKET_SETTINGS, type Command, type CommandContext, KEEP_SETTINGS } from "./command.ts";
 import { configuredRemote } from "./find_archive.ts";
 import { asTheDaemonRuns } from "./daemon_view.ts";
@@ -52,19 +53,29 @@ async function prune(ctx: CommandContext): Promise<number> {
   try {
     const stores: ArchiveStore[] = [localStore(dest)];
     if (settings.s3) stores.push(await configuredRemote(settings, "prune the bucket"));
-    const plans: { location: string; keep: unknown[]; remove: unknown[] }[] = [];
+    const plans: { location: string; keep: unknown[]; remove: unknown[]; removeWal: string[] }[] =
+      [];
     for (const store of stores) {
       const plan = await pruneStore(store, settings.keep, { dryRun });
+      const wal = await pruneWal(store.wal(), new Set(plan.keep), { dryRun });
       if (json) {
         const entry = (path: string) => ({ path, reasons: plan.reasons.get(path) ?? [] });
         plans.push({
           location: store.url(),
           keep: plan.keep.map(entry),
           remove: plan.remove.map(entry),
+          removeWal: wal.map((file) => store.wal().url(file)),
         });
         continue;
       }
       io.stdout(planText(plan, store, { inDest: store === stores[0], dryRun }));
+      if (wal.length > 0) {
+        io.stdout(
+          `${dryRun ? "would remove" : "removed"} ${wal.length} WAL files, ${
+            store.wal().url(wal[0])
+          } to ${store.wal().url(wal.at(-1))}  (they begin before the oldest kept base backup)\n`,
+        );
+      }
     }
     if (json) {
       io.stdout(`${JSON.stringify({ dryRun, rules: true, stores: plans, ...fromDaemon })}\n`);

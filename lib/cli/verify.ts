@@ -9,6 +9,7 @@ import { hashStream, parseSidecar } from "../store/sidecar.ts";
 import { formatBytes } from "../base/bytes.ts";
 import type { Settings } from "../settings/settings.ts";
 import { verifyArchive, verifyBytes, type VerifyResult } from "../read/verify.ts";
+import { verifyWal, type WalVerdict } from "../postgres/wal_verify.ts";
 import { BUCKET_SETTINGS, type Command, type CommandIo } from "./command.ts";
 import {
   configuredRemote,
@@ -130,6 +131,10 @@ export const verifyCommand: Command = {
       help: "check archives in the bucket of --s3-url (names relative to it)",
     },
     json: { flag: "--json", help: "print the verdicts as one JSON object" },
+    withWal: {
+      flag: "--with-wal",
+      help: "check every stored WAL file too (--all does)",
+    },
   },
   async run(ctx) {
     const identities = await identitiesOf(ctx.settings);
@@ -141,11 +146,45 @@ export const verifyCommand: Command = {
       verdicts.push(verdict);
       if (!ctx.options.json) printVerdict(verdict, ctx);
     }
-    const ok = verdicts.every((v) => v.ok);
-    if (ctx.options.json) ctx.stdout(`${JSON.stringify({ ok, archives: verdicts })}\n`);
+    const wal = ctx.options.withWal === true || scope.all
+      ? await checkWal(ctx.settings, scope.remote, identities)
+      : undefined;
+    if (wal && !ctx.options.json) printWal(wal, ctx);
+    const ok = verdicts.every((v) => v.ok) && (wal?.ok ?? true);
+    if (ctx.options.json) {
+      ctx.stdout(`${JSON.stringify({ ok, archives: verdicts, ...(wal ? { wal } : {}) })}\n`);
+    }
     return ok ? EXIT.ok : EXIT.failed;
   },
 };
+
+/** The WAL folder of DEST or of the bucket, checked. */
+async function checkWal(
+  settings: Settings,
+  remote: boolean,
+  identities: Identities,
+): Promise<WalVerdict> {
+  const store = remote
+    ? await configuredRemote(settings, "verify the bucket's WAL")
+    : localStore(await existingDest(settings, "verify"));
+  return await verifyWal(store.wal(), identities.identities ?? []);
+}
+
+/** One line per failed WAL file, then one for the folder. */
+function printWal(verdict: WalVerdict, io: CommandIo): void {
+  for (const failure of verdict.failures) io.stdout(`FAILED ${failure.file}: ${failure.reason}\n`);
+  const counts =
+    `${verdict.segments} segments, ${verdict.partials} partial, ${verdict.histories} history files, ${verdict.bases} base records`;
+  io.stdout(
+    verdict.ok
+      ? `OK WAL: ${counts}, sha256 matches the sidecars${
+        verdict.contentChecked
+          ? ", each segment is the one its name says"
+          : "; encrypted, content not checked (give --age-identity)"
+      }\n`
+      : `FAILED WAL: ${verdict.failures.length} of ${counts}\n`,
+  );
+}
 
 /** One archive's line: FAILED and why, or OK with what was checked. */
 function printVerdict(verdict: VerifyResult & { archive: string }, io: CommandIo): void {

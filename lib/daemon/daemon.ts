@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { readinessProblem } from "../run/readiness.ts";
 import { notifyRun } from "../notices/notify.ts";
 import { stateDirOf } from "../store/state_file.ts";
-import { serveMetrics } from "../notices/metrics.ts";
+import { recordWal, serveMetrics } from "../notices/metrics.ts";
 import { type Clock, daemonLoop, type RunReason, Wakeup } from "./daemon_loop.ts";
 import { describeError, RunError } from "../base/errors.ts";
 import { type OnSignal, stopOnSignals, type StopSignals } from "./stop_signals.ts";
@@ -174,6 +174,7 @@ async function archiveInBackground(
             { result: "failed", error: new RunError(`WAL archiving: ${problem}`) },
             deps.clock.now(),
           ),
+        onCycle: (state, segments) => recordWal(settings, state, segments, deps.log),
       },
       signal,
       deps.clock.sleep,
@@ -282,7 +283,12 @@ function daemonState(
 ): DaemonStateFile {
   const started = new Date(startedMs).toISOString();
   // What `health`, `list` and `prune` run by hand take when they are not told otherwise.
-  const effective = { schedule: settings.schedule, tz: settings.tz, keep: settings.keep };
+  const effective = {
+    schedule: settings.schedule,
+    tz: settings.tz,
+    keep: settings.keep,
+    wal: settings.wal !== undefined,
+  };
   const state: DaemonStateFile = {
     nextSlot: undefined,
     write: () =>

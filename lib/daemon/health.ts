@@ -4,6 +4,8 @@
 import { isoInZone } from "../store/names.ts";
 import type { Slots } from "./schedule.ts";
 import type { LastRun } from "../store/run_status.ts";
+import type { WalState } from "../store/wal_store.ts";
+import { formatBytes } from "../base/bytes.ts";
 
 /** How late a slot's archive may be before health turns unhealthy. */
 export const GRACE_MS = 3_600_000;
@@ -80,4 +82,67 @@ export function assessHealth(input: HealthInput): Health {
     };
   }
   return { healthy: true, reason: `the newest archive is from ${at(newestArchive)}` };
+}
+
+/** How many intervals WAL archiving may fall behind before health turns unhealthy. */
+const WAL_INTERVALS = 3;
+
+/**
+ * Whether WAL archiving keeps point-in-time recovery current (README: Point-in-time
+ * recovery); `undefined` when it does. Unhealthy: a cycle failing, a gap or lost slot not
+ * yet followed by a base backup, no cycle for 3 intervals (the daemon is gone), the flushed
+ * WAL not all stored for 3 intervals while the server answers, or the slot holding more
+ * than --wal-max-retained.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const now = Date.UTC(2026, 11, 3, 14);
+ * const at = (s: number) => new Date(now - s * 1000).toISOString();
+ * const state = {
+ *   slot: "backupd", intervalMs: 10_000, maxRetainedBytes: 1 << 30, segmentBytes: 1 << 24,
+ *   segments: 3, lagBytes: 0, retainedBytes: 0, gaps: [],
+ *   lastCycle: at(5), lastAnswer: at(5), caughtUp: at(5),
+ * };
+ * assertEquals(walProblem(state, { now, newestArchive: undefined, tz: "UTC" }), undefined);
+ * assertEquals(
+ *   walProblem({ ...state, caughtUp: at(45) }, { now, newestArchive: undefined, tz: "UTC" }),
+ *   "WAL archiving has not kept up since 2026-12-03T13:59:15+00:00 while the server answers",
+ * );
+ * ```
+ */
+export function walProblem(
+  state: WalState,
+  input: { now: number; newestArchive: number | undefined; tz: string },
+): string | undefined {
+  const at = (ms: number) => isoInZone(ms, input.tz);
+  const limit = WAL_INTERVALS * state.intervalMs;
+  const since = (iso: string | undefined) => iso === undefined ? -Infinity : Date.parse(iso);
+  if (state.problem) return `WAL archiving fails: ${state.problem}`;
+  const broken = since(state.brokenSince);
+  if (broken > -Infinity && (input.newestArchive === undefined || input.newestArchive < broken)) {
+    const gap = state.gaps.at(-1);
+    return `point-in-time recovery is broken since ${at(broken)}${
+      gap ? ` (WAL ${gap.from} to ${gap.to} is missing)` : " (the replication slot was lost)"
+    }; the next base backup makes it whole again`;
+  }
+  const cycle = since(state.lastCycle);
+  if (input.now - cycle > limit + 60_000) {
+    return `no WAL archiving cycle since ${
+      cycle === -Infinity ? "the daemon started" : at(cycle)
+    }: is the daemon running?`;
+  }
+  const answered = since(state.lastAnswer);
+  const caughtUp = since(state.caughtUp);
+  if (input.now - answered <= limit && input.now - caughtUp > limit) {
+    return `WAL archiving has not kept up since ${
+      caughtUp === -Infinity ? "it started" : at(caughtUp)
+    } while the server answers`;
+  }
+  if (state.retainedBytes > state.maxRetainedBytes) {
+    return `the replication slot "${state.slot}" holds ${
+      formatBytes(state.retainedBytes)
+    } of WAL on the server, more than --wal-max-retained (${formatBytes(state.maxRetainedBytes)})`;
+  }
+  return undefined;
 }

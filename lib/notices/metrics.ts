@@ -9,6 +9,7 @@ import type { Settings } from "../settings/settings.ts";
 import { listArchives } from "../store/local_store.ts";
 import { instantOf } from "../store/names.ts";
 import type { RunReport } from "./run_report.ts";
+import type { WalState } from "../store/wal_store.ts";
 
 type PromClient = typeof import("prom-client");
 type Gauge = InstanceType<PromClient["Gauge"]>;
@@ -26,6 +27,13 @@ interface Metrics {
   /** Only with a bucket: without one there is no upload to report. */
   upload: Gauge | undefined;
   runs: InstanceType<PromClient["Counter"]>;
+  /** Only with WAL archiving on (README: Point-in-time recovery). */
+  wal: {
+    lastArchived: Gauge;
+    lag: Gauge;
+    retained: Gauge;
+    segments: InstanceType<PromClient["Counter"]>;
+  } | undefined;
 }
 
 let metrics: Promise<Metrics> | undefined;
@@ -65,6 +73,27 @@ function makeMetrics(settings: Settings): Promise<Metrics> {
         labelNames: ["result"],
         registers: [registry],
       }),
+      wal: settings.wal
+        ? {
+          lastArchived: gauge(
+            "backupd_wal_last_archived_timestamp_seconds",
+            "When WAL was last stored under DEST/wal (a segment or the partial copy).",
+          ),
+          lag: gauge(
+            "backupd_wal_lag_bytes",
+            "Bytes of WAL the server has written that are not stored yet.",
+          ),
+          retained: gauge(
+            "backupd_wal_slot_retained_bytes",
+            "Bytes of WAL the replication slot holds on the server.",
+          ),
+          segments: new prom.Counter({
+            name: "backupd_wal_segments_archived_total",
+            help: "Whole WAL segments stored by this process.",
+            registers: [registry],
+          }),
+        }
+        : undefined,
     };
   })();
 }
@@ -113,6 +142,34 @@ export async function recordRun(
     }
     m.upload?.set(report.result === "failed" ? 0 : 1);
     m.archives.set(archives.length);
+    if (settings.metricsFile) await writeTextfile(settings.metricsFile, await m.registry.metrics());
+  } catch (err) {
+    log.warn("cannot record the metrics", { error: describeError(err) });
+  }
+}
+
+/**
+ * The WAL archiving gauges after a cycle; the textfile too when one is asked for.
+ *
+ * @example
+ * ```ts ignore
+ * await recordWal(settings, archiver.state, 2, log);
+ * ```
+ */
+export async function recordWal(
+  settings: Settings,
+  state: WalState,
+  newSegments: number,
+  log: Logger,
+): Promise<void> {
+  if (!metricsWanted(settings) || !settings.wal) return;
+  try {
+    const m = await makeMetrics(settings);
+    if (!m.wal) return;
+    if (state.lastArchived) m.wal.lastArchived.set(Date.parse(state.lastArchived) / 1000);
+    m.wal.lag.set(state.lagBytes);
+    m.wal.retained.set(state.retainedBytes);
+    if (newSegments > 0) m.wal.segments.inc(newSegments);
     if (settings.metricsFile) await writeTextfile(settings.metricsFile, await m.registry.metrics());
   } catch (err) {
     log.warn("cannot record the metrics", { error: describeError(err) });

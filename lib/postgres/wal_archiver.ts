@@ -72,6 +72,8 @@ export interface ArchiverDeps {
   now: () => number;
   /** Told of a gap or a lost slot, once each, to notify the operator. */
   onProblem?: (problem: string) => Promise<void>;
+  /** Told after each cycle: the state, and the segments it stored. */
+  onCycle?: (state: Readonly<WalState>, segments: number) => Promise<void>;
 }
 
 /** How often the rolling partial copy goes to the bucket, at most. */
@@ -128,6 +130,7 @@ export class WalArchiver {
       ...before,
       slot: options.slot,
       intervalMs: options.intervalMs,
+      maxRetainedBytes: options.maxRetainedBytes,
       segmentBytes: before?.segmentBytes ?? 16 * 1024 * 1024,
     };
     delete state.problem;
@@ -154,6 +157,7 @@ export class WalArchiver {
    * `signal` ends the cycle between two files: nothing is half-stored.
    */
   async cycle(signal?: AbortSignal): Promise<void> {
+    const before = this.#state.segments;
     try {
       const sql = await this.#connect();
       const position = await walPosition(sql);
@@ -170,6 +174,9 @@ export class WalArchiver {
       }
       await this.#storeSegments(sql, position, signal);
       if (!signal?.aborted) await this.#storePartial(position);
+      if (this.#next && this.#next.segno >= segnoOf(position.flush, position.segmentBytes)) {
+        this.#state.caughtUp = new Date(this.#deps.now()).toISOString();
+      }
       await this.#uploadPending(signal);
       this.#measure(position);
       this.#clearProblem();
@@ -182,6 +189,7 @@ export class WalArchiver {
           error: describeError(err),
         })
       );
+      await this.#deps.onCycle?.(this.#state, this.#state.segments - before);
     }
   }
 

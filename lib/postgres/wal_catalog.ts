@@ -163,5 +163,5 @@ export async function pruneWal(
 ): Promise<string[]> {
   const remove = walToRemove(await readWalCatalog(store), kept);
   if (!dryRun) { for (const file of remove) await store.remove(file); }
-  return remove.filter((file) => !file.endsWith(".sha256"));
+  return remove.filter((file) => !file.endsWith(".sha256")).sort();
 }

@@ -7,6 +7,8 @@ import type { Folders } from "../archive/folders.ts";
 import { formatBytes } from "../base/bytes.ts";
 import { listArchives } from "../store/local_store.ts";
 import { RunError } from "../base/errors.ts";
+import { readWalCatalog } from "../postgres/wal_catalog.ts";
+import { localWalStore } from "../store/wal_store.ts";
 
 /** Free space a run needs, as a multiple of the newest archive (or of SOURCE without one). */
 export const SPACE_FACTOR = 1.5;
@@ -24,8 +26,26 @@ export async function checkFreeSpace(
     return (bytes) => needRoom(folders.dest, bytes, "the source (no archive yet)");
   }
   const bytes = (await Deno.stat(`${folders.dest}/${newest.path}`)).size;
-  await needRoom(folders.dest, bytes, "the newest archive");
+  // WAL archiving stores about as much again until the next base backup as it did since
+  // the newest one began (README: Point-in-time recovery).
+  const wal = await walSinceNewestBase(folders.dest);
+  await needRoom(
+    folders.dest,
+    bytes + wal,
+    wal > 0
+      ? `the newest archive and the WAL stored since it (${formatBytes(wal)})`
+      : "the newest archive",
+  );
   return undefined;
+}
+
+/** Bytes of WAL stored under DEST since the newest base backup began. */
+async function walSinceNewestBase(dest: string): Promise<number> {
+  const catalog = await readWalCatalog(localWalStore(dest));
+  const newest = catalog.bases.at(-1);
+  if (!newest) return 0;
+  const from = Number(newest.start / BigInt(catalog.segmentBytes));
+  return catalog.segments.filter((s) => s.segno >= from).reduce((sum, s) => sum + s.size, 0);
 }
 
 async function needRoom(dest: string, bytes: number, what: string): Promise<void> {

@@ -90,26 +90,16 @@ export interface WalSettings {
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { Resolver } from "./resolver.ts";
  * assertEquals(walSettings(new Resolver({}, {}), true), {
+ *   walSlot: "backupd",
  *   wal: { intervalMs: 10_000, slot: "backupd", maxRetainedBytes: 1073741824 },
  * });
- * assertEquals(walSettings(new Resolver({ wal: "off" }, {}), true), {});
+ * assertEquals(walSettings(new Resolver({ wal: "off" }, {}), true), { walSlot: "backupd" });
  * ```
  */
-export function walSettings(r: Resolver, postgres: boolean): { wal?: WalSettings } {
-  const picked = r.pick("wal");
-  const value = picked?.value.trim().toLowerCase() ?? (postgres ? "on" : "off");
-  if (value !== "on" && value !== "off") {
-    throw new ConfigError(picked?.from ?? "--wal", picked?.value ?? "", "expected on or off");
-  }
-  if (value === "off") return {};
-  if (!postgres) {
-    throw new ConfigError(
-      picked?.from ?? "--wal",
-      picked?.value ?? "",
-      "WAL archiving needs --postgres postgres://USER@HOST:PORT/DATABASE",
-    );
-  }
-  const interval = r.pick("walInterval");
+export function walSettings(
+  r: Resolver,
+  postgres: boolean,
+): { walSlot: string; wal?: WalSettings } {
   const slot = r.pick("walSlot");
   if (slot && !/^[a-z0-9_]{1,63}$/.test(slot.value)) {
     throw new ConfigError(
@@ -118,11 +108,27 @@ export function walSettings(r: Resolver, postgres: boolean): { wal?: WalSettings
       "expected a slot name of lower-case letters, digits and _ (at most 63)",
     );
   }
+  const walSlot = slot?.value ?? "backupd";
+  const picked = r.pick("wal");
+  const value = picked?.value.trim().toLowerCase() ?? (postgres ? "on" : "off");
+  if (value !== "on" && value !== "off") {
+    throw new ConfigError(picked?.from ?? "--wal", picked?.value ?? "", "expected on or off");
+  }
+  if (value === "off") return { walSlot };
+  if (!postgres) {
+    throw new ConfigError(
+      picked?.from ?? "--wal",
+      picked?.value ?? "",
+      "WAL archiving needs --postgres postgres://USER@HOST:PORT/DATABASE",
+    );
+  }
+  const interval = r.pick("walInterval");
   const max = r.pick("walMaxRetained");
   return {
+    walSlot,
     wal: {
       intervalMs: parseDuration(interval?.value ?? "10s", interval?.from ?? "--wal-interval"),
-      slot: slot?.value ?? "backupd",
+      slot: walSlot,
       maxRetainedBytes: parseSize(max?.value ?? "1GiB", max?.from ?? "--wal-max-retained"),
     },
   };

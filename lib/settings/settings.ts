@@ -28,6 +28,8 @@ export interface Settings
   postgres?: PostgresTarget;
   /** Continuous WAL archiving, when on (README: Point-in-time recovery). */
   wal?: WalSettings;
+  /** The replication slot's name, also when archiving is off (for `wal drop-slot`). */
+  walSlot: string;
   /** Each setting that was given, as written, and where it came from; the rest are defaults. */
   given: ReadonlyMap<SettingKey, Given>;
 }

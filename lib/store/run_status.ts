@@ -45,6 +45,8 @@ export interface DaemonState {
   keep?: KeepPolicy;
   /** What keeps it from backing up, while a start-up check fails. */
   problem?: string;
+  /** Whether it archives WAL (README: Point-in-time recovery). */
+  wal?: boolean;
 }
 
 /**

@@ -177,6 +177,10 @@ export interface WalState {
   slot: string;
   /** The daemon's archiving interval, ms. */
   intervalMs: number;
+  /** --wal-max-retained, bytes. */
+  maxRetainedBytes: number;
+  /** When a cycle last ended with all the flushed WAL stored, ISO 8601. */
+  caughtUp?: string;
   /** The server's WAL segment size. */
   segmentBytes: number;
   /** When a cycle last ended, ISO 8601. */
