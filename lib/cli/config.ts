@@ -31,6 +31,7 @@ function shownValue(key: SettingKey, settings: Settings): string {
   const spec = specOf(key);
   const given = settings.given.get(key);
   if (given) return spec.secret ? "***" : maskPassword(given.value);
+  if (key === "wal") return settings.wal ? "on" : "off";
   // A default that the system decides (the zone) or a task gave (SOURCE, DEST) is shown as
   // resolved; the rest as the catalog says.
   const resolved = (settings as unknown as Record<string, unknown>)[key];
@@ -46,6 +47,8 @@ const APPLIES: Partial<Record<SettingKey, (settings: Settings) => boolean>> = {
   postgresPassword: (s) => s.postgres !== undefined,
   postgresPassfile: (s) => s.postgres !== undefined,
   notifyOn: (s) => s.notify.length > 0,
+  walInterval: (s) => s.wal !== undefined,
+  walMaxRetained: (s) => s.wal !== undefined,
   hookTimeout: (s) => s.preHook !== undefined || s.postHook !== undefined,
   s3Endpoint: (s) => s.s3 !== undefined,
   s3Region: (s) => s.s3 !== undefined,
@@ -90,6 +93,10 @@ export const configCommand: Command = {
     "catchUp",
     "runOnStart",
     "metricsListen",
+    "wal",
+    "walInterval",
+    "walSlot",
+    "walMaxRetained",
     "ageIdentity",
   ],
   options: { json: { flag: "--json", help: "print the settings as one JSON object" } },

@@ -34,6 +34,7 @@ Deno.test("each command's help lists exactly the options it uses", () => {
   ]);
   deepStrictEqual(helpOptions("restore"), [
     "--dest",
+    "--tz",
     "--log-format",
     "--s3-url",
     "--s3-endpoint",
@@ -41,8 +42,14 @@ Deno.test("each command's help lists exactly the options it uses", () => {
     "--s3-path-style",
     "--age-identity",
     "--to",
+    "--to-time",
     "--include",
   ]);
+  deepStrictEqual(helpOptions("wal"), ["--postgres", "--wal-slot", "--log-format"]);
+  for (const option of ["--wal", "--wal-interval", "--wal-slot", "--wal-max-retained"]) {
+    strictEqual(helpOptions("run").includes(option), true, option);
+    strictEqual(helpOptions("now").includes(option), false, option);
+  }
   const now = helpOptions("now");
   for (const option of ["--source", "--exclude", "--pre-hook", "--age-recipient", "--postgres"]) {
     strictEqual(now.includes(option), true, option);
