@@ -267,22 +267,50 @@ export async function placeRecovery(
     padded.set(bytes.subarray(0, context.segmentBytes));
     await writeOwned(`${dir}/pg_wal/${plan.partial.wal.replace(/\.partial$/, "")}`, padded, owner);
   }
-  const settings = [
-    "",
-    "# Added by backupd restore --to-time (README: Point-in-time recovery): the WAL is in",
-    "# pg_wal/ already; recovery replays it, then the server opens on a new timeline.",
-    "restore_command = 'false'",
-    "recovery_target_timeline = 'latest'",
-    ...(plan.stopAt === undefined ? [] : [
-      `recovery_target_time = '${
-        new Date(plan.stopAt).toISOString().replace("T", " ").replace("Z", "+00")
-      }'`,
-      "recovery_target_action = 'promote'",
-    ]),
-    "",
-  ].join("\n");
   const auto = `${dir}/postgresql.auto.conf`;
   const before = await Deno.readTextFile(auto).catch(() => "");
-  await writeOwned(auto, new TextEncoder().encode(before + settings), owner);
+  await writeOwned(auto, new TextEncoder().encode(recoverySettings(before, plan.stopAt)), owner);
   await writeOwned(`${dir}/recovery.signal`, new Uint8Array(0), owner);
+}
+
+const BEGIN = "# backupd restore --to-time: begin";
+const END = "# backupd restore --to-time: end";
+
+/**
+ * postgresql.auto.conf with the recovery settings of this restore in place of any earlier
+ * ones (a base taken from a server that was itself recovered carries them): every target
+ * reset, then the time to stop at, if any.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const once = recoverySettings("work_mem = '8MB'\n", Date.UTC(2026, 11, 3, 14, 5));
+ * assertEquals(once.includes("recovery_target_time = '2026-12-03 14:05:00.000+00'"), true);
+ * const again = recoverySettings(once, undefined);
+ * assertEquals(again.includes("14:05"), false);
+ * assertEquals(again.startsWith("work_mem = '8MB'\n"), true);
+ * ```
+ */
+export function recoverySettings(autoConf: string, stopAt: number | undefined): string {
+  const kept = autoConf.replace(new RegExp(`\\n?${BEGIN}[^]*?${END}\\n`, "g"), "\n")
+    .replace(/\n+$/, "\n");
+  const time = stopAt === undefined
+    ? ""
+    : new Date(stopAt).toISOString().replace("T", " ").replace("Z", "+00");
+  return [
+    kept.trimEnd(),
+    BEGIN,
+    "# The WAL is in pg_wal/ already: recovery replays it, then the server opens on a new",
+    "# timeline (README: Point-in-time recovery). Used only while recovery.signal exists.",
+    "restore_command = 'false'",
+    "recovery_target_timeline = 'latest'",
+    "recovery_target = ''",
+    "recovery_target_lsn = ''",
+    "recovery_target_name = ''",
+    "recovery_target_xid = ''",
+    `recovery_target_time = '${time}'`,
+    "recovery_target_action = 'promote'",
+    END,
+    "",
+  ].join("\n");
 }

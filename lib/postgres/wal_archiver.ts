@@ -168,7 +168,7 @@ export class WalArchiver {
         );
       }
       this.#state.segmentBytes = position.segmentBytes;
-      const slot = await this.#slot(sql);
+      const slot = await this.#slot(sql, position.timeline);
       if (this.#next?.timeline !== position.timeline) {
         this.#next = await this.#startPoint(position, slot);
       }
@@ -212,7 +212,7 @@ export class WalArchiver {
   }
 
   /** The slot as the server has it; created when missing (after a first start: a problem). */
-  async #slot(sql: SqlSession["sql"]): Promise<SlotState> {
+  async #slot(sql: SqlSession["sql"], timeline: number): Promise<SlotState> {
     const { slot: name } = this.#options;
     const server = this.#session?.server ?? "";
     let slot = await slotState(sql, name);
@@ -222,7 +222,7 @@ export class WalArchiver {
         `the replication slot "${name}" was lost (the server removed WAL it held, max_slot_wal_keep_size); created again: PITR is whole again from the next base backup`,
       );
       slot = undefined;
-    } else if (!slot && this.#state.lastSegment !== undefined) {
+    } else if (!slot && this.#state.lastSegment !== undefined && !this.#newServer(timeline)) {
       await this.#broken(
         `the replication slot "${name}" is gone (dropped by hand?); created again: PITR is whole again from the next base backup`,
       );
@@ -231,15 +231,22 @@ export class WalArchiver {
       await createSlot(sql, name, server);
       slot = await slotState(sql, name);
       if (!slot?.restart) throw new RunError(`Cannot reserve WAL with the slot "${name}"`);
-      if (this.#state.lastSegment === undefined) {
+      if (this.#state.lastSegment === undefined || this.#newServer(timeline)) {
         this.#deps.log.info("created the replication slot that holds the WAL until it is stored", {
           slot: name,
           server,
+          timeline,
         });
       }
     }
+    this.#state.slotTimeline = timeline;
     this.#restart = slot.restart;
     return slot;
+  }
+
+  /** A server on a newer timeline than the slot was seen on: a restore, with no slot yet. */
+  #newServer(timeline: number): boolean {
+    return this.#state.slotTimeline !== undefined && timeline > this.#state.slotTimeline;
   }
 
   /** Where to go on from: after the newest segment stored on this timeline, else where it began. */

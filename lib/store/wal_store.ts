@@ -189,6 +189,8 @@ export interface WalState {
   lastAnswer?: string;
   /** When WAL was last stored (a segment or the partial copy), ISO 8601. */
   lastArchived?: string;
+  /** The timeline the slot was last seen on. */
+  slotTimeline?: number;
   /** The newest whole segment stored. */
   lastSegment?: string;
   /** Segments stored since the daemon started. */
