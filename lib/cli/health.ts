@@ -4,7 +4,8 @@
 import { resolve } from "node:path";
 import { describeError, EXIT, fsReason } from "../base/errors.ts";
 import { assessHealth, type Health, walProblem } from "../daemon/health.ts";
-import { readWalState } from "../store/wal_store.ts";
+import { localWalStore, readWalState } from "../store/wal_store.ts";
+import { readWalCatalog } from "../postgres/wal_catalog.ts";
 import { instantOf } from "../store/names.ts";
 import { cronSlots } from "../daemon/schedule.ts";
 import { stateDirOf } from "../store/state_file.ts";
@@ -72,7 +73,7 @@ async function judgeHealth(
     const walIssue = wal && health.healthy
       ? walProblem(wal, {
         now: io.now(),
-        newestArchive: newest ? instantOf(newest, settings.tz) : undefined,
+        newestBaseStart: (await readWalCatalog(localWalStore(dest))).bases.at(-1)?.start,
         tz: settings.tz,
       })
       : undefined;

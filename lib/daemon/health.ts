@@ -6,6 +6,7 @@ import type { Slots } from "./schedule.ts";
 import type { LastRun } from "../store/run_status.ts";
 import type { WalState } from "../store/wal_store.ts";
 import { formatBytes } from "../base/bytes.ts";
+import { parseLsn } from "../store/wal_names.ts";
 
 /** How late a slot's archive may be before health turns unhealthy. */
 export const GRACE_MS = 3_600_000;
@@ -89,8 +90,8 @@ const WAL_INTERVALS = 3;
 
 /**
  * Whether WAL archiving keeps point-in-time recovery current (README: Point-in-time
- * recovery); `undefined` when it does. Unhealthy: a cycle failing, a gap or lost slot not
- * yet followed by a base backup, no cycle for 3 intervals (the daemon is gone), the flushed
+ * recovery); `undefined` when it does. Unhealthy: a cycle failing, a gap or lost slot with
+ * no base backup starting after it (`newestBaseStart`: the newest base's start LSN), no cycle for 3 intervals (the daemon is gone), the flushed
  * WAL not all stored for 3 intervals while the server answers, or the slot holding more
  * than --wal-max-retained.
  *
@@ -104,23 +105,26 @@ const WAL_INTERVALS = 3;
  *   segments: 3, lagBytes: 0, retainedBytes: 0, gaps: [],
  *   lastCycle: at(5), lastAnswer: at(5), caughtUp: at(5),
  * };
- * assertEquals(walProblem(state, { now, newestArchive: undefined, tz: "UTC" }), undefined);
+ * assertEquals(walProblem(state, { now, newestBaseStart: undefined, tz: "UTC" }), undefined);
  * assertEquals(
- *   walProblem({ ...state, caughtUp: at(45) }, { now, newestArchive: undefined, tz: "UTC" }),
+ *   walProblem({ ...state, caughtUp: at(45) }, { now, newestBaseStart: undefined, tz: "UTC" }),
  *   "WAL archiving has not kept up since 2026-12-03T13:59:15+00:00 while the server answers",
  * );
  * ```
  */
 export function walProblem(
   state: WalState,
-  input: { now: number; newestArchive: number | undefined; tz: string },
+  input: { now: number; newestBaseStart: bigint | undefined; tz: string },
 ): string | undefined {
   const at = (ms: number) => isoInZone(ms, input.tz);
   const limit = WAL_INTERVALS * state.intervalMs;
   const since = (iso: string | undefined) => iso === undefined ? -Infinity : Date.parse(iso);
   if (state.problem) return `WAL archiving fails: ${state.problem}`;
   const broken = since(state.brokenSince);
-  if (broken > -Infinity && (input.newestArchive === undefined || input.newestArchive < broken)) {
+  const whole = state.wholeFrom === undefined ? undefined : parseLsn(state.wholeFrom);
+  if (
+    whole !== undefined && (input.newestBaseStart === undefined || input.newestBaseStart < whole)
+  ) {
     const gap = state.gaps.at(-1);
     return `point-in-time recovery is broken since ${at(broken)}${
       gap ? ` (WAL ${gap.from} to ${gap.to} is missing)` : " (the replication slot was lost)"

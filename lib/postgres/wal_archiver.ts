@@ -11,6 +11,7 @@ import { packWal } from "../codec/wal_codec.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import type { Compression } from "../store/names.ts";
 import {
+  formatLsn,
   historyName,
   parseHistory,
   parseSegmentName,
@@ -216,22 +217,22 @@ export class WalArchiver {
     const { slot: name } = this.#options;
     const server = this.#session?.server ?? "";
     let slot = await slotState(sql, name);
+    let problem: string | undefined;
     if (slot?.walStatus === "lost" || (slot && slot.restart === undefined)) {
       await sql`SELECT pg_drop_replication_slot(${name})`;
-      await this.#broken(
-        `the replication slot "${name}" was lost (the server removed WAL it held, max_slot_wal_keep_size); created again: PITR is whole again from the next base backup`,
-      );
+      problem =
+        `the replication slot "${name}" was lost (the server removed WAL it held, max_slot_wal_keep_size); created again: PITR is whole again from the next base backup`;
       slot = undefined;
     } else if (!slot && this.#state.lastSegment !== undefined && !this.#newServer(timeline)) {
-      await this.#broken(
-        `the replication slot "${name}" is gone (dropped by hand?); created again: PITR is whole again from the next base backup`,
-      );
+      problem =
+        `the replication slot "${name}" is gone (dropped by hand?); created again: PITR is whole again from the next base backup`;
     }
     if (!slot) {
       await createSlot(sql, name, server);
       slot = await slotState(sql, name);
       if (!slot?.restart) throw new RunError(`Cannot reserve WAL with the slot "${name}"`);
-      if (this.#state.lastSegment === undefined || this.#newServer(timeline)) {
+      if (problem) await this.#broken(problem, slot.restart);
+      else if (this.#state.lastSegment === undefined || this.#newServer(timeline)) {
         this.#deps.log.info("created the replication slot that holds the WAL until it is stored", {
           slot: name,
           server,
@@ -364,6 +365,7 @@ export class WalArchiver {
     this.#state.gaps.push(gap);
     await this.#broken(
       `WAL segments ${gap.from} to ${gap.to} are gone from the server before they were stored: a gap; PITR is whole again from the next base backup`,
+      segmentStart(resume, segmentBytes),
     );
     return resume;
   }
@@ -441,9 +443,13 @@ export class WalArchiver {
     this.#warnedRetained = over;
   }
 
-  /** PITR broken from here: recorded until a base backup after it, one ERROR, notified. */
-  async #broken(problem: string): Promise<void> {
+  /**
+   * PITR broken up to `whole`, the WAL position from which it is whole again: recorded
+   * until a base backup that starts there or later, one ERROR, notified.
+   */
+  async #broken(problem: string, whole: bigint): Promise<void> {
     this.#state.brokenSince = new Date(this.#deps.now()).toISOString();
+    this.#state.wholeFrom = formatLsn(whole);
     this.#deps.log.error(problem, { slot: this.#options.slot });
     await this.#deps.onProblem?.(problem);
   }

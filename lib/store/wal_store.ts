@@ -203,8 +203,10 @@ export interface WalState {
   gaps: WalGap[];
   /** What is wrong now, if anything: one line. */
   problem?: string;
-  /** Since when PITR is broken (a gap, a lost slot): healed by a base backup after it. */
+  /** When PITR broke last (a gap, a lost slot), ISO 8601. */
   brokenSince?: string;
+  /** The WAL position from which it is whole: a base backup starting there heals it. */
+  wholeFrom?: string;
 }
 
 const STATE = "wal.json";

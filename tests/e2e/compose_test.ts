@@ -152,6 +152,57 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
       },
     );
     await t.step(
+      "the stack archives WAL by default: restore --to-time gives a folder employee-db starts at that moment",
+      async () => {
+        const walState = async () =>
+          JSON.parse(await Deno.readTextFile(`${project}/backup/.backupd/wal.json`));
+        const caughtUpAfter = (since: number) =>
+          waitFor("the WAL archived", async () => {
+            try {
+              return Date.parse((await walState()).caughtUp ?? 0) > since + 100 || undefined;
+            } catch {
+              return undefined;
+            }
+          }, 90);
+        const insert = (from: number, to: number) =>
+          compose(
+            "exec",
+            "-T",
+            "employee-db",
+            ...PSQL,
+            "-c",
+            `CREATE TABLE IF NOT EXISTS moments (id int); INSERT INTO moments SELECT generate_series(${from}, ${to});`,
+          );
+        // The step before stopped the backup service: up again, it archives from where it was.
+        strictEqual((await compose("start", "backup")).code, 0);
+        await caughtUpAfter(Date.now());
+        strictEqual((await insert(1, 100)).code, 0);
+        const between = Date.now() + 500;
+        await waitFor("half a second", () => Date.now() > between + 500 || undefined);
+        strictEqual((await insert(101, 200)).code, 0);
+        await caughtUpAfter(Date.now());
+        const into = `${work.path}/moment`;
+        const restored = await backupd([
+          "restore",
+          "--dest",
+          `${project}/backup`,
+          "--to-time",
+          new Date(between).toISOString(),
+          "--to",
+          into,
+        ]);
+        strictEqual(restored.code, 0, restored.stderr);
+        const { rows, log } = await queryRestored(
+          name,
+          into,
+          "SELECT 1 / (NOT pg_is_in_recovery())::int, count(*), max(id) FROM moments",
+        );
+        strictEqual(rows, "1|100|100", log);
+        match(log, /recovery stopping before commit of transaction \d+, time /);
+        match(log, /selected new timeline ID: 2/);
+      },
+    );
+    await t.step(
       "run --rm restore latest restores into ./restored without Deno on the host, owners kept",
       async () => {
         const newest = (await archives()).at(-1) ?? "";

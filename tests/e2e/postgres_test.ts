@@ -387,9 +387,12 @@ Deno.test("the daemon checks the server at start: unhealthy with the reason and 
     return new Response("ok");
   });
   // The server is not started yet: the daemon says so and waits, it does not exit.
+  // WAL archiving (and its slot) has tests of its own: pitr_test.ts.
   const daemon = spawnDaemon(db.data, dest, [
     "--postgres",
     db.url,
+    "--wal",
+    "off",
     "--notify",
     `http://127.0.0.1:${port}/`,
   ], { PGPASSWORD: PASSWORD });
