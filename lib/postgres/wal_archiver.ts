@@ -9,12 +9,13 @@ import { describeError, RunError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { packWal } from "../codec/wal_codec.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
-import type { Compression } from "../store/names.ts";
+import { type Compression, sidecarName } from "../store/names.ts";
 import {
   formatLsn,
   historyName,
   parseHistory,
   parseSegmentName,
+  parseStoredWal,
   segmentName,
   segmentStart,
   segnoOf,
@@ -108,6 +109,8 @@ export class WalArchiver {
   #partial: { file: string; flush: bigint } | undefined;
   #partialUploaded = 0;
   #pendingUploads = new Set<string>();
+  /** The partial copy the bucket holds, if any. */
+  #remotePartial: string | undefined;
   #warnedRetained = false;
   #buffer = new Uint8Array(0);
 
@@ -144,6 +147,11 @@ export class WalArchiver {
         local.filter((f) => f.kind !== "partial").map((f) => f.file),
       ).catch(() => []);
       for (const file of missing) archiver.#pendingUploads.add(file);
+      // The bucket's partial copy from before: the next one sent (or its segment) replaces it.
+      const partials = (await options.remote.wal().list().catch(() => []))
+        .map((o) => parseStoredWal(o.file, state.segmentBytes))
+        .filter((p) => p?.kind === "partial").map((p) => p?.file as string).sort();
+      archiver.#remotePartial = partials.at(-1);
     }
     return archiver;
   }
@@ -417,6 +425,23 @@ export class WalArchiver {
         continue;
       }
       this.#pendingUploads.delete(file);
+      await this.#supersedeRemotePartial(remote, file);
+    }
+  }
+
+  /**
+   * The bucket keeps one partial copy: the one just sent, or none once its segment is there
+   * whole. The previous one is removed after its successor is in the bucket.
+   */
+  async #supersedeRemotePartial(remote: RemoteStore, sent: string): Promise<void> {
+    const previous = this.#remotePartial;
+    const parsed = parseStoredWal(sent, this.#state.segmentBytes);
+    if (parsed?.kind === "partial") this.#remotePartial = sent;
+    else if (parsed?.kind !== "segment" || !previous?.startsWith(parsed.wal)) return;
+    else this.#remotePartial = undefined;
+    if (previous && previous !== sent) {
+      await remote.wal().remove(previous);
+      await remote.wal().remove(sidecarName(previous));
     }
   }
 

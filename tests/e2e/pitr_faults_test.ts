@@ -131,7 +131,10 @@ Deno.test("backupd killed for two minutes under load leaves no gap: the slot hel
     await markers.stop();
     acks.push(...markers.acks);
     await checkpoints.stop();
-    await mustRun(asPostgres("pg_ctl", "-D", db.data, "-m", "fast", "-w", "restart"), "restart");
+    await mustRun(
+      asPostgres("pg_ctl", "-D", db.data, "-l", `${db.data}.log`, "-m", "fast", "-w", "restart"),
+      "restart",
+    );
     checkpoints = startCheckpoints(db);
     markers = startMarkers(db);
     await waitFor("50 markers after the restart", () => markers.acks.length >= 50 || undefined);
