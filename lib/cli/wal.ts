@@ -3,7 +3,7 @@
 // recovery). Stop the daemon first: a running one makes it again.
 
 import { EXIT, UsageError } from "../base/errors.ts";
-import { openSession } from "../postgres/backup_session.ts";
+import { openQuerySession } from "../postgres/backup_session.ts";
 import { dropSlot } from "../postgres/wal_slot.ts";
 import type { Command } from "./command.ts";
 
@@ -28,9 +28,9 @@ export const walCommand: Command = {
       );
     }
     const slot = ctx.settings.walSlot;
-    const session = await openSession(target, ctx.log, () => undefined, "backupd wal");
+    const session = await openQuerySession(target, ctx.log, () => undefined, "backupd wal");
     try {
-      const dropped = await dropSlot(session.sql, slot);
+      const dropped = await dropSlot(session.query, slot);
       ctx.stdout(
         dropped
           ? `dropped the replication slot "${slot}" at ${session.server}: the server no longer holds WAL for backupd\n`

@@ -149,7 +149,7 @@ export async function checkOnlineBackup(
 }
 
 /** One SQL session with the server of `target`, and how to end it. */
-export interface SqlSession {
+interface SqlSession {
   sql: postgres.Sql;
   /** The server, for messages. */
   server: string;
@@ -158,15 +158,50 @@ export interface SqlSession {
   close: () => Promise<void>;
 }
 
+/** A value a query takes. */
+export type SqlValue = string | number | bigint | boolean | null;
+
+/** A tagged-template query on one session: the rows it answers. */
+export type Query = <T extends readonly object[]>(
+  strings: TemplateStringsArray,
+  ...values: SqlValue[]
+) => Promise<T>;
+
+/** One SQL session for queries of backupd's own (WAL archiving), and how to end it. */
+export interface QuerySession {
+  /** Runs a query. */
+  query: Query;
+  /** The server, for messages. */
+  server: string;
+  /** Ends the session. */
+  close: () => Promise<void>;
+}
+
 /**
- * Opens one session as libpq would reach the server; `onLost` hears of its loss.
+ * Opens one session as libpq would reach the server, for plain queries; `onLost` hears of
+ * its loss.
  *
  * @example
  * ```ts ignore
- * const { sql, close } = await openSession({ url: "postgres://backupd@db/postgres" }, log, () => {});
+ * const { query, close } = await openQuerySession({ url: "postgres://backupd@db/postgres" }, log, () => {}, "backupd wal");
  * ```
  */
-export async function openSession(
+export async function openQuerySession(
+  target: PostgresTarget,
+  log: Logger,
+  onLost: () => void,
+  applicationName: string,
+): Promise<QuerySession> {
+  const { sql, server, close } = await openSession(target, log, onLost, applicationName);
+  const query: Query = <T extends readonly object[]>(
+    strings: TemplateStringsArray,
+    ...values: SqlValue[]
+  ) => sql<T & postgres.Row[]>(strings, ...values as never[]) as unknown as Promise<T>;
+  return { query, server, close };
+}
+
+/** Opens a session as libpq would reach the server; `onLost` hears of its loss. */
+async function openSession(
   target: PostgresTarget,
   log: Logger,
   onLost: () => void,

@@ -33,7 +33,7 @@ import {
   writeWalState,
 } from "../store/wal_store.ts";
 import type { PostgresTarget } from "../settings/postgres_settings.ts";
-import { openSession, type SqlSession } from "./backup_session.ts";
+import { openQuerySession, type Query, type QuerySession } from "./backup_session.ts";
 import { segmentProblem } from "./wal_records.ts";
 import {
   advanceSlot,
@@ -101,7 +101,7 @@ export class WalArchiver {
   readonly #options: ArchiverOptions;
   readonly #deps: ArchiverDeps;
   #state: WalState;
-  #session: SqlSession | undefined;
+  #session: QuerySession | undefined;
   #lost = false;
   #next: Position | undefined;
   #restart: bigint | undefined;
@@ -212,16 +212,16 @@ export class WalArchiver {
     if (this.#session && this.#lost) await this.close();
     if (!this.#session) {
       this.#lost = false;
-      this.#session = await openSession(this.#options.target, this.#deps.log, () => {
+      this.#session = await openQuerySession(this.#options.target, this.#deps.log, () => {
         this.#lost = true;
       }, "backupd wal");
-      await this.#session.sql`SET statement_timeout = 0`;
+      await this.#session.query`SET statement_timeout = 0`;
     }
-    return this.#session.sql;
+    return this.#session.query;
   }
 
   /** The slot as the server has it; created when missing (after a first start: a problem). */
-  async #slot(sql: SqlSession["sql"], timeline: number): Promise<SlotState> {
+  async #slot(sql: Query, timeline: number): Promise<SlotState> {
     const { slot: name } = this.#options;
     const server = this.#session?.server ?? "";
     let slot = await slotState(sql, name);
@@ -296,7 +296,7 @@ export class WalArchiver {
   }
 
   /** Every whole segment below the flush LSN not stored yet, in order; the slot after each. */
-  async #storeSegments(sql: SqlSession["sql"], position: WalPosition, signal?: AbortSignal) {
+  async #storeSegments(sql: Query, position: WalPosition, signal?: AbortSignal) {
     const { timeline, segmentBytes, flush } = position;
     const next = this.#next as Position;
     const below = segnoOf(flush, segmentBytes);

@@ -2,10 +2,10 @@
 // recovery): where the WAL is flushed to and on which timeline, and the permanent physical
 // replication slot that holds the WAL backupd has not stored yet.
 
-import type postgres from "postgres";
 import { RunError } from "../base/errors.ts";
 import { formatLsn, parseLsn, parseSegmentName } from "../store/wal_names.ts";
 import { isPrivilegeError, PRIVILEGES, reason } from "./pg_errors.ts";
+import type { Query } from "./backup_session.ts";
 
 /** Where the server's WAL stands. */
 export interface WalPosition {
@@ -28,11 +28,11 @@ export interface WalPosition {
  *
  * @example
  * ```ts ignore
- * const { flush, timeline } = await walPosition(sql);
+ * const { flush, timeline } = await walPosition(query);
  * ```
  */
-export async function walPosition(sql: postgres.Sql): Promise<WalPosition> {
-  const [row] = await sql<
+export async function walPosition(query: Query): Promise<WalPosition> {
+  const [row] = await query<
     {
       flush: string;
       insert: string;
@@ -75,11 +75,11 @@ export interface SlotState {
  *
  * @example
  * ```ts ignore
- * const slot = await slotState(sql, "backupd");
+ * const slot = await slotState(query, "backupd");
  * ```
  */
-export async function slotState(sql: postgres.Sql, name: string): Promise<SlotState | undefined> {
-  const [row] = await sql<{ restart: string | null; status: string | null; type: string }[]>`
+export async function slotState(query: Query, name: string): Promise<SlotState | undefined> {
+  const [row] = await query<{ restart: string | null; status: string | null; type: string }[]>`
     SELECT restart_lsn::text AS restart, wal_status AS status, slot_type AS type
       FROM pg_replication_slots WHERE slot_name = ${name}`;
   if (!row) return undefined;
@@ -99,12 +99,12 @@ export async function slotState(sql: postgres.Sql, name: string): Promise<SlotSt
  *
  * @example
  * ```ts ignore
- * await createSlot(sql, "backupd", "127.0.0.1:5432/postgres as backupd");
+ * await createSlot(query, "backupd", "127.0.0.1:5432/postgres as backupd");
  * ```
  */
-export async function createSlot(sql: postgres.Sql, name: string, server: string): Promise<void> {
+export async function createSlot(query: Query, name: string, server: string): Promise<void> {
   try {
-    await sql`SELECT pg_create_physical_replication_slot(${name}, true, false)`;
+    await query`SELECT pg_create_physical_replication_slot(${name}, true, false)`;
   } catch (err) {
     const hint = isPrivilegeError(err) ? `; ${PRIVILEGES}` : "";
     throw new RunError(
@@ -119,11 +119,11 @@ export async function createSlot(sql: postgres.Sql, name: string, server: string
  *
  * @example
  * ```ts ignore
- * await dropSlot(sql, "backupd");
+ * await dropSlot(query, "backupd");
  * ```
  */
-export async function dropSlot(sql: postgres.Sql, name: string): Promise<boolean> {
-  const [row] = await sql<{ dropped: boolean }[]>`
+export async function dropSlot(query: Query, name: string): Promise<boolean> {
+  const [row] = await query<{ dropped: boolean }[]>`
     SELECT count(pg_drop_replication_slot(slot_name)) > 0 AS dropped
       FROM pg_replication_slots WHERE slot_name = ${name}`;
   return row?.dropped ?? false;
@@ -135,9 +135,9 @@ export async function dropSlot(sql: postgres.Sql, name: string): Promise<boolean
  *
  * @example
  * ```ts ignore
- * await advanceSlot(sql, "backupd", 0x4000000n);
+ * await advanceSlot(query, "backupd", 0x4000000n);
  * ```
  */
-export async function advanceSlot(sql: postgres.Sql, name: string, lsn: bigint): Promise<void> {
-  await sql`SELECT pg_replication_slot_advance(${name}, ${formatLsn(lsn)}::pg_lsn)`;
+export async function advanceSlot(query: Query, name: string, lsn: bigint): Promise<void> {
+  await query`SELECT pg_replication_slot_advance(${name}, ${formatLsn(lsn)}::pg_lsn)`;
 }

@@ -16,10 +16,13 @@ import { segmentProblem } from "./wal_records.ts";
 export interface WalVerdict {
   /** Whether every file passed. */
   ok: boolean;
-  /** Files checked, by kind. */
+  /** Whole segments checked. */
   segments: number;
+  /** Partial copies checked. */
   partials: number;
+  /** History files checked. */
   histories: number;
+  /** Base backups' records checked. */
   bases: number;
   /** Whether the segments' content was read (not: encrypted without an identity). */
   contentChecked: boolean;
