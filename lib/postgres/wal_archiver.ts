@@ -236,7 +236,13 @@ export class WalArchiver {
         `the replication slot "${name}" is gone (dropped by hand?); created again: PITR is whole again from the next base backup`;
     }
     if (!slot) {
-      await createSlot(sql, name, server);
+      await createSlot(sql, name, server).catch(async (err) => {
+        // A role that may not make it: said once, and sent where --notify says.
+        if (describeError(err) !== this.#state.problem) {
+          await this.#deps.onProblem?.(describeError(err));
+        }
+        throw err;
+      });
       slot = await slotState(sql, name);
       if (!slot?.restart) throw new RunError(`Cannot reserve WAL with the slot "${name}"`);
       if (problem) await this.#broken(problem, slot.restart);

@@ -16,6 +16,7 @@ import {
   waitFor,
 } from "../helpers.ts";
 import { asPostgres, type Cluster, cluster, mustRun, PASSWORD, startPgbench } from "./local_pg.ts";
+import { parseLsn } from "../../lib/store/wal_names.ts";
 import {
   checkConsistent,
   createMarkers,
@@ -224,6 +225,25 @@ Deno.test("the slot dropped by hand: one ERROR, unhealthy, notified; the next ba
     }).catch((err) => {
       throw new Error(`${err.message}: ${last}`);
     });
+    // Retention keeping the newest base removes the WAL before it, and the older base's record.
+    await caughtUpAfter(dest, Date.now());
+    const before = JSON.parse((await backupd(["list", "--dest", dest, "--json"])).stdout).pitr;
+    strictEqual(before.bases.length, 2);
+    const dry = await backupd(["prune", "--dest", dest, "--keep-last", "1", "--dry-run"]);
+    strictEqual(dry.code, 0, dry.stderr);
+    match(
+      dry.stdout,
+      /^would remove \d+ WAL files, wal\/[0-9A-F]{24}\S* to wal\/[0-9A-F]{24}\S* {2}\(they begin before the oldest kept base backup\)$/m,
+    );
+    const pruned = await backupd(["prune", "--dest", dest, "--keep-last", "1"]);
+    strictEqual(pruned.code, 0, pruned.stderr);
+    match(pruned.stdout, /^removed \d+ WAL files, /m);
+    const after = JSON.parse((await backupd(["list", "--dest", dest, "--json"])).stdout).pitr;
+    deepStrictEqual(after.bases, [before.bases[1]]);
+    const floor = Number(parseLsn(after.bases[0].startLsn) / 0x1000000n);
+    const left = (await listFiles(`${dest}/wal`)).filter((f) => /^[0-9A-F]{24}\./.test(f));
+    const segnos = left.map((f) => parseInt(f.slice(16, 24), 16));
+    strictEqual(segnos.every((n) => n >= floor), true, `${left.join(",")} (floor ${floor})`);
   } finally {
     await sql.end();
     const log = await daemon.stop();
