@@ -289,3 +289,14 @@ export const UNQUIESCED = "WARN copying SOURCE unquiesced";
 export function fileWarnings(stderr: string): string[] {
   return stderr.split("\n").filter((line) => / WARN /.test(line) && !line.includes(UNQUIESCED));
 }
+
+/** An HTTP server on 127.0.0.1 that keeps each POSTed body: a `--notify` address. */
+export function noticeReceiver(): { url: string; notices: string[]; close(): Promise<void> } {
+  const notices: string[] = [];
+  const port = freePort();
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
+    notices.push(await req.text());
+    return new Response("ok");
+  });
+  return { url: `http://127.0.0.1:${port}/`, notices, close: () => server.shutdown() };
+}

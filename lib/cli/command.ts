@@ -97,6 +97,19 @@ export const BACKUP_SETTINGS: readonly SettingKey[] = [
   "postgres",
 ];
 
+/** The settings of the daemon: a backup's, its schedule, its metrics and WAL archiving. */
+export const DAEMON_SETTINGS: readonly SettingKey[] = [
+  ...BACKUP_SETTINGS,
+  "schedule",
+  "catchUp",
+  "runOnStart",
+  "metricsListen",
+  "wal",
+  "walInterval",
+  "walSlot",
+  "walMaxRetained",
+];
+
 /** The retention rules. */
 export const KEEP_SETTINGS: readonly SettingKey[] = [
   "keepLast",

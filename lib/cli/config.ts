@@ -6,7 +6,7 @@ import { displayName, type SettingKey, settingKeys, specOf } from "../settings/c
 import type { Origin } from "../settings/resolver.ts";
 import type { Settings } from "../settings/settings.ts";
 import { maskPassword } from "../settings/value_checks.ts";
-import { BACKUP_SETTINGS, type Command } from "./command.ts";
+import { DAEMON_SETTINGS, type Command } from "./command.ts";
 import { formatTable } from "./table.ts";
 
 /** One setting as `config` shows it. */
@@ -87,18 +87,7 @@ export const configCommand: Command = {
   name: "config",
   description:
     "every effective setting and where it comes from (flag, environment, file, default), secrets masked",
-  settings: [
-    ...BACKUP_SETTINGS,
-    "schedule",
-    "catchUp",
-    "runOnStart",
-    "metricsListen",
-    "wal",
-    "walInterval",
-    "walSlot",
-    "walMaxRetained",
-    "ageIdentity",
-  ],
+  settings: [...DAEMON_SETTINGS, "ageIdentity"],
   options: { json: { flag: "--json", help: "print the settings as one JSON object" } },
   run(ctx) {
     const rows = configRows(ctx.settings);

@@ -23,7 +23,8 @@ import { existingDest, identitiesOf, locate, remoteArchiveAt } from "./find_arch
  */
 export const restoreCommand: Command = {
   name: "restore",
-  description: "extract an archive safely into DIR, which must not exist or be empty",
+  description:
+    "extract an archive safely into DIR, which must not exist or be empty; --to-time: recover to a moment",
   settings: ["dest", "tz", "logFormat", ...BUCKET_SETTINGS, "ageIdentity"],
   operands: {
     spec: "[archive]",

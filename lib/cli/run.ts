@@ -2,24 +2,14 @@
 // daemon); what no command means without a terminal.
 
 import { runDaemon, systemClock } from "../daemon/daemon.ts";
-import { BACKUP_SETTINGS, type Command } from "./command.ts";
+import { type Command, DAEMON_SETTINGS } from "./command.ts";
 import { folderOrigins } from "./now.ts";
 
 /** `backupd run`: the daemon, until SIGTERM or SIGINT. */
 export const runCommand: Command = {
   name: "run",
   description: "the daemon: back up at each scheduled slot",
-  settings: [
-    ...BACKUP_SETTINGS,
-    "schedule",
-    "catchUp",
-    "runOnStart",
-    "metricsListen",
-    "wal",
-    "walInterval",
-    "walSlot",
-    "walMaxRetained",
-  ],
+  settings: DAEMON_SETTINGS,
   run: (ctx) =>
     runDaemon(ctx.settings, folderOrigins(ctx), {
       clock: { now: ctx.io.now, sleep: systemClock.sleep },

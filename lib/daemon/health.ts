@@ -91,9 +91,10 @@ const WAL_INTERVALS = 3;
 /**
  * Whether WAL archiving keeps point-in-time recovery current (README: Point-in-time
  * recovery); `undefined` when it does. Unhealthy: a cycle failing, a gap or lost slot with
- * no base backup starting after it (`newestBaseStart`: the newest base's start LSN), no cycle for 3 intervals (the daemon is gone), the flushed
- * WAL not all stored for 3 intervals while the server answers, or the slot holding more
- * than --wal-max-retained.
+ * no base backup starting after it (`newestBaseStart`: the newest base's start LSN), no
+ * cycle recorded for 3 intervals (at least a minute: an idle daemon records once a minute)
+ * and a minute more (the daemon is gone), the flushed WAL not all stored for 3 intervals
+ * while the server answers, or the slot holding more than --wal-max-retained.
  *
  * @example
  * ```ts
@@ -131,7 +132,8 @@ export function walProblem(
     }; the next base backup makes it whole again`;
   }
   const cycle = since(state.lastCycle);
-  if (input.now - cycle > limit + 60_000) {
+  // An idle daemon writes its state once a minute.
+  if (input.now - cycle > Math.max(limit, 60_000) + 60_000) {
     return `no WAL archiving cycle since ${
       cycle === -Infinity ? "the daemon started" : at(cycle)
     }: is the daemon running?`;

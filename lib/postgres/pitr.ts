@@ -153,6 +153,33 @@ async function lastEndIn(
   return undefined;
 }
 
+/** The newest base backup that ended before `target` and whose archive is still there. */
+function pickBase(catalog: WalCatalog, target: RecoveryTarget, context: PlanContext): CatalogBase {
+  const show = (ms: number) => isoInZone(ms, context.timeZone);
+  const bases = catalog.bases.filter((b) => context.archives.has(b.archive))
+    .sort((a, b) => a.stoppedMs - b.stoppedMs);
+  if (bases.length === 0) {
+    throw new UsageError(
+      `Cannot recover to a point in time from ${context.store.url()}: no base backup made with --postgres is recorded there`,
+    );
+  }
+  if (!("time" in target)) return bases.at(-1) as CatalogBase;
+  if (target.time > context.now) {
+    throw new UsageError(`Cannot recover to ${show(target.time)}: it is in the future`);
+  }
+  const base = bases.filter((b) => b.stoppedMs <= target.time).at(-1);
+  if (!base) {
+    throw new UsageError(
+      `Cannot recover to ${
+        show(target.time)
+      }: it is older than the oldest base backup, which ended at ${
+        show((bases[0] as CatalogBase).stoppedMs)
+      }`,
+    );
+  }
+  return base;
+}
+
 /**
  * Picks the base and the WAL for `target` and checks that recovery can reach it; throws a
  * `UsageError` naming the bound or the missing segment when it cannot (nothing is written).
@@ -168,28 +195,7 @@ export async function planRecovery(
   context: PlanContext,
 ): Promise<RecoveryPlan> {
   const show = (ms: number) => isoInZone(ms, context.timeZone);
-  const bases = catalog.bases.filter((b) => context.archives.has(b.archive))
-    .sort((a, b) => a.stoppedMs - b.stoppedMs);
-  if (bases.length === 0) {
-    throw new UsageError(
-      `Cannot recover to a point in time from ${context.store.url()}: no base backup made with --postgres is recorded there`,
-    );
-  }
-  if ("time" in target && target.time > context.now) {
-    throw new UsageError(`Cannot recover to ${show(target.time)}: it is in the future`);
-  }
-  const base = "time" in target
-    ? bases.filter((b) => b.stoppedMs <= target.time).at(-1)
-    : bases.at(-1);
-  if (!base) {
-    throw new UsageError(
-      `Cannot recover to ${
-        show((target as { time: number }).time)
-      }: it is older than the oldest base backup, which ended at ${
-        show((bases[0] as CatalogBase).stoppedMs)
-      }`,
-    );
-  }
+  const base = pickBase(catalog, target, context);
   const { chain, switches, histories } = await timelineChain(catalog, base, context);
   const needed = neededSegments(catalog, base, chain, switches);
   const wal = [...needed.found, ...(needed.partial ? [needed.partial] : [])];

@@ -78,6 +78,9 @@ export interface ArchiverDeps {
   onCycle?: (state: Readonly<WalState>, segments: number) => Promise<void>;
 }
 
+/** How often the state is written when nothing but its times changed. */
+const STATE_EVERY_MS = 60_000;
+
 /** How often the rolling partial copy goes to the bucket, at most. */
 const PARTIAL_UPLOAD_MS = 60_000;
 
@@ -112,6 +115,8 @@ export class WalArchiver {
   /** The partial copy the bucket holds, if any. */
   #remotePartial: string | undefined;
   #warnedRetained = false;
+  /** What was last written to wal.json (all but the times), and when. */
+  #recorded = { facts: "", at: 0 };
   #buffer = new Uint8Array(0);
 
   private constructor(options: ArchiverOptions, deps: ArchiverDeps, state: WalState) {
@@ -193,12 +198,25 @@ export class WalArchiver {
       await this.#fail(err);
     } finally {
       this.#state.lastCycle = new Date(this.#deps.now()).toISOString();
-      await writeWalState(this.#options.dest, this.#state).catch((err) =>
-        this.#deps.log.warn("cannot record the WAL archiving state", {
-          error: describeError(err),
-        })
-      );
+      await this.#record();
       await this.#deps.onCycle?.(this.#state, this.#state.segments - before);
+    }
+  }
+
+  /**
+   * The state written for `health`, `list` and metrics when more than the times changed, or
+   * once a minute: an idle database costs no write each interval.
+   */
+  async #record(): Promise<void> {
+    const { lastCycle: _c, lastAnswer: _a, caughtUp: _u, ...rest } = this.#state;
+    const facts = JSON.stringify(rest);
+    const now = this.#deps.now();
+    if (facts === this.#recorded.facts && now - this.#recorded.at < STATE_EVERY_MS) return;
+    try {
+      await writeWalState(this.#options.dest, this.#state);
+      this.#recorded = { facts, at: now };
+    } catch (err) {
+      this.#deps.log.warn("cannot record the WAL archiving state", { error: describeError(err) });
     }
   }
 

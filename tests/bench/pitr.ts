@@ -16,23 +16,18 @@
 // Needs PostgreSQL 15's server programs (Debian: postgresql-15) and runs as root.
 
 import { parseArgs } from "node:util";
+import { backupd, listFiles, tempDir, waitFor } from "../helpers.ts";
+import { cluster, startPgbench } from "../e2e/local_pg.ts";
 import {
-  backupd,
-  daemonPid,
-  listFiles,
-  signalProcess,
-  spawnDaemon,
-  tempDir,
-  waitFor,
-} from "../helpers.ts";
-import { asPostgres, cluster, mustRun, PASSWORD, startPgbench } from "../e2e/local_pg.ts";
-import {
+  crash,
   createMarkers,
   type Marker,
   markerKey,
   markerKeys,
   pgbenchInit,
   startMarkers,
+  startRecovered,
+  walDaemon,
 } from "../e2e/pitr_load.ts";
 
 const { values } = parseArgs({
@@ -83,21 +78,20 @@ async function walBytes(dest: string): Promise<number> {
   return total;
 }
 
-/** Seconds from the restore command to a server that accepts writes. */
-async function timedRecovery(work: string, args: string[], into: string): Promise<number> {
+/** Seconds from the restore command to a server that accepts writes; the keys it holds. */
+async function timedRecovery(
+  work: string,
+  args: string[],
+  into: string,
+): Promise<{ seconds: number; keys: Set<string> }> {
   const started = performance.now();
   const restored = await backupd([...args, "--to", into]);
   if (restored.code !== 0) throw new Error(restored.stderr);
-  const copy = await cluster(work, into);
-  await copy.start();
-  await waitFor(
-    "the end of recovery",
-    async () => await copy.psql("SELECT pg_is_in_recovery()") === "f" || undefined,
-    600,
-  );
+  const copy = await startRecovered(work, into);
   const seconds = (performance.now() - started) / 1000;
+  const keys = await markerKeys(copy).catch(() => new Set<string>());
   await copy.stop();
-  return seconds;
+  return { seconds, keys };
 }
 
 await using work = await tempDir("backupd-bench-pitr-");
@@ -108,14 +102,11 @@ const dest = `${work.path}/backup`;
 try {
   await pgbenchInit(db, Number(values.scale));
   await createMarkers(db);
-  const child = spawnDaemon(db.data, dest, [
-    "--postgres",
-    db.url,
-    "--wal-interval",
-    values.interval,
-    "--run-on-start",
-  ], { PGPASSWORD: PASSWORD });
-  const pid = await daemonPid(dest);
+  const daemon = await walDaemon(db, dest, {
+    interval: values.interval,
+    extra: ["--run-on-start"],
+  });
+  const pid = daemon.pid;
   await waitFor(
     "the base backup",
     async () => (await listFiles(dest)).some((f) => f.endsWith(".backup")) || undefined,
@@ -144,13 +135,12 @@ try {
   const server = serverCpu(db.data) - serverStart;
   const written = Number(await db.psql(`SELECT pg_current_wal_lsn() - '${lsnStart}'::pg_lsn`));
   const crashedAt = Date.now();
-  await mustRun(asPostgres("pg_ctl", "-D", db.data, "-m", "immediate", "-w", "stop"), "crash");
+  await crash(db);
   const elapsed = (performance.now() - started) / 1000;
   await markers.stop();
   await pgbench.output();
   // Let the daemon fail one cycle on the gone server, then stop it.
-  signalProcess(pid, "SIGTERM");
-  await child.output();
+  await daemon.stop();
   const stored = (await walBytes(dest)) - walStart;
   const perHour = 3600 / elapsed;
 
@@ -159,12 +149,8 @@ try {
     ["restore", "--dest", dest, "--to-time", "latest"],
     `${work.path}/latest`,
   );
-  const copy = await cluster(work.path, `${work.path}/latest`);
-  await copy.start();
-  const keys = await markerKeys(copy);
-  await copy.stop();
   const newest = Math.max(
-    ...markers.acks.filter((m: Marker) => keys.has(markerKey(m))).map((m) => m.acked),
+    ...markers.acks.filter((m: Marker) => latest.keys.has(markerKey(m))).map((m) => m.acked),
   );
   const alone = await timedRecovery(
     work.path,
@@ -197,8 +183,10 @@ try {
   );
   console.log(
     `restore latest (base + ${mb(stored)} MiB of WAL) to open: ${
-      latest.toFixed(1)
-    } s; the base alone: ${alone.toFixed(1)} s; ratio ${(latest / alone).toFixed(2)}`,
+      latest.seconds.toFixed(1)
+    } s; the base alone: ${alone.seconds.toFixed(1)} s; ratio ${
+      (latest.seconds / alone.seconds).toFixed(2)
+    }`,
   );
 } finally {
   await db.stop();

@@ -5,94 +5,32 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupd,
-  daemonPid,
-  descendantsOf,
-  freePort,
   listFiles,
+  noticeReceiver,
   run,
   signalProcess,
-  spawnDaemon,
   tempDir,
   waitFor,
 } from "../helpers.ts";
-import { asPostgres, type Cluster, cluster, mustRun, PASSWORD, startPgbench } from "./local_pg.ts";
-import { parseLsn } from "../../lib/store/wal_names.ts";
+import { asPostgres, type Cluster, mustRun, startPgbench } from "./local_pg.ts";
 import {
+  baseRecorded,
+  caughtUpAfter,
   checkConsistent,
-  createMarkers,
+  crash,
+  loadedCluster,
   type Marker,
   markerKey,
   markerKeys,
-  pgbenchInit,
   socketSql,
   startCheckpoints,
   startMarkers,
+  startRecovered,
+  type WalDaemon,
+  walDaemon,
+  walState,
 } from "./pitr_load.ts";
-
-const decoder = new TextDecoder();
-
-/** A fresh cluster with pgbench's tables and the markers' table, started. */
-async function loadedCluster(work: string): Promise<Cluster> {
-  await Deno.chmod(work, 0o755);
-  const db = await cluster(work, `${work}/pgdata`, { checksums: true });
-  await db.start();
-  await pgbenchInit(db, 2);
-  await createMarkers(db);
-  return db;
-}
-
-/** The daemon archiving WAL every second; its pid, its exit and its log. */
-async function daemonOn(db: Cluster, dest: string, extra: string[] = []) {
-  const child = spawnDaemon(db.data, dest, [
-    "--postgres",
-    db.url,
-    "--wal-interval",
-    "1s",
-    "--tz",
-    "UTC",
-    ...extra,
-  ], { PGPASSWORD: PASSWORD });
-  const pid = await waitFor("this daemon's daemon.json", async () => {
-    const pid = await daemonPid(dest);
-    return descendantsOf(child.pid).includes(pid) ? pid : undefined;
-  });
-  return {
-    pid,
-    child,
-    stop: async () => {
-      signalProcess(pid, "SIGTERM");
-      const out = await child.output();
-      const stderr = decoder.decode(out.stderr);
-      strictEqual(out.code, 0, stderr);
-      return stderr;
-    },
-  };
-}
-
-async function walState(dest: string) {
-  return JSON.parse(await Deno.readTextFile(`${dest}/.backupd/wal.json`));
-}
-
-/** Waits until the daemon has stored all the WAL flushed after `since`. */
-async function caughtUpAfter(dest: string, since: number, seconds = 60): Promise<void> {
-  await waitFor("WAL archiving to catch up", async () => {
-    try {
-      return Date.parse((await walState(dest)).caughtUp ?? 0) > since + 100 || undefined;
-    } catch {
-      return undefined;
-    }
-  }, seconds);
-}
-
-async function baseRecorded(dest: string, count = 1): Promise<void> {
-  await waitFor(
-    "a base backup's record",
-    async () =>
-      (await listFiles(dest)).filter((f) => /^wal\/.*\.backup$/.test(f)).length >= count ||
-      undefined,
-    120,
-  );
-}
+import { parseLsn } from "../../lib/store/wal_names.ts";
 
 async function slotRestart(db: Cluster): Promise<string> {
   return await db.psql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'backupd'");
@@ -100,9 +38,9 @@ async function slotRestart(db: Cluster): Promise<string> {
 
 Deno.test("backupd killed for two minutes under load leaves no gap: the slot held the WAL; a server restart mid-cycle is resumed; the end restores", async () => {
   await using work = await tempDir("backupd-pitr-kill-");
-  const db = await loadedCluster(work.path);
+  const db = await loadedCluster(work.path, 2);
   const dest = `${work.path}/backup`;
-  let daemon = await daemonOn(db, dest, ["--run-on-start"]);
+  let daemon = await walDaemon(db, dest, { interval: "1s", extra: ["--run-on-start"] });
   await baseRecorded(dest);
   const pgbench = startPgbench(db, ["-R", "100"]);
   let checkpoints = startCheckpoints(db);
@@ -123,7 +61,7 @@ Deno.test("backupd killed for two minutes under load leaves no gap: the slot hel
     const walBytes = await db.psql(
       "SELECT pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots WHERE slot_name = 'backupd'",
     );
-    daemon = await daemonOn(db, dest);
+    daemon = await walDaemon(db, dest, { interval: "1s" });
     await caughtUpAfter(dest, Date.now(), 120);
     const listed = JSON.parse((await backupd(["list", "--dest", dest, "--json"])).stdout);
     deepStrictEqual(listed.pitr.gaps, []);
@@ -147,7 +85,7 @@ Deno.test("backupd killed for two minutes under load leaves no gap: the slot hel
     await markers.stop();
     acks.push(...markers.acks);
     crashedAt = Date.now();
-    await mustRun(asPostgres("pg_ctl", "-D", db.data, "-m", "immediate", "-w", "stop"), "crash");
+    await crash(db);
     await pgbench.output();
   }
   const log = await daemon.stop();
@@ -156,14 +94,8 @@ Deno.test("backupd killed for two minutes under load leaves no gap: the slot hel
   const into = `${work.path}/restored`;
   const restored = await backupd(["restore", "--dest", dest, "--to-time", "latest", "--to", into]);
   strictEqual(restored.code, 0, restored.stderr);
-  const copy = await cluster(work.path, into);
-  await copy.start();
+  const copy = await startRecovered(work.path, into);
   try {
-    await waitFor(
-      "the end of recovery",
-      async () => await copy.psql("SELECT pg_is_in_recovery()") === "f" || undefined,
-      120,
-    );
     await checkConsistent(copy, "after the kill");
     const keys = await markerKeys(copy);
     // The crash at the end may take the last interval (1 s) with it, no more.
@@ -176,19 +108,18 @@ Deno.test("backupd killed for two minutes under load leaves no gap: the slot hel
 
 Deno.test("the slot dropped by hand: one ERROR, unhealthy, notified; the next base backup makes point-in-time recovery whole again", async () => {
   await using work = await tempDir("backupd-pitr-slot-");
-  const db = await loadedCluster(work.path);
+  const db = await loadedCluster(work.path, 2);
   const dest = `${work.path}/backup`;
-  const notices: string[] = [];
-  const port = freePort();
-  const receiver = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
-    notices.push(await req.text());
-    return new Response("ok");
+  const receiver = noticeReceiver();
+  const notices = receiver.notices;
+  const daemon = await walDaemon(db, dest, {
+    interval: "1s",
+    extra: [
+      "--run-on-start",
+      "--notify",
+      receiver.url,
+    ],
   });
-  const daemon = await daemonOn(db, dest, [
-    "--run-on-start",
-    "--notify",
-    `http://127.0.0.1:${port}/`,
-  ]);
   const sql = socketSql(db);
   try {
     await baseRecorded(dest);
@@ -248,21 +179,21 @@ Deno.test("the slot dropped by hand: one ERROR, unhealthy, notified; the next ba
     await sql.end();
     const log = await daemon.stop();
     strictEqual(log.match(/ ERROR the replication slot "backupd" is gone/g)?.length, 1, log);
-    await receiver.shutdown();
+    await receiver.close();
     await db.stop();
   }
 });
 
 Deno.test("DEST full: one ERROR, the slot never moves past what is stored, and archiving resumes when there is room", async () => {
   await using work = await tempDir("backupd-pitr-full-");
-  const db = await loadedCluster(work.path);
+  const db = await loadedCluster(work.path, 2);
   const dest = `${work.path}/backup`;
   await Deno.mkdir(dest);
   await mustRun(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", dest], "mount");
   const sql = socketSql(db);
-  let daemon: Awaited<ReturnType<typeof daemonOn>> | undefined;
+  let daemon: WalDaemon | undefined;
   try {
-    daemon = await daemonOn(db, dest, ["--run-on-start"]);
+    daemon = await walDaemon(db, dest, { interval: "1s", extra: ["--run-on-start"] });
     await baseRecorded(dest);
     await caughtUpAfter(dest, Date.now());
     // Fill DEST up but for 256 KiB: the state files still fit, a segment does not.
@@ -317,9 +248,9 @@ Deno.test("DEST full: one ERROR, the slot never moves past what is stored, and a
 
 Deno.test("recovery targets that cannot be reached end in one line, exit 2, DIR untouched: before the oldest base, in the future, newer than the WAL, behind a gap", async () => {
   await using work = await tempDir("backupd-pitr-bounds-");
-  const db = await loadedCluster(work.path);
+  const db = await loadedCluster(work.path, 2);
   const dest = `${work.path}/backup`;
-  const daemon = await daemonOn(db, dest, ["--run-on-start"]);
+  const daemon = await walDaemon(db, dest, { interval: "1s", extra: ["--run-on-start"] });
   const sql = socketSql(db);
   const switches: number[] = [];
   try {

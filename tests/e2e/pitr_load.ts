@@ -4,8 +4,16 @@
 
 import postgres from "postgres";
 import { strictEqual } from "node:assert/strict";
-import { asPostgres, type Cluster, mustRun, PG_BIN } from "./local_pg.ts";
-import { run } from "../helpers.ts";
+import { asPostgres, type Cluster, cluster, mustRun, PASSWORD, PG_BIN } from "./local_pg.ts";
+import {
+  daemonPid,
+  descendantsOf,
+  listFiles,
+  run,
+  signalProcess,
+  spawnDaemon,
+  waitFor,
+} from "../helpers.ts";
 
 /** A marker the server acknowledged. */
 export interface Marker {
@@ -132,5 +140,113 @@ export async function pgbenchInit(db: Cluster, scale: number): Promise<void> {
   await mustRun(
     asPostgres("pgbench", ...db.socketArgs, "-i", "-q", "-s", String(scale), "postgres"),
     "pgbench -i",
+  );
+}
+
+/** Stops a server at once, as a power cut would. */
+export async function crash(db: Cluster): Promise<void> {
+  await mustRun(asPostgres("pg_ctl", "-D", db.data, "-m", "immediate", "-w", "stop"), "crash");
+}
+
+/** A daemon archiving WAL of `db` into `dest`: its pid once it runs, and how to stop it. */
+export interface WalDaemon {
+  pid: number;
+  child: Deno.ChildProcess;
+  /** SIGTERM; asserts exit 0 and returns the log. */
+  stop(): Promise<string>;
+}
+
+/** Starts the daemon on `db` into `dest` with `--wal-interval`, in UTC, and `extra`. */
+export async function walDaemon(
+  db: Cluster,
+  dest: string,
+  { interval, extra = [], env = {} }: {
+    interval: string;
+    extra?: string[];
+    env?: Record<string, string>;
+  },
+): Promise<WalDaemon> {
+  const child = spawnDaemon(db.data, dest, [
+    "--postgres",
+    db.url,
+    "--wal-interval",
+    interval,
+    "--tz",
+    "UTC",
+    ...extra,
+  ], { PGPASSWORD: PASSWORD, ...env });
+  // DEST may hold an earlier daemon's daemon.json: wait for this one's.
+  const pid = await waitFor("this daemon's daemon.json", async () => {
+    const pid = await daemonPid(dest);
+    return descendantsOf(child.pid).includes(pid) ? pid : undefined;
+  });
+  return {
+    pid,
+    child,
+    stop: async () => {
+      signalProcess(pid, "SIGTERM");
+      const out = await child.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      strictEqual(out.code, 0, stderr);
+      return stderr;
+    },
+  };
+}
+
+/** What the daemon recorded in DEST/.backupd/wal.json. */
+export async function walState(dest: string) {
+  return JSON.parse(await Deno.readTextFile(`${dest}/.backupd/wal.json`));
+}
+
+/** Waits until the daemon has stored all the WAL flushed after `since`. */
+export async function caughtUpAfter(dest: string, since: number, seconds = 60): Promise<void> {
+  await waitFor("WAL archiving to catch up", async () => {
+    try {
+      return Date.parse((await walState(dest)).caughtUp ?? 0) > since + 100 || undefined;
+    } catch {
+      return undefined;
+    }
+  }, seconds);
+}
+
+/** Starts a server on a restored folder and waits until its recovery has ended. */
+export async function startRecovered(work: string, folder: string): Promise<Cluster> {
+  const copy = await cluster(work, folder);
+  await copy.start();
+  try {
+    // pg_ctl returns once the server takes read-only connections; recovery may still run.
+    await waitFor(
+      "the end of recovery",
+      async () => await copy.psql("SELECT pg_is_in_recovery()") === "f" || undefined,
+      600,
+    );
+  } catch (err) {
+    await copy.stop();
+    throw err;
+  }
+  return copy;
+}
+
+/**
+ * A fresh cluster in `work` (made with --data-checksums) with pgbench's tables at `scale`
+ * and the markers' table, started.
+ */
+export async function loadedCluster(work: string, scale: number): Promise<Cluster> {
+  await Deno.chmod(work, 0o755);
+  const db = await cluster(work, `${work}/pgdata`, { checksums: true });
+  await db.start();
+  await pgbenchInit(db, scale);
+  await createMarkers(db);
+  return db;
+}
+
+/** Waits until DEST/wal holds `count` base backups' records. */
+export async function baseRecorded(dest: string, count = 1): Promise<void> {
+  await waitFor(
+    "a base backup's record",
+    async () =>
+      (await listFiles(dest)).filter((f) => /^wal\/.*\.backup$/.test(f)).length >= count ||
+      undefined,
+    120,
   );
 }

@@ -3,26 +3,19 @@
 // copy at most once a minute); with DEST and the server both gone, the bucket restores.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { backupd, run, tempDir, waitFor } from "../helpers.ts";
+import { startPgbench } from "./local_pg.ts";
 import {
-  backupd,
-  daemonPid,
-  descendantsOf,
-  listFiles,
-  run,
-  signalProcess,
-  spawnDaemon,
-  tempDir,
-  waitFor,
-} from "../helpers.ts";
-import { asPostgres, cluster, mustRun, PASSWORD, startPgbench } from "./local_pg.ts";
-import {
+  baseRecorded,
   checkConsistent,
-  createMarkers,
+  crash,
+  loadedCluster,
   type Marker,
   markerKey,
   markerKeys,
-  pgbenchInit,
   startMarkers,
+  startRecovered,
+  walDaemon,
 } from "./pitr_load.ts";
 import { startCeph } from "./ceph.ts";
 
@@ -40,38 +33,23 @@ Deno.test("with DEST and the server lost, the bucket alone restores to the end: 
   const recipient = /Public key: (age1\w+)/.exec(keygen.stderr)?.[1] as string;
   const url = `s3://${BUCKET}/pitr`;
   const env = { ...ceph.env(url), BACKUP_AGE_RECIPIENTS: recipient };
-  const db = await cluster(work.path, `${work.path}/pgdata`, { checksums: true });
-  await db.start();
-  await pgbenchInit(db, 2);
-  await createMarkers(db);
+  const db = await loadedCluster(work.path, 2);
   const dest = `${work.path}/backup`;
-  const child = spawnDaemon(db.data, dest, [
-    "--postgres",
-    db.url,
-    "--wal-interval",
-    `${INTERVAL_S}s`,
-    "--run-on-start",
-  ], { ...env, PGPASSWORD: PASSWORD });
-  const pid = await waitFor("the daemon", async () => {
-    const pid = await daemonPid(dest);
-    return descendantsOf(child.pid).includes(pid) ? pid : undefined;
+  const daemon = await walDaemon(db, dest, {
+    interval: `${INTERVAL_S}s`,
+    extra: ["--run-on-start"],
+    env,
   });
-  await waitFor(
-    "the base backup's record",
-    async () => (await listFiles(dest)).some((f) => f.endsWith(".backup")) || undefined,
-    120,
-  );
+  await baseRecorded(dest);
   const pgbench = startPgbench(db, ["-R", "50"]);
   const markers = startMarkers(db);
   const started = Date.now();
   await waitFor("75 s of load", () => Date.now() - started > 75_000 || undefined, 120);
   const crashedAt = Date.now();
-  await mustRun(asPostgres("pg_ctl", "-D", db.data, "-m", "immediate", "-w", "stop"), "crash");
+  await crash(db);
   await markers.stop();
   await pgbench.output();
-  signalProcess(pid, "SIGTERM");
-  const out = await child.output();
-  strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+  await daemon.stop();
   // Only the bucket is left.
   await Deno.remove(dest, { recursive: true });
   await Deno.remove(db.data, { recursive: true });
@@ -104,14 +82,8 @@ Deno.test("with DEST and the server lost, the bucket alone restores to the end: 
   ], env);
   strictEqual(restored.code, 0, restored.stderr);
   match(restored.stderr, /INFO point-in-time recovery planned base=s3:\/\/backups\/pitr\//);
-  const copy = await cluster(work.path, into);
-  await copy.start();
+  const copy = await startRecovered(work.path, into);
   try {
-    await waitFor(
-      "the end of recovery",
-      async () => await copy.psql("SELECT pg_is_in_recovery()") === "f" || undefined,
-      120,
-    );
     await checkConsistent(copy, "from the bucket");
     const keys = await markerKeys(copy);
     const bound = (PARTIAL_UPLOAD_S + INTERVAL_S + 2) * 1000;

@@ -4,63 +4,23 @@
 // are lost, to a moment in the middle, and across the new timeline of a restored server.
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { backupd, listFiles, tempDir, waitFor } from "../helpers.ts";
+import { type Cluster, startPgbench } from "./local_pg.ts";
 import {
-  backupd,
-  daemonPid,
-  descendantsOf,
-  listFiles,
-  signalProcess,
-  spawnDaemon,
-  tempDir,
-  waitFor,
-} from "../helpers.ts";
-import { asPostgres, type Cluster, cluster, mustRun, PASSWORD, startPgbench } from "./local_pg.ts";
-import {
+  baseRecorded,
   checkConsistent,
-  createMarkers,
+  crash,
+  loadedCluster,
   type Marker,
   markerKey,
   markerKeys,
-  pgbenchInit,
   startCheckpoints,
   startMarkers,
+  startRecovered,
+  walDaemon,
 } from "./pitr_load.ts";
 
 const INTERVAL_S = 2;
-const decoder = new TextDecoder();
-
-/** Stops a server at once, as a power cut would. */
-async function crash(db: Cluster): Promise<void> {
-  await mustRun(asPostgres("pg_ctl", "-D", db.data, "-m", "immediate", "-w", "stop"), "crash");
-}
-
-/** The daemon archiving WAL of `db` into `dest` every INTERVAL_S; its pid once it runs. */
-async function archivingDaemon(db: Cluster, dest: string, extra: string[] = []) {
-  const child = spawnDaemon(db.data, dest, [
-    "--postgres",
-    db.url,
-    "--wal-interval",
-    `${INTERVAL_S}s`,
-    "--tz",
-    "UTC",
-    ...extra,
-  ], { PGPASSWORD: PASSWORD });
-  // DEST may hold an earlier daemon's daemon.json: wait for this one's.
-  const pid = await waitFor("this daemon's daemon.json", async () => {
-    const pid = await daemonPid(dest);
-    return descendantsOf(child.pid).includes(pid) ? pid : undefined;
-  });
-  return {
-    pid,
-    stop: async () => {
-      signalProcess(pid, "SIGTERM");
-      const out = await child.output();
-      const stderr = decoder.decode(out.stderr);
-      strictEqual(out.code, 0, stderr);
-      return stderr;
-    },
-  };
-}
 
 /** Restores DEST to `when` into `into`, starts it, hands it to `check`, stops it. */
 async function recoverAndStart(
@@ -74,15 +34,8 @@ async function recoverAndStart(
   const restored = await backupd(["restore", "--dest", dest, "--to-time", when, "--to", into]);
   strictEqual(restored.code, 0, restored.stderr);
   match(restored.stderr, /INFO point-in-time recovery planned base=/);
-  const copy = await cluster(work, into);
-  await copy.start();
+  const copy = await startRecovered(work, into);
   try {
-    // pg_ctl returns once the server takes read-only connections; recovery may still run.
-    await waitFor(
-      "the end of recovery",
-      async () => await copy.psql("SELECT pg_is_in_recovery()") === "f" || undefined,
-      120,
-    );
     await check(copy);
   } finally {
     if (!keep) await copy.stop();
@@ -100,20 +53,13 @@ function split(acks: readonly Marker[], time: number): [string[], string[]] {
 
 Deno.test("WAL archived every 2 s restores to the end after the server and its folder are lost, to a moment in the middle, and across a new timeline", async () => {
   await using work = await tempDir("backupd-pitr-");
-  await Deno.chmod(work.path, 0o755);
-  const db = await cluster(work.path, `${work.path}/pgdata`, { checksums: true });
-  await db.start();
-  await pgbenchInit(db, 5);
-  await createMarkers(db);
+  const db = await loadedCluster(work.path, 5);
   const dest = `${work.path}/backup`;
-  const daemon = await archivingDaemon(db, dest, ["--run-on-start"]);
-  await waitFor(
-    "the base backup's record",
-    async () =>
-      (await listFiles(dest)).some((f) => /^wal\/[0-9A-F]{24}\.[0-9A-F]{8}\.backup$/.test(f)) ||
-      undefined,
-    120,
-  );
+  const daemon = await walDaemon(db, dest, {
+    interval: `${INTERVAL_S}s`,
+    extra: ["--run-on-start"],
+  });
+  await baseRecorded(dest);
   const pgbench = startPgbench(db, ["-R", "100"]);
   const markers = startMarkers(db);
   const checkpoints = startCheckpoints(db);
@@ -185,7 +131,7 @@ Deno.test("WAL archived every 2 s restores to the end after the server and its f
   // The restored server writes on timeline 2; the daemon follows it into the same DEST.
   let second: Marker[] = [];
   try {
-    const daemon2 = await archivingDaemon(pit, dest);
+    const daemon2 = await walDaemon(pit, dest, { interval: `${INTERVAL_S}s` });
     const more = startMarkers(pit);
     await waitFor("50 markers on timeline 2", () => more.acks.length >= 50 || undefined, 60);
     await waitFor(

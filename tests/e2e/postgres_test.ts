@@ -9,6 +9,7 @@ import {
   daemonPid,
   freePort,
   listFiles,
+  noticeReceiver,
   run,
   signalProcess,
   spawnBackupd,
@@ -380,12 +381,8 @@ Deno.test("the daemon checks the server at start: unhealthy with the reason and 
   await Deno.chmod(work.path, 0o755);
   const db = await cluster(work.path, `${work.path}/pgdata`, { checksums: false });
   const dest = `${work.path}/backup`;
-  const notices: string[] = [];
-  const port = freePort();
-  const receiver = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
-    notices.push(await req.text());
-    return new Response("ok");
-  });
+  const receiver = noticeReceiver();
+  const notices = receiver.notices;
   // The server is not started yet: the daemon says so and waits, it does not exit.
   // WAL archiving (and its slot) has tests of its own: pitr_test.ts.
   const daemon = spawnDaemon(db.data, dest, [
@@ -394,7 +391,7 @@ Deno.test("the daemon checks the server at start: unhealthy with the reason and 
     "--wal",
     "off",
     "--notify",
-    `http://127.0.0.1:${port}/`,
+    receiver.url,
   ], { PGPASSWORD: PASSWORD });
   try {
     const pid = await daemonPid(dest);
@@ -427,7 +424,7 @@ Deno.test("the daemon checks the server at start: unhealthy with the reason and 
     strictEqual(notices.length, 1, notices.join("\n"));
     strictEqual(await leftovers(db), "0,0");
   } finally {
-    await receiver.shutdown();
+    await receiver.close();
     await db.stop();
   }
 });

@@ -10,7 +10,7 @@ const MB16 = 16 * 1024 * 1024;
 const T0 = Date.UTC(2026, 11, 3, 1, 0, 5);
 
 /** A WAL folder in memory: each file with its sidecar, stored at `T0 + 1 h`. */
-async function memoryStore(files: Record<string, string | Uint8Array>): Promise<WalStore> {
+function memoryStore(files: Record<string, string | Uint8Array>): WalStore {
   const bytes = new Map<string, Uint8Array>();
   for (const [name, content] of Object.entries(files)) {
     const data = typeof content === "string" ? new TextEncoder().encode(content) : content;
@@ -61,7 +61,7 @@ async function folder(drop: string[] = []): Promise<WalStore> {
   for (const seg of [5, 6, 7]) files[`00000002000000000000000${seg}.gz`] = empty;
   files["000000020000000000000008.partial.gz"] = empty;
   for (const name of drop) delete files[name];
-  return await memoryStore(files);
+  return memoryStore(files);
 }
 
 function context(store: WalStore, archives = ["2026-12-03/01-00-00.tar.gz"]): PlanContext {
