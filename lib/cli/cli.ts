@@ -26,6 +26,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import type { Command, CommandOption, CommandOptions } from "./command.ts";
 import { configCommand } from "./config.ts";
 import { walCommand } from "./wal.ts";
+import { drillCommand } from "./drill.ts";
 import { healthCommand } from "./health.ts";
 import type { Io } from "./io.ts";
 import { listCommand } from "./list.ts";
@@ -50,6 +51,7 @@ export const COMMANDS: readonly Command[] = [
   pruneCommand,
   configCommand,
   walCommand,
+  drillCommand,
 ];
 
 /** What no command means (without a terminal): the daemon, as the image's `CMD ["run"]`. */
@@ -218,6 +220,7 @@ export async function cli(args: readonly string[], env: Env, io: Io): Promise<nu
     const settings = resolveSettings(parsed.flags, env, {
       timeZone: io.timeZone,
       ...(env.HOME ? { home: env.HOME } : {}),
+      tempDir: env.TMPDIR || "/tmp",
     });
     const log = createLogger({ format: settings.logFormat, write: io.stderr });
     return await parsed.command.run({

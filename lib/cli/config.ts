@@ -6,7 +6,7 @@ import { displayName, type SettingKey, settingKeys, specOf } from "../settings/c
 import type { Origin } from "../settings/resolver.ts";
 import type { Settings } from "../settings/settings.ts";
 import { maskPassword } from "../settings/value_checks.ts";
-import { DAEMON_SETTINGS, type Command } from "./command.ts";
+import { type Command, DAEMON_SETTINGS } from "./command.ts";
 import { formatTable } from "./table.ts";
 
 /** One setting as `config` shows it. */

@@ -193,6 +193,43 @@ export const SETTINGS = {
     default: "1GiB",
     help: "warn and turn unhealthy when the slot holds more WAL than this on the server",
   },
+  drillDir: {
+    flag: "--drill-dir <dir>",
+    env: "BACKUP_DRILL_DIR",
+    default: "the system's temporary folder",
+    help: "where a restore drill puts its scratch folder (removed after)",
+  },
+  drillCheck: {
+    flag: "--drill-check <sql>",
+    kind: "list",
+    env: "BACKUP_DRILL_CHECKS",
+    help:
+      "a query the restored database must answer true in its first value; repeatable (variable: separated by ;)",
+  },
+  drillDatabase: {
+    flag: "--drill-database <name>",
+    env: "BACKUP_DRILL_DATABASE",
+    default: "the database of --postgres, else postgres",
+    help: "the database the drill's checks run in",
+  },
+  pgBin: {
+    flag: "--pg-bin <dir>",
+    env: "BACKUP_PG_BIN",
+    default: "pg_config --bindir, else /usr/lib/postgresql/MAJOR/bin",
+    help: "PostgreSQL's programs for restore drills",
+  },
+  drillSchedule: {
+    flag: "--drill-schedule <cron>",
+    env: "BACKUP_DRILL_SCHEDULE",
+    default: "off",
+    help: "when the daemon runs a restore drill of the newest archive (5 or 6 fields)",
+  },
+  drillMaxAge: {
+    flag: "--drill-max-age <duration>",
+    env: "BACKUP_DRILL_MAX_AGE",
+    default: "off",
+    help: "health: unhealthy when no restore drill passed within this (8d, 36h)",
+  },
   allowLiveCopy: {
     name: "allow-live-copy",
     env: "BACKUP_ALLOW_LIVE_COPY",

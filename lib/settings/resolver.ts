@@ -79,16 +79,23 @@ export class Resolver {
     return this.pick(key)?.value;
   }
 
-  /** A repeatable flag, else its variable as a comma-separated list; empty items dropped. */
-  list(key: SettingKey): { values: string[]; from: string } {
+  /**
+   * A repeatable flag, else its variable as a list separated by `separator` (commas unless
+   * told); empty items dropped.
+   */
+  list(key: SettingKey, separator = ","): { values: string[]; from: string } {
     const flag = this.#flags[key];
     if (Array.isArray(flag) && flag.length > 0) {
       this.#note(key, flag.join(","), this.#flagOrigin(key));
       return { values: flag, from: this.#flagName(key) };
     }
     const env = specOf(key).env as string;
-    const values = (this.#env[env] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
-    if (values.length > 0) this.#note(key, values.join(","), { kind: "environment", name: env });
+    const values = (this.#env[env] ?? "").split(separator).map((s) => s.trim()).filter((s) =>
+      s !== ""
+    );
+    if (values.length > 0) {
+      this.#note(key, values.join(separator), { kind: "environment", name: env });
+    }
     return { values, from: env };
   }
 

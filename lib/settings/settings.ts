@@ -9,6 +9,7 @@ import { type HookSettings, hookSettings } from "./hook_settings.ts";
 import { type NoticeSettings, noticeSettings } from "./notice_settings.ts";
 import { type DockerSettings, dockerSettings } from "./docker_settings.ts";
 import { type OffsiteSettings, offsiteSettings } from "./offsite_settings.ts";
+import { type DrillSettings, drillSettings } from "./drill_settings.ts";
 import {
   postgresSettings,
   type PostgresTarget,
@@ -21,7 +22,13 @@ export type { PostgresTarget } from "./postgres_settings.ts";
 
 /** Everything a command needs to know, resolved and checked. */
 export interface Settings
-  extends ArchiveSettings, ScheduleSettings, HookSettings, NoticeSettings, OffsiteSettings {
+  extends
+    ArchiveSettings,
+    ScheduleSettings,
+    HookSettings,
+    NoticeSettings,
+    OffsiteSettings,
+    DrillSettings {
   /** The Docker engine for the container labels; none when BACKUP_QUIESCE is off. */
   docker?: DockerSettings;
   /** The PostgreSQL server whose backup API keeps the copy consistent, if any. */
@@ -38,6 +45,8 @@ export interface Settings
 export interface System {
   /** The zone the system runs in. */
   timeZone: string;
+  /** The system's temporary folder. @default {"/tmp"} */
+  tempDir?: string;
   /** The user's home folder, for `~/.pgpass`. */
   home?: string;
 }
@@ -55,9 +64,11 @@ export interface System {
  */
 export function resolveSettings(flags: Flags, env: Env, system: System): Settings {
   const r = new Resolver(flags, env);
+  const schedule = scheduleSettings(r, system.timeZone);
   return {
     ...archiveSettings(r),
-    ...scheduleSettings(r, system.timeZone),
+    ...schedule,
+    ...drillSettings(r, schedule.tz, system.tempDir ?? "/tmp"),
     ...hookSettings(r),
     ...noticeSettings(r),
     ...dockerSettings(r),

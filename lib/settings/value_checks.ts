@@ -88,10 +88,17 @@ export function listenAddress(value: string, from: string): ListenAddress {
   return { hostname: match[1] || "127.0.0.1", port };
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /**
- * Reads a duration (`10s`, `500ms`, `2m`, `1h`; a bare number is seconds) as milliseconds.
+ * Reads a duration (`10s`, `500ms`, `2m`, `1h`, `8d`; a bare number is seconds) as
+ * milliseconds.
  *
  * @example
  * ```ts
@@ -101,10 +108,10 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
  * ```
  */
 export function parseDuration(value: string, from: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
   const ms = match ? Number(match[1]) * (DURATION_UNITS[match[2] ?? "s"] as number) : NaN;
   if (!Number.isFinite(ms) || ms <= 0) {
-    throw new ConfigError(from, value, "expected a duration such as 10s, 500ms, 2m or 1h");
+    throw new ConfigError(from, value, "expected a duration such as 10s, 500ms, 2m, 1h or 8d");
   }
   return Math.round(ms);
 }

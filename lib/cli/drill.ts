@@ -1,0 +1,85 @@
+// `backupd drill [latest|ARCHIVE]`: a restore drill (README: Restore drills): restore into
+// a scratch folder, pg_verifybackup, start PostgreSQL, pg_amcheck, the checks, stop, remove;
+// the report and its timings; exit 0 passed, 1 a problem found, 2 could not run.
+
+import { resolve } from "node:path";
+import { EXIT, STOP_CODES } from "../base/errors.ts";
+import { stopOnSignals } from "../daemon/stop_signals.ts";
+import { type DrillReport, runDrill } from "../run/drill.ts";
+import { recordDrill } from "../store/drill_record.ts";
+import type { Command, CommandContext } from "./command.ts";
+import { existingDest, identitiesOf, LATEST, locate } from "./find_archive.ts";
+
+/** `backupd drill [ARCHIVE] [--json]`. */
+export const drillCommand: Command = {
+  name: "drill",
+  description:
+    "restore an archive into a scratch folder, start PostgreSQL on it, check it, remove it",
+  settings: [
+    "dest",
+    "tz",
+    "logFormat",
+    "drillDir",
+    "drillCheck",
+    "drillDatabase",
+    "pgBin",
+    "postgres",
+    "ageIdentity",
+  ],
+  operands: { spec: "[archive]", help: "latest (the default), a path or a name relative to DEST" },
+  options: { json: { flag: "--json", help: "print the report as one JSON object" } },
+  run: drill,
+};
+
+async function drill(ctx: CommandContext): Promise<number> {
+  const { settings, log, io } = ctx;
+  const dest = await existingDest(settings, "run the restore drill");
+  const file = await locate(dest, ctx.operands[0] ?? LATEST);
+  const shown = file.startsWith(`${dest}/`) ? file.slice(dest.length + 1) : resolve(file);
+  const { identities } = await identitiesOf(settings);
+  const stop = stopOnSignals(io.onSignal, log, () => true);
+  const report = await runDrill(settings, { file, shown, ...(identities ? { identities } : {}) }, {
+    log,
+    now: ctx.now,
+    isRoot: ctx.isRoot,
+    signal: stop.signal,
+  }).finally(() => stop.dispose());
+  await recordDrill(dest, {
+    result: report.result,
+    archive: report.archive,
+    started: report.started,
+    ended: report.ended,
+    seconds: (Date.parse(report.ended) - Date.parse(report.started)) / 1000,
+    ...(report.rtoSeconds !== undefined ? { rtoSeconds: report.rtoSeconds } : {}),
+    ...(report.problem ? { problem: report.problem } : {}),
+  }).catch((err) => log.warn("cannot record the drill", { error: String(err) }));
+  ctx.stdout(ctx.options.json ? `${JSON.stringify(report)}\n` : reportText(report));
+  const stoppedBy = stop.stoppedBy();
+  if (stoppedBy) return STOP_CODES[stoppedBy];
+  if (report.result === "passed") return EXIT.ok;
+  log.error(report.result === "failed" ? "drill failed" : "drill could not run", {
+    error: report.problem,
+  });
+  return report.result === "failed" ? 1 : EXIT.failed;
+}
+
+/** The report as lines: the result, each step's time, the RTO, sizes, each check. */
+export function reportText(report: DrillReport): string {
+  const s = report.seconds;
+  const lines = [
+    `drill ${report.result.toUpperCase()}: ${report.archive}`,
+    `  restore ${s.restore} s, pg_verifybackup ${
+      s.verify !== undefined ? `${s.verify} s` : report.verifySkipped ? "skipped" : "-"
+    }, start and recovery ${s.start} s, pg_amcheck ${s.amcheck ?? "-"} s, checks ${
+      s.checks ?? "-"
+    } s`,
+    ...(report.rtoSeconds !== undefined
+      ? [`  RTO ${report.rtoSeconds} s (restore, start and recovery)`]
+      : []),
+    `  archive ${report.bytes.archive} bytes, restored ${report.bytes.restored ?? "-"} bytes`,
+    ...report.checks.map((c) => `  check ${c.ok ? "OK" : "FAILED"}: ${c.sql} -> ${c.answer}`),
+    ...(report.verifySkipped ? [`  pg_verifybackup skipped: ${report.verifySkipped}`] : []),
+    ...(report.problem ? [`  problem: ${report.problem}`] : []),
+  ];
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,280 @@
+// PostgreSQL run for a restore drill (README: Restore drills): its programs run as the
+// restored data's owner (never root), the server with no TCP listener and its Unix socket,
+// log and configuration in the drill's scratch folder, each step abandoned on SIGTERM.
+
+import { lchownSync } from "node:fs";
+import { RunError } from "../base/errors.ts";
+import type { PgPrograms } from "../postgres/pg_programs.ts";
+
+/** One check's outcome. */
+export interface CheckOutcome {
+  /** The query. */
+  sql: string;
+  /** Whether its first value was true. */
+  ok: boolean;
+  /** What it answered, or the error. */
+  answer: string;
+}
+
+/** The user the server runs as. */
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** A step found a problem in the backup itself (exit 1), not a drill that could not run. */
+export class DrillProblem extends RunError {}
+
+const PORT = "5432";
+
+async function idOf(user: string, flag: "-u" | "-g"): Promise<number | undefined> {
+  const out = await new Deno.Command("id", { args: [flag, user], stdout: "piped", stderr: "null" })
+    .output().catch(() => undefined);
+  return out?.success ? Number(new TextDecoder().decode(out.stdout).trim()) : undefined;
+}
+
+/**
+ * Whom the server runs as: the restored data's owner, or (as root, for data owned by root)
+ * the `postgres` user, which then gets the folder; this process's user when not root.
+ *
+ * @example
+ * ```ts ignore
+ * const owner = await ownerOf("/tmp/backupd-drill-x/data", true); // { uid: 999, gid: 999 }
+ * ```
+ */
+export async function ownerOf(data: string, isRoot: boolean): Promise<Owner | undefined> {
+  if (!isRoot) return undefined;
+  const info = await Deno.stat(`${data}/PG_VERSION`);
+  if (info.uid !== null && info.uid !== 0) return { uid: info.uid, gid: info.gid ?? info.uid };
+  const uid = await idOf("postgres", "-u");
+  const gid = await idOf("postgres", "-g");
+  if (uid === undefined || gid === undefined || uid === 0) {
+    throw new RunError(
+      "Cannot run the restore drill: the data belongs to root and there is no postgres user to run PostgreSQL as",
+    );
+  }
+  await chownTree(data, { uid, gid });
+  return { uid, gid };
+}
+
+async function chownTree(path: string, owner: Owner): Promise<void> {
+  lchownSync(path, owner.uid, owner.gid);
+  const info = await Deno.lstat(path);
+  if (!info.isDirectory) return;
+  for await (const entry of Deno.readDir(path)) await chownTree(`${path}/${entry.name}`, owner);
+}
+
+/** One command's end. */
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The server of one drill, and the programs that check it. */
+export class PgProcess {
+  readonly data: string;
+  readonly #run: string;
+  readonly #programs: PgPrograms;
+  readonly #owner: Owner | undefined;
+  readonly #signal: AbortSignal | undefined;
+  #started = false;
+
+  /** The programs of `programs`, on `scratch/data`, as `owner`, abandoned on `signal`. */
+  constructor(
+    programs: PgPrograms,
+    scratch: string,
+    owner: Owner | undefined,
+    signal: AbortSignal | undefined,
+  ) {
+    this.data = `${scratch}/data`;
+    this.#run = `${scratch}/run`;
+    this.#programs = programs;
+    this.#owner = owner;
+    this.#signal = signal;
+  }
+
+  async #exec(program: string, args: string[], { stoppable = true } = {}): Promise<Ran> {
+    if (stoppable && this.#signal?.aborted) throw this.#signal.reason;
+    const path = `${this.#programs.bin}/${program}`;
+    const [cmd, ...rest] = this.#owner
+      ? [
+        "setpriv",
+        `--reuid=${this.#owner.uid}`,
+        `--regid=${this.#owner.gid}`,
+        "--clear-groups",
+        "--",
+        path,
+        ...args,
+      ]
+      : [path, ...args];
+    const out = await new Deno.Command(cmd as string, {
+      args: rest,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { LC_ALL: "C", PGCONNECT_TIMEOUT: "30" },
+      ...(stoppable && this.#signal ? { signal: this.#signal } : {}),
+    }).output();
+    if (stoppable && this.#signal?.aborted) throw this.#signal.reason;
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b).trim();
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  }
+
+  /** pg_verifybackup on the restored folder; a mismatch is a `DrillProblem` naming it. */
+  async verifyBackup(): Promise<void> {
+    const out = await this.#exec("pg_verifybackup", [this.data]);
+    if (out.code !== 0) {
+      throw new DrillProblem(
+        `pg_verifybackup failed: ${
+          firstLines(out.stderr || out.stdout).replace(/^pg_verifybackup: error: /, "")
+        }`,
+      );
+    }
+  }
+
+  /** Starts the server and returns once recovery has ended and it accepts writes. */
+  async start(): Promise<void> {
+    await Deno.mkdir(this.#run, { mode: 0o700 });
+    await Deno.writeTextFile(`${this.#run}/pg_hba.conf`, "local all all trust\n");
+    await Deno.writeTextFile(`${this.#run}/pg_ident.conf`, "");
+    // A host cluster keeps its configuration elsewhere (Debian: /etc/postgresql).
+    const conf = `${this.data}/postgresql.conf`;
+    if (!(await Deno.stat(conf).then(() => true, () => false))) await Deno.writeTextFile(conf, "");
+    if (this.#owner) {
+      for (
+        const path of [this.#run, `${this.#run}/pg_hba.conf`, `${this.#run}/pg_ident.conf`, conf]
+      ) {
+        await Deno.chown(path, this.#owner.uid, this.#owner.gid);
+      }
+    }
+    const options = [
+      "-c listen_addresses=''",
+      `-c 'unix_socket_directories=${this.#run}'`,
+      `-c port=${PORT}`,
+      "-c archive_mode=off",
+      "-c shared_buffers=32MB",
+      "-c max_connections=20",
+      // Read-only connections during recovery would let pg_ctl return before it ends.
+      "-c hot_standby=off",
+      "-c logging_collector=off",
+      `-c 'hba_file=${this.#run}/pg_hba.conf'`,
+      `-c 'ident_file=${this.#run}/pg_ident.conf'`,
+    ].join(" ");
+    this.#started = true;
+    const out = await this.#exec("pg_ctl", [
+      "-D",
+      this.data,
+      "-l",
+      `${this.#run}/server.log`,
+      "-w",
+      "-t",
+      "86400",
+      "-o",
+      options,
+      "start",
+    ]);
+    if (out.code !== 0) {
+      const log = await Deno.readTextFile(`${this.#run}/server.log`).catch(() => "");
+      const fatal = log.split("\n").filter((l) => / (FATAL|PANIC|ERROR): /.test(l)).slice(-2);
+      throw new DrillProblem(
+        `PostgreSQL did not start on the restored folder: ${
+          fatal.join(" ").replace(/^.*?(FATAL|PANIC|ERROR): /, "") || firstLines(out.stderr)
+        }`,
+      );
+    }
+  }
+
+  /** pg_amcheck of every database, heap and index; a problem is a `DrillProblem` naming it. */
+  async amcheck(user: string): Promise<void> {
+    const out = await this.#exec("pg_amcheck", [
+      "-h",
+      this.#run,
+      "-p",
+      PORT,
+      "-U",
+      user,
+      "--all",
+      "--heapallindexed",
+      "--install-missing",
+    ]);
+    if (out.code !== 0) {
+      throw new DrillProblem(`pg_amcheck found a problem: ${firstLines(out.stdout || out.stderr)}`);
+    }
+  }
+
+  /** One check: its one row's first value must be true. */
+  async check(user: string, database: string, sql: string): Promise<CheckOutcome> {
+    const out = await this.#exec("psql", [
+      "-h",
+      this.#run,
+      "-p",
+      PORT,
+      "-U",
+      user,
+      "-d",
+      database,
+      "-X",
+      "-A",
+      "-t",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      sql,
+    ]);
+    if (out.code !== 0) {
+      return { sql, ok: false, answer: firstLines(out.stderr).replace(/^psql:[^:]*: /, "") };
+    }
+    const first = out.stdout.split("\n")[0]?.split("|")[0] ?? "";
+    return { sql, ok: first === "t", answer: out.stdout === "" ? "no row" : first };
+  }
+
+  /** Stops the server, if it was started: fast, else at once. Never abandoned. */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    const fast = await this.#exec("pg_ctl", [
+      "-D",
+      this.data,
+      "-m",
+      "fast",
+      "-w",
+      "-t",
+      "60",
+      "stop",
+    ], {
+      stoppable: false,
+    });
+    if (fast.code === 0 || !(await PgProcess.#running(this.data))) return;
+    await this.#exec("pg_ctl", ["-D", this.data, "-m", "immediate", "-w", "stop"], {
+      stoppable: false,
+    });
+  }
+
+  static async #running(data: string): Promise<number | undefined> {
+    const text = await Deno.readTextFile(`${data}/postmaster.pid`).catch(() => "");
+    const pid = Number(text.split("\n")[0]);
+    if (!(pid > 0)) return undefined;
+    try {
+      Deno.kill(pid, "SIGCONT");
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A killed drill's server, if still running, stopped at once (SIGQUIT) and waited for. */
+  static async stopLeftover(scratch: string): Promise<void> {
+    const pid = await PgProcess.#running(`${scratch}/data`);
+    if (pid === undefined) return;
+    Deno.kill(pid, "SIGQUIT");
+    for (let i = 0; i < 300 && await PgProcess.#running(`${scratch}/data`); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** The first two lines of a program's message, joined. */
+function firstLines(text: string): string {
+  return text.split("\n").filter((l) => l.trim() !== "").slice(0, 2).join(" ").trim();
+}
