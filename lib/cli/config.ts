@@ -87,7 +87,15 @@ export const configCommand: Command = {
   name: "config",
   description:
     "every effective setting and where it comes from (flag, environment, file, default), secrets masked",
-  settings: [...DAEMON_SETTINGS, "ageIdentity"],
+  settings: [
+    ...DAEMON_SETTINGS,
+    "ageIdentity",
+    "drillDir",
+    "drillCheck",
+    "drillDatabase",
+    "pgBin",
+    "drillMaxAge",
+  ],
   options: { json: { flag: "--json", help: "print the settings as one JSON object" } },
   run(ctx) {
     const rows = configRows(ctx.settings);

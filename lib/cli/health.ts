@@ -3,7 +3,8 @@
 
 import { resolve } from "node:path";
 import { describeError, EXIT, fsReason } from "../base/errors.ts";
-import { assessHealth, type Health, walProblem } from "../daemon/health.ts";
+import { assessHealth, drillProblem, type Health, walProblem } from "../daemon/health.ts";
+import { readDrillRecord } from "../store/drill_record.ts";
 import { localWalStore, readWalState } from "../store/wal_store.ts";
 import { readWalCatalog } from "../postgres/wal_catalog.ts";
 import { instantOf } from "../store/names.ts";
@@ -23,7 +24,7 @@ import { statIfPresent } from "../base/files.ts";
 export const healthCommand: Command = {
   name: "health",
   description: "exit 0 when backups are current, else 1, with one line saying why",
-  settings: ["dest", "tz", "schedule", "logFormat"],
+  settings: ["dest", "tz", "schedule", "logFormat", "drillMaxAge"],
   options: { json: { flag: "--json", help: "print the verdict as one JSON object" } },
   async run(ctx) {
     // daemon.json is read once: for the daemon's schedule and zone, and for the verdict.
@@ -78,6 +79,15 @@ async function judgeHealth(
       })
       : undefined;
     if (walIssue) health = { healthy: false, reason: walIssue };
+    const drillIssue = settings.drillMaxAgeMs !== undefined && health.healthy
+      ? drillProblem(
+        (await readDrillRecord(dest)).passed,
+        settings.drillMaxAgeMs,
+        io.now(),
+        settings.tz,
+      )
+      : undefined;
+    if (drillIssue) health = { healthy: false, reason: drillIssue };
     // Runs that cannot write their result leave an old one behind that may still look good.
     const unwritable = health.healthy ? await notWritable(stateDir) : undefined;
     if (unwritable) {

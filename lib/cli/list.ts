@@ -11,6 +11,7 @@ import { BUCKET_SETTINGS, type Command } from "./command.ts";
 import { formatTable } from "./table.ts";
 import { configuredRemote, existingDest } from "./find_archive.ts";
 import { localStore } from "../store/local_store.ts";
+import { readDrillRecord } from "../store/drill_record.ts";
 import { pitrText, type PitrView, pitrView } from "./wal_view.ts";
 
 /**
@@ -39,6 +40,8 @@ interface Listed {
   time: number;
   /** Where copies are. */
   where: ("local" | "bucket")[];
+  /** When a restore drill last passed on it, ISO 8601. */
+  drilled?: string;
 }
 
 /** The archive's kind from its name: gzip or zstd, and age when encrypted. */
@@ -73,6 +76,13 @@ export const listCommand: Command = {
       where: [remote ? "bucket" : "local"],
     }));
     if (!remote && bucket) await markInBucket(listed, bucket, ctx.log);
+    if (!remote) {
+      const { passed } = await readDrillRecord(store.url()).catch(() => ({ passed: {} }));
+      for (const archive of listed) {
+        const at = (passed as Record<string, string>)[archive.path];
+        if (at) archive.drilled = at;
+      }
+    }
     const pitr = await pitrView(store.wal(), settings.tz);
     ctx.stdout(
       ctx.options.json
@@ -108,6 +118,7 @@ function listJson(
     time: isoInZone(a.time, tz),
     kind: kindOf(a.path),
     where: a.where,
+    ...(a.drilled ? { drilled: isoInZone(Date.parse(a.drilled), tz) } : {}),
   }));
   return `${
     JSON.stringify({ location, tz, count: listed.length, archives, ...(pitr ? { pitr } : {}) })
@@ -115,14 +126,17 @@ function listJson(
 }
 
 function listText(location: string, listed: readonly Listed[], now: number): string {
+  // The column appears once a drill has passed on one of them (README: Restore drills).
+  const drilled = listed.some((a) => a.drilled);
   const rows = [
-    ["ARCHIVE", "SIZE", "AGE", "KIND", "WHERE"],
+    ["ARCHIVE", "SIZE", "AGE", "KIND", "WHERE", ...(drilled ? ["DRILLED"] : [])],
     ...listed.map((a) => [
       a.path,
       formatBytes(a.size),
       formatAge(now - a.time),
       kindOf(a.path),
       a.where.join("+"),
+      ...(drilled ? [a.drilled ? `passed ${formatAge(now - Date.parse(a.drilled))}` : "-"] : []),
     ]),
   ];
   const count = listed.length === 1 ? "1 archive" : `${listed.length} archives`;

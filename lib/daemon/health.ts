@@ -152,3 +152,36 @@ export function walProblem(
   }
   return undefined;
 }
+
+/**
+ * Whether a restore drill passed recently enough (README: Restore drills); `undefined` when
+ * one did. `passed` maps archives to when they last passed.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const now = Date.UTC(2026, 11, 10);
+ * assertEquals(drillProblem({}, 8 * 86_400_000, now, "UTC"), "no restore drill has passed yet (--drill-max-age)");
+ * assertEquals(drillProblem({ a: "2026-12-03T03:00:00Z" }, 8 * 86_400_000, now, "UTC"), undefined);
+ * assertEquals(
+ *   drillProblem({ a: "2026-12-01T03:00:00Z" }, 8 * 86_400_000, now, "UTC"),
+ *   "no restore drill has passed since 2026-12-01T03:00:00+00:00, more than --drill-max-age (8 d) ago",
+ * );
+ * ```
+ */
+export function drillProblem(
+  passed: Readonly<Record<string, string>>,
+  maxAgeMs: number,
+  now: number,
+  tz: string,
+): string | undefined {
+  const newest = Math.max(-Infinity, ...Object.values(passed).map((t) => Date.parse(t)));
+  if (newest === -Infinity) return "no restore drill has passed yet (--drill-max-age)";
+  if (now - newest <= maxAgeMs) return undefined;
+  const age = maxAgeMs % 86_400_000 === 0
+    ? `${maxAgeMs / 86_400_000} d`
+    : `${(maxAgeMs / 3_600_000).toFixed(1).replace(/\.0$/, "")} h`;
+  return `no restore drill has passed since ${
+    isoInZone(newest, tz)
+  }, more than --drill-max-age (${age}) ago`;
+}

@@ -18,11 +18,13 @@ export type DrillResult = "passed" | "failed" | "error";
 
 /** What a drill reports. */
 export interface DrillReport {
+  /** How it ended. */
   result: DrillResult;
   /** The archive drilled, as shown. */
   archive: string;
-  /** When it started and ended, ISO 8601. */
+  /** When it started, ISO 8601. */
   started: string;
+  /** When it ended, ISO 8601. */
   ended: string;
   /** Seconds per step; the RTO is restore + start (recovery included). */
   seconds: { restore: number; verify?: number; start: number; amcheck?: number; checks?: number };
@@ -40,7 +42,9 @@ export interface DrillReport {
 
 /** What a drill needs from its surroundings. */
 export interface DrillDeps {
+  /** Where events go: one INFO line per step. */
   log: Logger;
+  /** The clock, epoch ms. */
   now: () => number;
   /** SIGTERM or SIGINT: the server is stopped, the scratch folder removed. */
   signal?: AbortSignal;

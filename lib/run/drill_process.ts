@@ -18,7 +18,9 @@ export interface CheckOutcome {
 
 /** The user the server runs as. */
 export interface Owner {
+  /** Its user id. */
   uid: number;
+  /** Its group id. */
   gid: number;
 }
 
@@ -73,6 +75,7 @@ interface Ran {
 
 /** The server of one drill, and the programs that check it. */
 export class PgProcess {
+  /** The restored data folder. */
   readonly data: string;
   readonly #run: string;
   readonly #programs: PgPrograms;

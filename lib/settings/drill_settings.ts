@@ -1,10 +1,10 @@
 // Restore drills (README: Restore drills): where the scratch folder goes, the checks the
-// restored database must pass and in which database, PostgreSQL's programs, when the
-// daemon drills, and how old the last passed drill may be for `health`.
+// restored database must pass and in which database, PostgreSQL's programs, and how old
+// the last passed drill may be for `health`.
 
 import { ConfigError } from "../base/errors.ts";
 import type { Resolver } from "./resolver.ts";
-import { checkSchedule, parseDuration } from "./value_checks.ts";
+import { parseDuration } from "./value_checks.ts";
 import { parsePostgresUrl } from "./postgres_settings.ts";
 
 /** What a restore drill takes. */
@@ -17,8 +17,6 @@ export interface DrillSettings {
   drillDatabase: string;
   /** PostgreSQL's programs, when given. */
   pgBin?: string;
-  /** When the daemon drills; none: it does not. */
-  drillSchedule?: string;
   /** `health`: unhealthy without a passed drill this recent, ms; none: not judged. */
   drillMaxAgeMs?: number;
 }
@@ -34,7 +32,7 @@ export interface DrillSettings {
  *   BACKUP_DRILL_CHECKS: "SELECT count(*) > 0 FROM staff; SELECT true",
  *   BACKUP_DRILL_MAX_AGE: "8d",
  * });
- * assertEquals(drillSettings(r, "UTC", "/tmp"), {
+ * assertEquals(drillSettings(r, "/tmp"), {
  *   drillDir: "/tmp",
  *   drillChecks: ["SELECT count(*) > 0 FROM staff", "SELECT true"],
  *   drillDatabase: "shop",
@@ -42,12 +40,11 @@ export interface DrillSettings {
  * });
  * ```
  */
-export function drillSettings(r: Resolver, tz: string, tempDir: string): DrillSettings {
+export function drillSettings(r: Resolver, tempDir: string): DrillSettings {
   const checks = r.list("drillCheck", ";");
   const database = r.pick("drillDatabase")?.value ??
     decodeURIComponent(parsePostgresUrl(r.pick("postgres")?.value ?? "")?.pathname.slice(1) ?? "");
   const pgBin = r.folder("pgBin");
-  const schedule = r.pick("drillSchedule");
   const maxAge = r.pick("drillMaxAge");
   const off = (value: string | undefined) => value === undefined || value.trim() === "off";
   if (checks.values.some((sql) => sql.trim() === "")) {
@@ -58,9 +55,6 @@ export function drillSettings(r: Resolver, tz: string, tempDir: string): DrillSe
     drillChecks: checks.values,
     drillDatabase: database === "" ? "postgres" : database,
     ...(pgBin ? { pgBin } : {}),
-    ...(!off(schedule?.value)
-      ? { drillSchedule: checkSchedule(schedule?.value as string, schedule?.from as string, tz) }
-      : {}),
     ...(!off(maxAge?.value)
       ? { drillMaxAgeMs: parseDuration(maxAge?.value as string, maxAge?.from as string) }
       : {}),

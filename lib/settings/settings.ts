@@ -64,11 +64,10 @@ export interface System {
  */
 export function resolveSettings(flags: Flags, env: Env, system: System): Settings {
   const r = new Resolver(flags, env);
-  const schedule = scheduleSettings(r, system.timeZone);
   return {
     ...archiveSettings(r),
-    ...schedule,
-    ...drillSettings(r, schedule.tz, system.tempDir ?? "/tmp"),
+    ...scheduleSettings(r, system.timeZone),
+    ...drillSettings(r, system.tempDir ?? "/tmp"),
     ...hookSettings(r),
     ...noticeSettings(r),
     ...dockerSettings(r),

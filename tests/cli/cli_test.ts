@@ -30,6 +30,7 @@ Deno.test("each command's help lists exactly the options it uses", () => {
     "--tz",
     "--schedule",
     "--log-format",
+    "--drill-max-age",
     "--json",
   ]);
   deepStrictEqual(helpOptions("restore"), [
