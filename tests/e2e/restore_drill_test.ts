@@ -1,0 +1,238 @@
+// Restore drills against a real PostgreSQL 15: a good --postgres archive passes every step
+// with its timings; a damaged table file, a false check, the wrong programs, a SIGTERM and a
+// killed drill each end as they must, with the scratch folder gone and no TCP port opened.
+
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import {
+  backupd,
+  backupNow,
+  descendantsOf,
+  flipMiddleByte,
+  run,
+  signalProcess,
+  spawnBackupd,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
+import { type Cluster, cluster, PASSWORD, startPgbench } from "./local_pg.ts";
+import { pgbenchInit } from "./pitr_load.ts";
+
+const decoder = new TextDecoder();
+
+/** The scratch folders of drills in `dir`. */
+function scratches(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+    n.startsWith("backupd-drill-scratch-")
+  );
+}
+
+/** A pgbench cluster of scale 2 and a staff table, backed up once with --postgres. */
+async function backedUp(work: string): Promise<{ db: Cluster; dest: string; archive: string }> {
+  await Deno.chmod(work, 0o755);
+  const db = await cluster(work, `${work}/pgdata`, { checksums: true });
+  await db.start();
+  await pgbenchInit(db, 2);
+  await db.psql(
+    "CREATE TABLE staff (id int PRIMARY KEY); INSERT INTO staff SELECT generate_series(1, 500)",
+  );
+  const dest = `${work}/backup`;
+  const load = startPgbench(db, ["-R", "50"]);
+  const made = await backupNow(db.data, dest, ["--postgres", db.url], { PGPASSWORD: PASSWORD });
+  load.kill("SIGTERM");
+  await load.output();
+  strictEqual(made.code, 0, made.stderr);
+  const archive = /archive=(\S+\.tar\.gz) /.exec(made.stderr)?.[1] as string;
+  return { db, dest, archive };
+}
+
+Deno.test("a drill of a good --postgres archive passes every step and reports its timings; health follows it", async () => {
+  await using work = await tempDir("backupd-drill-good-");
+  const { db, dest, archive } = await backedUp(work.path);
+  await db.stop();
+  const drills = `${work.path}/drills`;
+  await Deno.mkdir(drills);
+  const before = await backupd(["health", "--dest", dest, "--drill-max-age", "8d"]);
+  strictEqual(before.code, 1);
+  match(before.stdout, /^unhealthy: no restore drill has passed yet \(--drill-max-age\)/);
+  const drill = await backupd([
+    "drill",
+    "--dest",
+    dest,
+    "--drill-dir",
+    drills,
+    "--drill-check",
+    "SELECT count(*) = 500 FROM staff",
+    "--drill-check",
+    "SELECT sum(abalance) = (SELECT coalesce(sum(delta), 0) FROM pgbench_history) FROM pgbench_accounts",
+    "--json",
+  ]);
+  strictEqual(drill.code, 0, drill.stderr);
+  const report = JSON.parse(drill.stdout);
+  strictEqual(report.result, "passed");
+  strictEqual(report.archive, archive);
+  for (const step of ["restore", "verify", "start", "amcheck", "checks"]) {
+    strictEqual(report.seconds[step] > 0, true, `${step}: ${report.seconds[step]}`);
+  }
+  strictEqual(
+    report.rtoSeconds,
+    Number((report.seconds.restore + report.seconds.start).toFixed(3)),
+  );
+  deepStrictEqual(report.checks.map((c: { ok: boolean }) => c.ok), [true, true]);
+  strictEqual(report.bytes.restored > report.bytes.archive, true);
+  for (
+    const step of [
+      "restored",
+      "pg_verifybackup passed",
+      "started and recovered",
+      "pg_amcheck passed",
+    ]
+  ) {
+    match(drill.stderr, new RegExp(`INFO drill: ${step} `));
+  }
+  deepStrictEqual(scratches(drills), []);
+  const after = await backupd(["health", "--dest", dest, "--drill-max-age", "8d"]);
+  strictEqual(after.code, 0, after.stdout);
+  const listed = await backupd(["list", "--dest", dest]);
+  match(listed.stdout, /^ARCHIVE +SIZE +AGE +KIND +WHERE +DRILLED\n.* passed just now\n/);
+});
+
+Deno.test("a damaged table file (sidecar recomputed) fails with exit 1 naming it; a false check fails naming the check", async () => {
+  await using work = await tempDir("backupd-drill-bad-");
+  const { db, dest, archive } = await backedUp(work.path);
+  const table = await db.psql("SELECT pg_relation_filepath('pgbench_accounts')");
+  await db.stop();
+  // Unpack, flip one byte inside the table's file, pack again and write a matching sidecar:
+  // only the manifest, the page checksum or amcheck can tell.
+  const unpacked = `${work.path}/unpacked`;
+  await Deno.mkdir(unpacked);
+  strictEqual((await run("tar", ["-xzpf", `${dest}/${archive}`, "-C", unpacked])).code, 0);
+  const file = `${unpacked}/pgdata/${table}`;
+  await Deno.writeFile(file, flipMiddleByte(await Deno.readFile(file)));
+  strictEqual(
+    (await run("tar", ["--numeric-owner", "-czf", `${dest}/${archive}`, "-C", unpacked, "pgdata"]))
+      .code,
+    0,
+  );
+  const sum = await run("sha256sum", [`${dest}/${archive}`]);
+  const name = archive.split("/")[1] as string;
+  await Deno.writeTextFile(`${dest}/${archive}.sha256`, `${sum.stdout.split(" ")[0]}  ${name}\n`);
+  const damaged = await backupd(["drill", "--dest", dest]);
+  strictEqual(damaged.code, 1, damaged.stderr);
+  match(damaged.stdout, new RegExp(`^drill FAILED: ${archive}\n`));
+  match(damaged.stdout, new RegExp(`problem: pg_verifybackup failed: .*"${table}".*checksum`));
+  match(damaged.stderr, new RegExp(`ERROR drill failed error=.*${table}`));
+
+  await using fresh = await tempDir("backupd-drill-check-");
+  const good = await backedUp(fresh.path);
+  await good.db.stop();
+  const checked = await backupd([
+    "drill",
+    "--dest",
+    good.dest,
+    "--drill-check",
+    "SELECT count(*) = 500 FROM staff",
+    "--drill-check",
+    "SELECT count(*) > 1000 FROM staff",
+  ]);
+  strictEqual(checked.code, 1, checked.stderr);
+  match(checked.stdout, /^ {2}check OK: SELECT count\(\*\) = 500 FROM staff -> t$/m);
+  match(checked.stdout, /^ {2}check FAILED: SELECT count\(\*\) > 1000 FROM staff -> f$/m);
+  match(
+    checked.stderr,
+    /ERROR drill failed error="check \\"SELECT count\(\*\) > 1000 FROM staff\\" answered f"/,
+  );
+});
+
+Deno.test("no PostgreSQL programs, or another major version: one line, exit 2", async () => {
+  await using work = await tempDir("backupd-drill-programs-");
+  const { db, dest } = await backedUp(work.path);
+  await db.stop();
+  const drills = `${work.path}/drills`;
+  await Deno.mkdir(drills);
+  const empty = `${work.path}/empty-bin`;
+  await Deno.mkdir(empty);
+  const missing = await backupd([
+    "drill",
+    "--dest",
+    dest,
+    "--drill-dir",
+    drills,
+    "--pg-bin",
+    empty,
+  ]);
+  strictEqual(missing.code, 2, missing.stderr);
+  match(
+    missing.stderr,
+    new RegExp(
+      `backupd: Cannot run the restore drill: no postgres in "${empty}" \\(from --pg-bin\\); install PostgreSQL 15's server programs or give --pg-bin\\n$`,
+    ),
+  );
+  strictEqual(missing.stderr.split("\n").filter((l) => / ERROR | backupd: /.test(l)).length, 2);
+  // A folder whose postgres says it is PostgreSQL 14.
+  const other = `${work.path}/pg14-bin`;
+  await Deno.mkdir(other);
+  for (const program of ["postgres", "pg_ctl", "psql", "pg_amcheck", "pg_verifybackup"]) {
+    await Deno.writeTextFile(
+      `${other}/${program}`,
+      "#!/bin/sh\necho 'postgres (PostgreSQL) 14.11'\n",
+    );
+    await Deno.chmod(`${other}/${program}`, 0o755);
+  }
+  const wrong = await backupd(["drill", "--dest", dest, "--drill-dir", drills, "--pg-bin", other]);
+  strictEqual(wrong.code, 2, wrong.stderr);
+  match(
+    wrong.stderr,
+    /Cannot run the restore drill: the programs in ".*pg14-bin" are PostgreSQL 14, the archive's data folder is PostgreSQL 15 \(PG_VERSION\); give --pg-bin with PostgreSQL 15's\n$/,
+  );
+  deepStrictEqual(scratches(drills), []);
+});
+
+Deno.test("SIGTERM mid-drill stops the server and removes the scratch folder (exit 143); no TCP port was opened; a killed drill's leftovers go with the next", async () => {
+  await using work = await tempDir("backupd-drill-term-");
+  const { db, dest } = await backedUp(work.path);
+  await db.stop();
+  const drills = `${work.path}/drills`;
+  await Deno.mkdir(drills);
+  const slow = ["--drill-dir", drills, "--drill-check", "SELECT pg_sleep(600) IS NOT NULL"];
+  const child = spawnBackupd(["drill", "--dest", dest, ...slow]);
+  // pg_ctl detaches the server: it is found by its data folder in the scratch folder.
+  const serverRuns = async () =>
+    (await run("pgrep", ["-f", `${drills}/backupd-drill-scratch-`])).stdout.trim() !== "";
+  await waitFor("the drill's server", async () => await serverRuns() || undefined, 120);
+  // While the check sleeps: the server listens on no TCP port.
+  await waitFor("the check to run", async () => {
+    const ps = await run("ps", ["-eo", "args"]);
+    return ps.stdout.includes("pg_sleep") || undefined;
+  }, 120);
+  const listening = await run("ss", ["-Hltnp"]);
+  strictEqual(/postgres/.test(listening.stdout), false, listening.stdout);
+  const drillPid = descendantsOf(child.pid).find((pid) =>
+    Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("main.ts")
+  ) as number;
+  signalProcess(drillPid, "SIGTERM");
+  const out = await child.output();
+  strictEqual(out.code, 143, decoder.decode(out.stderr));
+  deepStrictEqual(scratches(drills), []);
+  strictEqual(await serverRuns(), false);
+
+  // A drill killed outright leaves its folder and server: the next drill removes both.
+  const killed = spawnBackupd(["drill", "--dest", dest, ...slow]);
+  await waitFor("the second drill's check", async () => {
+    const ps = await run("ps", ["-eo", "args"]);
+    return ps.stdout.includes("pg_sleep") || undefined;
+  }, 120);
+  const victim = descendantsOf(killed.pid).find((pid) =>
+    Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("main.ts")
+  ) as number;
+  signalProcess(victim, "SIGKILL");
+  await killed.output();
+  strictEqual(scratches(drills).length, 1);
+  const next = await backupd(["drill", "--dest", dest, "--drill-dir", drills]);
+  strictEqual(next.code, 0, next.stderr);
+  match(
+    next.stderr,
+    /INFO removed the scratch folder of an interrupted drill path=.*backupd-drill-scratch-/,
+  );
+  deepStrictEqual(scratches(drills), []);
+  strictEqual(await serverRuns(), false);
+});
