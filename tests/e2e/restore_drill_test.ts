@@ -119,7 +119,10 @@ Deno.test("a damaged table file (sidecar recomputed) fails with exit 1 naming it
   const damaged = await backupd(["drill", "--dest", dest]);
   strictEqual(damaged.code, 1, damaged.stderr);
   match(damaged.stdout, new RegExp(`^drill FAILED: ${archive}\n`));
-  match(damaged.stdout, new RegExp(`problem: pg_verifybackup failed: .*"${table}".*checksum`));
+  match(
+    damaged.stdout,
+    new RegExp(`problem: pg_verifybackup failed: checksum mismatch for file "${table}"`),
+  );
   match(damaged.stderr, new RegExp(`ERROR drill failed error=.*${table}`));
 
   await using fresh = await tempDir("backupd-drill-check-");
@@ -164,10 +167,14 @@ Deno.test("no PostgreSQL programs, or another major version: one line, exit 2", 
   match(
     missing.stderr,
     new RegExp(
-      `backupd: Cannot run the restore drill: no postgres in "${empty}" \\(from --pg-bin\\); install PostgreSQL 15's server programs or give --pg-bin\\n$`,
+      `ERROR drill could not run error="Cannot run the restore drill: no postgres in \\\\"${empty}\\\\" \\(from --pg-bin\\); install PostgreSQL 15's server programs or give --pg-bin"\\n$`,
     ),
   );
-  strictEqual(missing.stderr.split("\n").filter((l) => / ERROR | backupd: /.test(l)).length, 2);
+  strictEqual(
+    missing.stderr.split("\n").filter((l) => / ERROR /.test(l)).length,
+    1,
+    missing.stderr,
+  );
   // A folder whose postgres says it is PostgreSQL 14.
   const other = `${work.path}/pg14-bin`;
   await Deno.mkdir(other);
@@ -182,7 +189,7 @@ Deno.test("no PostgreSQL programs, or another major version: one line, exit 2", 
   strictEqual(wrong.code, 2, wrong.stderr);
   match(
     wrong.stderr,
-    /Cannot run the restore drill: the programs in ".*pg14-bin" are PostgreSQL 14, the archive's data folder is PostgreSQL 15 \(PG_VERSION\); give --pg-bin with PostgreSQL 15's\n$/,
+    /ERROR drill could not run error="Cannot run the restore drill: the programs in \\".*pg14-bin\\" are PostgreSQL 14, the archive's data folder is PostgreSQL 15 \(PG_VERSION\); give --pg-bin with PostgreSQL 15's"\n$/,
   );
   deepStrictEqual(scratches(drills), []);
 });
@@ -201,14 +208,14 @@ Deno.test("SIGTERM mid-drill stops the server and removes the scratch folder (ex
   await waitFor("the drill's server", async () => await serverRuns() || undefined, 120);
   // While the check sleeps: the server listens on no TCP port.
   await waitFor("the check to run", async () => {
-    const ps = await run("ps", ["-eo", "args"]);
-    return ps.stdout.includes("pg_sleep") || undefined;
+    // The check's psql, not the command lines that carry it.
+    const psql = await run("pgrep", ["-f", "bin/psql .*pg_sleep"]);
+    return psql.stdout.trim() !== "" || undefined;
   }, 120);
   const listening = await run("ss", ["-Hltnp"]);
   strictEqual(/postgres/.test(listening.stdout), false, listening.stdout);
-  const drillPid = descendantsOf(child.pid).find((pid) =>
-    Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("main.ts")
-  ) as number;
+  // The drill itself is `deno task`'s child.
+  const drillPid = descendantsOf(child.pid)[0] as number;
   signalProcess(drillPid, "SIGTERM");
   const out = await child.output();
   strictEqual(out.code, 143, decoder.decode(out.stderr));
@@ -218,12 +225,11 @@ Deno.test("SIGTERM mid-drill stops the server and removes the scratch folder (ex
   // A drill killed outright leaves its folder and server: the next drill removes both.
   const killed = spawnBackupd(["drill", "--dest", dest, ...slow]);
   await waitFor("the second drill's check", async () => {
-    const ps = await run("ps", ["-eo", "args"]);
-    return ps.stdout.includes("pg_sleep") || undefined;
+    // The check's psql, not the command lines that carry it.
+    const psql = await run("pgrep", ["-f", "bin/psql .*pg_sleep"]);
+    return psql.stdout.trim() !== "" || undefined;
   }, 120);
-  const victim = descendantsOf(killed.pid).find((pid) =>
-    Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("main.ts")
-  ) as number;
+  const victim = descendantsOf(killed.pid)[0] as number;
   signalProcess(victim, "SIGKILL");
   await killed.output();
   strictEqual(scratches(drills).length, 1);
