@@ -133,7 +133,7 @@ export const verifyCommand: Command = {
     json: { flag: "--json", help: "print the verdicts as one JSON object" },
     withWal: {
       flag: "--with-wal",
-      help: "check every stored WAL file too (--all does)",
+      help: "check every stored WAL file too (--all does when there is any)",
     },
   },
   async run(ctx) {
@@ -146,9 +146,13 @@ export const verifyCommand: Command = {
       verdicts.push(verdict);
       if (!ctx.options.json) printVerdict(verdict, ctx);
     }
-    const wal = ctx.options.withWal === true || scope.all
+    const asked = ctx.options.withWal === true;
+    let wal = asked || scope.all
       ? await checkWal(ctx.settings, scope.remote, identities)
       : undefined;
+    // --all says nothing of a WAL folder that is not there; --with-wal always answers.
+    const stored = wal ? wal.segments + wal.partials + wal.histories + wal.bases : 0;
+    if (!asked && stored === 0) wal = undefined;
     if (wal && !ctx.options.json) printWal(wal, ctx);
     const ok = verdicts.every((v) => v.ok) && (wal?.ok ?? true);
     if (ctx.options.json) {

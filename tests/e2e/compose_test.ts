@@ -181,17 +181,16 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
         await waitFor("half a second", () => Date.now() > between + 500 || undefined);
         strictEqual((await insert(101, 200)).code, 0);
         await caughtUpAfter(Date.now());
-        const into = `${work.path}/moment`;
-        const restored = await backupd([
+        // As README's compose recipe types it: the restore service, into ./restored.
+        const into = `${project}/restored`;
+        const restored = await compose(
+          "run",
+          "--rm",
           "restore",
-          "--dest",
-          `${project}/backup`,
           "--to-time",
           new Date(between).toISOString(),
-          "--to",
-          into,
-        ]);
-        strictEqual(restored.code, 0, restored.stderr);
+        );
+        strictEqual(restored.code, 0, restored.stdout + restored.stderr);
         const { rows, log } = await queryRestored(
           name,
           into,
@@ -200,6 +199,7 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
         strictEqual(rows, "1|100|100", log);
         match(log, /recovery stopping before commit of transaction \d+, time /);
         match(log, /selected new timeline ID: 2/);
+        await Deno.remove(into, { recursive: true });
       },
     );
     await t.step(
