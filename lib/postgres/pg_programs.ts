@@ -14,7 +14,7 @@ export interface PgPrograms {
 }
 
 /** The programs a drill runs. */
-export const DRILL_PROGRAMS = ["postgres", "pg_ctl", "psql", "pg_amcheck"] as const;
+export const DRILL_PROGRAMS = ["postgres", "pg_ctl", "pg_isready", "psql", "pg_amcheck"] as const;
 
 async function output(program: string, args: string[]): Promise<string | undefined> {
   try {

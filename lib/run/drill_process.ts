@@ -177,15 +177,25 @@ export class PgProcess {
       options,
       "start",
     ]);
-    if (out.code !== 0) {
-      const log = await Deno.readTextFile(`${this.#run}/server.log`).catch(() => "");
-      const fatal = log.split("\n").filter((l) => / (FATAL|PANIC|ERROR): /.test(l)).slice(-2);
-      throw new DrillProblem(
-        `PostgreSQL did not start on the restored folder: ${
-          fatal.join(" ").replace(/^.*?(FATAL|PANIC|ERROR): /, "") || firstLines(out.stderr)
-        }`,
-      );
+    if (out.code !== 0) throw await this.#notStarted(firstLines(out.stderr));
+    // pg_ctl returns at "standby" too, before recovery ends: wait until connections are taken.
+    for (;;) {
+      const ready = await this.#exec("pg_isready", ["-q", "-h", this.#run, "-p", PORT]);
+      if (ready.code === 0) return;
+      if (!(await PgProcess.#running(this.data))) throw await this.#notStarted("it stopped");
+      await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /** Why the server did not start, from its log. */
+  async #notStarted(fallback: string): Promise<DrillProblem> {
+    const log = await Deno.readTextFile(`${this.#run}/server.log`).catch(() => "");
+    const fatal = log.split("\n").filter((l) => / (FATAL|PANIC|ERROR): /.test(l)).slice(-2);
+    return new DrillProblem(
+      `PostgreSQL did not start on the restored folder: ${
+        fatal.join(" ").replace(/^.*?(FATAL|PANIC|ERROR): /, "") || fallback
+      }`,
+    );
   }
 
   /** pg_amcheck of every database, heap and index; a problem is a `DrillProblem` naming it. */

@@ -58,7 +58,7 @@ Deno.test("a mistyped command or option gets one line naming the nearest, exit 2
   strictEqual(command.code, 2);
   strictEqual(
     command.stderr,
-    "backupd: Cannot parse the command line: unknown command 'nwo' (did you mean now?); the commands are now, run, health, list, verify, restore, prune, config\n",
+    "backupd: Cannot parse the command line: unknown command 'nwo' (did you mean now?); the commands are now, run, health, list, verify, restore, prune, config, wal, drill\n",
   );
   const option = await backupd(["now", "--souce", "/srv"]);
   strictEqual(option.code, 2);
@@ -224,6 +224,7 @@ Deno.test("verify --json and prune --dry-run --json print one object each", asyn
       location: dest,
       keep: [{ path: archive, reasons: ["newest", "last 1"] }],
       remove: [],
+      removeWal: [],
     }],
   });
 });

@@ -178,7 +178,9 @@ Deno.test("no PostgreSQL programs, or another major version: one line, exit 2", 
   // A folder whose postgres says it is PostgreSQL 14.
   const other = `${work.path}/pg14-bin`;
   await Deno.mkdir(other);
-  for (const program of ["postgres", "pg_ctl", "psql", "pg_amcheck", "pg_verifybackup"]) {
+  for (
+    const program of ["postgres", "pg_ctl", "pg_isready", "psql", "pg_amcheck", "pg_verifybackup"]
+  ) {
     await Deno.writeTextFile(
       `${other}/${program}`,
       "#!/bin/sh\necho 'postgres (PostgreSQL) 14.11'\n",
