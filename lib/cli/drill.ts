@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { EXIT, STOP_CODES } from "../base/errors.ts";
 import { stopOnSignals } from "../daemon/stop_signals.ts";
 import { type DrillReport, runDrill } from "../run/drill.ts";
-import { recordDrill } from "../store/drill_record.ts";
+import { afterDrill } from "../run/drill_notices.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { existingDest, identitiesOf, LATEST, locate } from "./find_archive.ts";
 
@@ -25,6 +25,9 @@ export const drillCommand: Command = {
     "pgBin",
     "postgres",
     "ageIdentity",
+    "notify",
+    "notifyOn",
+    "metricsFile",
   ],
   operands: { spec: "[archive]", help: "latest (the default), a path or a name relative to DEST" },
   options: { json: { flag: "--json", help: "print the report as one JSON object" } },
@@ -44,15 +47,7 @@ async function drill(ctx: CommandContext): Promise<number> {
     isRoot: ctx.isRoot,
     signal: stop.signal,
   }).finally(() => stop.dispose());
-  await recordDrill(dest, {
-    result: report.result,
-    archive: report.archive,
-    started: report.started,
-    ended: report.ended,
-    seconds: (Date.parse(report.ended) - Date.parse(report.started)) / 1000,
-    ...(report.rtoSeconds !== undefined ? { rtoSeconds: report.rtoSeconds } : {}),
-    ...(report.problem ? { problem: report.problem } : {}),
-  }).catch((err) => log.warn("cannot record the drill", { error: String(err) }));
+  await afterDrill(settings, dest, report, { log, now: ctx.now });
   ctx.stdout(ctx.options.json ? `${JSON.stringify(report)}\n` : reportText(report));
   const stoppedBy = stop.stoppedBy();
   if (stoppedBy) return STOP_CODES[stoppedBy];

@@ -176,6 +176,60 @@ export async function recordWal(
   }
 }
 
+let drillGauges: { lastSuccess: Gauge; duration: Gauge; result: Gauge } | undefined;
+
+/** A restore drill as the metrics take it. */
+export interface DrillMetrics {
+  /** Its exit code: 0 passed, 1 a problem found, 2 could not run. */
+  code: number;
+  /** How long it took, seconds. */
+  seconds: number;
+  /** When the last passed drill ended, epoch ms, if one did. */
+  lastPassedMs?: number;
+}
+
+/**
+ * The drill gauges after a drill; the textfile too when one is asked for.
+ *
+ * @example
+ * ```ts ignore
+ * await recordDrillMetrics(settings, { code: 0, seconds: 42.1, lastPassedMs: Date.now() }, log);
+ * ```
+ */
+export async function recordDrillMetrics(
+  settings: Settings,
+  drill: DrillMetrics,
+  log: Logger,
+): Promise<void> {
+  if (!metricsWanted(settings)) return;
+  try {
+    const m = await makeMetrics(settings);
+    // Made at the first drill: before one, no drill metric claims a result.
+    if (!drillGauges) {
+      const prom = await import("prom-client");
+      const gauge = (name: string, help: string) =>
+        new prom.Gauge({ name, help, registers: [m.registry] });
+      drillGauges = {
+        lastSuccess: gauge(
+          "backupd_drill_last_success_timestamp_seconds",
+          "When the last restore drill that passed ended.",
+        ),
+        duration: gauge("backupd_drill_duration_seconds", "How long the last restore drill took."),
+        result: gauge(
+          "backupd_drill_result",
+          "The last restore drill's exit code: 0 passed, 1 a problem found, 2 could not run.",
+        ),
+      };
+    }
+    drillGauges.result.set(drill.code);
+    drillGauges.duration.set(drill.seconds);
+    if (drill.lastPassedMs !== undefined) drillGauges.lastSuccess.set(drill.lastPassedMs / 1000);
+    if (settings.metricsFile) await writeTextfile(settings.metricsFile, await m.registry.metrics());
+  } catch (err) {
+    log.warn("cannot record the metrics", { error: describeError(err) });
+  }
+}
+
 /** Writes the textfile atomically, as node_exporter wants: a temporary name, then renamed. */
 async function writeTextfile(path: string, text: string): Promise<void> {
   const temporary = `${dirname(path)}/.${basename(path)}.${Deno.pid}.tmp`;

@@ -9,8 +9,13 @@ import type { NotifyTarget } from "../settings/notify_target.ts";
 import { postWithTimeout } from "./http_post.ts";
 import { type NoticeDeps, noticeTimeoutMs, type RunReport } from "./run_report.ts";
 
+/** What a notice is about. */
+export type NoticeKind = "backup" | "restore drill";
+
 /** What a notification says about a run. */
 export interface RunNotice {
+  /** What ran: a backup, or a restore drill (README: Restore drills). */
+  what: NoticeKind;
   /** ok, warning or failed. */
   result: RunReport["result"];
   /** The host name. */
@@ -46,14 +51,17 @@ export function runNotice(
   report: RunReport,
   seconds: number,
   now: Date,
+  about: { what: NoticeKind; archive?: string } = { what: "backup" },
 ): RunNotice {
   const outcome = report.outcome;
   return {
+    what: about.what,
     result: report.result,
     host: Deno.hostname(),
     source: settings.source,
     dest: settings.dest,
     ...(outcome ? { archive: outcome.archive, bytes: outcome.bytesOut } : {}),
+    ...(about.archive ? { archive: about.archive } : {}),
     ...(outcome ? { size: formatBytes(outcome.bytesOut) } : {}),
     seconds: Number(seconds.toFixed(3)),
     ...(report.error !== undefined ? { error: describeError(report.error) } : {}),
@@ -79,7 +87,10 @@ export function noticeText(notice: RunNotice): { subject: string; body: string }
     `host: ${notice.host}`,
     `time: ${notice.time}`,
   ];
-  return { subject: `backupd on ${notice.host}: backup ${verdict}`, body: `${lines.join("\n")}\n` };
+  return {
+    subject: `backupd on ${notice.host}: ${notice.what} ${verdict}`,
+    body: `${lines.join("\n")}\n`,
+  };
 }
 
 /** Sends one notice to one target within `timeoutMs`; throws when it cannot. */
@@ -142,11 +153,18 @@ export async function notifyRun(
   deps: NoticeDeps,
   report: RunReport,
   startedMs: number,
+  about: { what: NoticeKind; archive?: string } = { what: "backup" },
 ): Promise<void> {
   if (settings.notify.length === 0) return;
   if (settings.notifyOn === "failure" && report.result !== "failed") return;
   const timeoutMs = noticeTimeoutMs(deps);
-  const notice = runNotice(settings, report, (deps.now() - startedMs) / 1000, new Date(deps.now()));
+  const notice = runNotice(
+    settings,
+    report,
+    (deps.now() - startedMs) / 1000,
+    new Date(deps.now()),
+    about,
+  );
   await Promise.all(settings.notify.map(async (target) => {
     try {
       await sendNotice(target, notice, deps.fetch ?? fetch, timeoutMs);

@@ -8,6 +8,7 @@ import {
   backupNow,
   descendantsOf,
   flipMiddleByte,
+  noticeReceiver,
   run,
   signalProcess,
   spawnBackupd,
@@ -64,6 +65,8 @@ Deno.test("a drill of a good --postgres archive passes every step and reports it
     "SELECT count(*) = 500 FROM staff",
     "--drill-check",
     "SELECT sum(abalance) = (SELECT coalesce(sum(delta), 0) FROM pgbench_history) FROM pgbench_accounts",
+    "--metrics-file",
+    `${work.path}/backupd.prom`,
     "--json",
   ]);
   strictEqual(drill.code, 0, drill.stderr);
@@ -90,6 +93,13 @@ Deno.test("a drill of a good --postgres archive passes every step and reports it
     match(drill.stderr, new RegExp(`INFO drill: ${step} `));
   }
   deepStrictEqual(scratches(drills), []);
+  const metrics = await Deno.readTextFile(`${work.path}/backupd.prom`);
+  match(metrics, /^backupd_drill_result 0$/m);
+  match(metrics, /^backupd_drill_duration_seconds [1-9]/m);
+  strictEqual(
+    Number(/^backupd_drill_last_success_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]) * 1000,
+    Date.parse(report.ended),
+  );
   const after = await backupd(["health", "--dest", dest, "--drill-max-age", "8d"]);
   strictEqual(after.code, 0, after.stdout);
   const listed = await backupd(["list", "--dest", dest]);
@@ -128,10 +138,13 @@ Deno.test("a damaged table file (sidecar recomputed) fails with exit 1 naming it
   await using fresh = await tempDir("backupd-drill-check-");
   const good = await backedUp(fresh.path);
   await good.db.stop();
+  const receiver = noticeReceiver();
   const checked = await backupd([
     "drill",
     "--dest",
     good.dest,
+    "--notify",
+    receiver.url,
     "--drill-check",
     "SELECT count(*) = 500 FROM staff",
     "--drill-check",
@@ -144,6 +157,14 @@ Deno.test("a damaged table file (sidecar recomputed) fails with exit 1 naming it
     checked.stderr,
     /ERROR drill failed error="check \\"SELECT count\(\*\) > 1000 FROM staff\\" answered f"/,
   );
+  await receiver.close();
+  const notice = JSON.parse(receiver.notices[0] as string);
+  deepStrictEqual([notice.what, notice.result, notice.archive], [
+    "restore drill",
+    "failed",
+    good.archive,
+  ]);
+  strictEqual(notice.error, 'check "SELECT count(*) > 1000 FROM staff" answered f');
 });
 
 Deno.test("no PostgreSQL programs, or another major version: one line, exit 2", async () => {
