@@ -108,6 +108,11 @@ export const DAEMON_SETTINGS: readonly SettingKey[] = [
   "walInterval",
   "walSlot",
   "walMaxRetained",
+  "drillSchedule",
+  "drillDir",
+  "drillCheck",
+  "drillDatabase",
+  "pgBin",
 ];
 
 /** The retention rules. */

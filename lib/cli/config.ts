@@ -90,10 +90,6 @@ export const configCommand: Command = {
   settings: [
     ...DAEMON_SETTINGS,
     "ageIdentity",
-    "drillDir",
-    "drillCheck",
-    "drillDatabase",
-    "pgBin",
     "drillMaxAge",
   ],
   options: { json: { flag: "--json", help: "print the settings as one JSON object" } },

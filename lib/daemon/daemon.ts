@@ -16,6 +16,7 @@ import { checkFolders, type FolderOrigins } from "../archive/folders.ts";
 import { runBackup } from "../run/run.ts";
 import { openBucket } from "../run/offsite_step.ts";
 import { cronSlots } from "./schedule.ts";
+import { drillOnSchedule, Turns } from "./drills.ts";
 import type { Settings } from "../settings/settings.ts";
 import { writeDaemonState } from "../store/run_status.ts";
 import { listArchives, removeStalePartials } from "../store/local_store.ts";
@@ -114,13 +115,25 @@ async function serve(
     wal: settings.wal ? `every ${settings.wal.intervalMs / 1000} s` : "off",
   });
   const archiving = archiveInBackground(settings, folders, deps, stop.signal);
+  // Backups and drills take turns: a drill never runs beside a backup.
+  const turns = new Turns();
+  const drilling = drillOnSchedule(settings, folders.dest, {
+    clock,
+    log,
+    pid: deps.pid,
+    stop: stop.signal,
+    turns,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
   try {
     await daemonLoop({
       clock,
       slots,
       log,
       backup: (reason, slot) =>
-        backupOnce(settings, origins, deps, { state, stop, reason, slot }, running),
+        turns.run(() =>
+          backupOnce(settings, origins, deps, { state, stop, reason, slot }, running)
+        ),
       stop: stop.signal,
       wakeup,
       runOnStart: settings.runOnStart,
@@ -134,6 +147,7 @@ async function serve(
   } finally {
     removeUsr1();
     await archiving;
+    await drilling;
   }
 }
 

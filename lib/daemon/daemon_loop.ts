@@ -81,6 +81,8 @@ export interface LoopDeps {
   catchUp: boolean;
   /** When the newest archive was made; catch-up needs one. */
   newestArchive: number | undefined;
+  /** What a run makes, for messages. @default {"archive"} */
+  made?: string;
 }
 
 /** The longest sleep: the clock is re-read at least this often. */
@@ -141,7 +143,9 @@ export async function daemonLoop(deps: LoopDeps): Promise<void> {
   } else if (deps.catchUp && deps.newestArchive !== undefined) {
     const passed = slots.latest(handled);
     if (passed !== undefined && passed > deps.newestArchive) {
-      log.info("catching up: a slot passed since the newest archive", { slot: isoTime(passed) });
+      log.info(`catching up: a slot passed since the newest ${deps.made ?? "archive"}`, {
+        slot: isoTime(passed),
+      });
       await runThenSkip("catch-up", passed);
     }
   }

@@ -218,6 +218,12 @@ export const SETTINGS = {
     default: "pg_config --bindir, else /usr/lib/postgresql/MAJOR/bin",
     help: "PostgreSQL's programs for restore drills",
   },
+  drillSchedule: {
+    flag: "--drill-schedule <cron>",
+    env: "BACKUP_DRILL_SCHEDULE",
+    default: "off",
+    help: "when the daemon runs a restore drill of the newest archive (5 or 6 fields, in --tz)",
+  },
   drillMaxAge: {
     flag: "--drill-max-age <duration>",
     env: "BACKUP_DRILL_MAX_AGE",

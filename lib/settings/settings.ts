@@ -64,10 +64,11 @@ export interface System {
  */
 export function resolveSettings(flags: Flags, env: Env, system: System): Settings {
   const r = new Resolver(flags, env);
+  const schedule = scheduleSettings(r, system.timeZone);
   return {
     ...archiveSettings(r),
-    ...scheduleSettings(r, system.timeZone),
-    ...drillSettings(r, system.tempDir ?? "/tmp"),
+    ...schedule,
+    ...drillSettings(r, system.tempDir ?? "/tmp", schedule.tz),
     ...hookSettings(r),
     ...noticeSettings(r),
     ...dockerSettings(r),

@@ -6,12 +6,14 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupd,
   backupNow,
+  daemonPid,
   descendantsOf,
   flipMiddleByte,
   noticeReceiver,
   run,
   signalProcess,
   spawnBackupd,
+  spawnDaemon,
   tempDir,
   waitFor,
 } from "../helpers.ts";
@@ -264,4 +266,39 @@ Deno.test("SIGTERM mid-drill stops the server and removes the scratch folder (ex
   );
   deepStrictEqual(scratches(drills), []);
   strictEqual(await serverRuns(), false);
+});
+
+Deno.test("the daemon runs the scheduled drill of the newest archive, and health --drill-max-age follows it", async () => {
+  await using work = await tempDir("backupd-drill-daemon-");
+  const { db, dest, archive } = await backedUp(work.path);
+  await db.stop();
+  const drills = `${work.path}/drills`;
+  await Deno.mkdir(drills);
+  const before = await backupd(["health", "--dest", dest, "--drill-max-age", "1h"]);
+  strictEqual(before.code, 1, before.stdout);
+  const daemon = spawnDaemon(db.data, dest, [
+    "--drill-schedule",
+    "*/3 * * * * *",
+    "--drill-dir",
+    drills,
+    "--drill-check",
+    "SELECT count(*) = 500 FROM staff",
+  ]);
+  const pid = await daemonPid(dest);
+  const passed = await waitFor("a scheduled drill to pass", async () => {
+    const record = JSON.parse(
+      await Deno.readTextFile(`${dest}/.backupd/drills.json`).catch(() => "{}"),
+    );
+    return record.passed?.[archive];
+  }, 120);
+  const health = await backupd(["health", "--dest", dest, "--drill-max-age", "1h"]);
+  strictEqual(health.code, 0, health.stdout);
+  signalProcess(pid, "SIGTERM");
+  const out = await daemon.output();
+  const stderr = decoder.decode(out.stderr);
+  strictEqual([0, 143].includes(out.code), true, stderr);
+  match(stderr, /INFO restore drills scheduled schedule="\*\/3 \* \* \* \* \*"/);
+  match(stderr, /INFO drill: check passed check="SELECT count\(\*\) = 500 FROM staff"/);
+  strictEqual(Date.parse(passed) <= Date.now(), true);
+  deepStrictEqual(scratches(drills), []);
 });
