@@ -5,7 +5,11 @@
 import { resolve } from "node:path";
 import { EXIT, STOP_CODES } from "../base/errors.ts";
 import { stopOnSignals } from "../daemon/stop_signals.ts";
-import { type DrillReport, runDrill } from "../run/drill.ts";
+import { type DrillReport, type DrillSource, runDrill } from "../run/drill.ts";
+import { localStore } from "../store/local_store.ts";
+import { readWalCatalog } from "../postgres/wal_catalog.ts";
+import { planRecovery } from "../postgres/pitr.ts";
+import { parseTargetTime } from "./restore.ts";
 import { afterDrill } from "../run/drill_notices.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { existingDest, identitiesOf, LATEST, locate } from "./find_archive.ts";
@@ -30,18 +34,25 @@ export const drillCommand: Command = {
     "metricsFile",
   ],
   operands: { spec: "[archive]", help: "latest (the default), a path or a name relative to DEST" },
-  options: { json: { flag: "--json", help: "print the report as one JSON object" } },
+  options: {
+    json: { flag: "--json", help: "print the report as one JSON object" },
+    toTime: {
+      flag: "--to-time <time>",
+      help: 'drill a point-in-time recovery: "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601, or latest',
+    },
+  },
   run: drill,
 };
 
 async function drill(ctx: CommandContext): Promise<number> {
   const { settings, log, io } = ctx;
   const dest = await existingDest(settings, "run the restore drill");
-  const file = await locate(dest, ctx.operands[0] ?? LATEST);
-  const shown = file.startsWith(`${dest}/`) ? file.slice(dest.length + 1) : resolve(file);
   const { identities } = await identitiesOf(settings);
+  const source = ctx.options.toTime === undefined
+    ? await archiveSource(dest, ctx.operands[0] ?? LATEST, identities)
+    : await recoverySource(ctx, dest, String(ctx.options.toTime), identities);
   const stop = stopOnSignals(io.onSignal, log, () => true);
-  const report = await runDrill(settings, { file, shown, ...(identities ? { identities } : {}) }, {
+  const report = await runDrill(settings, source, {
     log,
     now: ctx.now,
     isRoot: ctx.isRoot,
@@ -56,6 +67,43 @@ async function drill(ctx: CommandContext): Promise<number> {
     error: report.problem,
   });
   return report.result === "failed" ? 1 : EXIT.failed;
+}
+
+/** An archive named (or the newest) under DEST. */
+async function archiveSource(
+  dest: string,
+  name: string,
+  identities: string[] | undefined,
+): Promise<DrillSource> {
+  const file = await locate(dest, name);
+  const shown = file.startsWith(`${dest}/`) ? file.slice(dest.length + 1) : resolve(file);
+  return { file, shown, ...(identities ? { identities } : {}) };
+}
+
+/** The base and the WAL of a point-in-time recovery from DEST, planned and checked first. */
+async function recoverySource(
+  ctx: CommandContext,
+  dest: string,
+  when: string,
+  identities: string[] | undefined,
+): Promise<DrillSource> {
+  const target = parseTargetTime(when, ctx.settings.tz, "--to-time");
+  const local = localStore(dest);
+  const store = local.wal();
+  const catalog = await readWalCatalog(store);
+  const plan = await planRecovery(catalog, target, {
+    store,
+    archives: new Set((await local.list()).map((a) => a.path)),
+    identities: identities ?? [],
+    now: ctx.now(),
+    timeZone: ctx.settings.tz,
+  });
+  return {
+    file: `${dest}/${plan.base.archive}`,
+    shown: `${plan.base.archive} to ${when}`,
+    ...(identities ? { identities } : {}),
+    recovery: { plan, store, segmentBytes: catalog.segmentBytes },
+  };
 }
 
 /** The report as lines: the result, each step's time, the RTO, sizes, each check. */

@@ -11,6 +11,8 @@ import type { Logger } from "../base/log.ts";
 import { restoreArchive } from "../read/restore.ts";
 import { bootstrapSuperuser, DRILL_PROGRAMS, findPrograms } from "../postgres/pg_programs.ts";
 import type { Settings } from "../settings/settings.ts";
+import { placeRecovery, type RecoveryPlan } from "../postgres/pitr.ts";
+import type { WalStore } from "../store/wal_store.ts";
 import { type CheckOutcome, DrillProblem, ownerOf, PgProcess } from "./drill_process.ts";
 
 /** How a drill ended: passed, a check or amcheck found a problem, or it could not run. */
@@ -60,6 +62,8 @@ export interface DrillSource {
   shown: string;
   /** age identities for an encrypted archive. */
   identities?: readonly string[];
+  /** For a point-in-time drill: the WAL to put into the restored base (README: Point-in-time recovery). */
+  recovery?: { plan: RecoveryPlan; store: WalStore; segmentBytes: number };
 }
 
 /** A drill's scratch folder is made with this prefix in --drill-dir. */
@@ -171,14 +175,16 @@ async function restoreAndStart(
   // The server's user must reach its folder inside the scratch folder.
   if (owner) await Deno.chmod(scratch, 0o711);
   const server = new PgProcess(programs, scratch, owner, deps.signal);
-  if (manifest) {
+  await verifyStep(server, manifest, report, deps);
+  if (source.recovery) {
+    // After pg_verifybackup, which checks the base as it was archived.
     t = deps.now();
-    await server.verifyBackup();
-    report.seconds.verify = seconds(deps.now() - t);
-    deps.log.info("drill: pg_verifybackup passed", { seconds: report.seconds.verify });
-  } else {
-    report.verifySkipped = "a plain archive has no backup_manifest";
-    deps.log.info("drill: pg_verifybackup skipped: a plain archive has no backup_manifest");
+    const { plan, store, segmentBytes } = source.recovery;
+    await placeRecovery(plan, data, { store, identities: source.identities ?? [], segmentBytes });
+    report.seconds.restore = seconds(report.seconds.restore * 1000 + deps.now() - t);
+    deps.log.info("drill: WAL put in place for recovery", {
+      files: plan.files.length + (plan.partial ? 1 : 0),
+    });
   }
   t = deps.now();
   await server.start();
@@ -189,6 +195,24 @@ async function restoreAndStart(
     rto_seconds: report.rtoSeconds,
   });
   return server;
+}
+
+/** pg_verifybackup when the archive has a manifest; said when it has none. */
+async function verifyStep(
+  server: PgProcess,
+  manifest: boolean,
+  report: DrillReport,
+  deps: DrillDeps,
+): Promise<void> {
+  if (!manifest) {
+    report.verifySkipped = "a plain archive has no backup_manifest";
+    deps.log.info("drill: pg_verifybackup skipped: a plain archive has no backup_manifest");
+    return;
+  }
+  const t = deps.now();
+  await server.verifyBackup();
+  report.seconds.verify = seconds(deps.now() - t);
+  deps.log.info("drill: pg_verifybackup passed", { seconds: report.seconds.verify });
 }
 
 /** pg_amcheck, then each check, timed into the report; a failed check fails the report. */

@@ -112,6 +112,21 @@ Deno.test("WAL archived every 2 s restores to the end after the server and its f
     );
   });
 
+  // A restore drill of the same moment passes, with the rows the moment holds.
+  const [due] = split(markers.acks, target);
+  const drilled = await backupd([
+    "drill",
+    "--dest",
+    dest,
+    "--to-time",
+    new Date(target).toISOString(),
+    "--drill-check",
+    `SELECT count(*) = ${due.length} FROM markers`,
+  ]);
+  strictEqual(drilled.code, 0, drilled.stdout + drilled.stderr);
+  match(drilled.stdout, /^drill PASSED: \d{4}-\d\d-\d\d\/\S+ to \d{4}-/);
+  match(drilled.stderr, /INFO drill: WAL put in place for recovery files=\d+/);
+
   const pit = await recoverAndStart(
     work.path,
     dest,
