@@ -114,17 +114,7 @@ async function serve(
     next: isoTime(slots.next(clock.now())),
     wal: settings.wal ? `every ${settings.wal.intervalMs / 1000} s` : "off",
   });
-  const archiving = archiveInBackground(settings, folders, deps, stop.signal);
-  // Backups and drills take turns: a drill never runs beside a backup.
-  const turns = new Turns();
-  const drilling = drillOnSchedule(settings, folders.dest, {
-    clock,
-    log,
-    pid: deps.pid,
-    stop: stop.signal,
-    turns,
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
-  });
+  const { turns, beside } = startBeside(settings, folders, deps, stop.signal);
   try {
     await daemonLoop({
       clock,
@@ -146,9 +136,33 @@ async function serve(
     });
   } finally {
     removeUsr1();
-    await archiving;
-    await drilling;
+    await beside;
   }
+}
+
+/**
+ * What runs beside the backups until the daemon stops: WAL archiving, and the scheduled
+ * drills, which take turns with the backups (a drill never runs beside a backup).
+ */
+function startBeside(
+  settings: Settings,
+  folders: { source: string; dest: string },
+  deps: DaemonDeps,
+  signal: AbortSignal,
+): { turns: Turns; beside: Promise<unknown> } {
+  const turns = new Turns();
+  const drilling = drillOnSchedule(settings, folders.dest, {
+    clock: deps.clock,
+    log: deps.log,
+    pid: deps.pid,
+    stop: signal,
+    turns,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
+  return {
+    turns,
+    beside: Promise.all([archiveInBackground(settings, folders, deps, signal), drilling]),
+  };
 }
 
 /**

@@ -198,15 +198,15 @@ export class PgProcess {
     );
   }
 
+  /** The arguments that reach the server over its socket as `user`. */
+  #reach(user: string): string[] {
+    return ["-h", this.#run, "-p", PORT, "-U", user];
+  }
+
   /** pg_amcheck of every database, heap and index; a problem is a `DrillProblem` naming it. */
   async amcheck(user: string): Promise<void> {
     const out = await this.#exec("pg_amcheck", [
-      "-h",
-      this.#run,
-      "-p",
-      PORT,
-      "-U",
-      user,
+      ...this.#reach(user),
       "--all",
       "--heapallindexed",
       "--install-missing",
@@ -219,12 +219,7 @@ export class PgProcess {
   /** One check: its one row's first value must be true. */
   async check(user: string, database: string, sql: string): Promise<CheckOutcome> {
     const out = await this.#exec("psql", [
-      "-h",
-      this.#run,
-      "-p",
-      PORT,
-      "-U",
-      user,
+      ...this.#reach(user),
       "-d",
       database,
       "-X",
