@@ -169,6 +169,31 @@ Deno.test("a damaged table file (sidecar recomputed) fails with exit 1 naming it
   strictEqual(notice.error, 'check "SELECT count(*) > 1000 FROM staff" answered f');
 });
 
+Deno.test("a plain archive of a stopped server's folder passes, pg_verifybackup skipped and said so", async () => {
+  await using work = await tempDir("backupd-drill-plain-");
+  const { db } = await backedUp(work.path);
+  await db.stop();
+  // The stopped server's folder, copied plainly (no --postgres): no backup_manifest.
+  const plain = `${work.path}/plain`;
+  const made = await backupNow(db.data, plain, []);
+  strictEqual(made.code, 0, made.stderr);
+  const drill = await backupd([
+    "drill",
+    "--dest",
+    plain,
+    "--drill-check",
+    "SELECT count(*) = 500 FROM staff",
+  ]);
+  strictEqual(drill.code, 0, drill.stderr);
+  match(drill.stdout, /^drill PASSED: /);
+  match(drill.stdout, /pg_verifybackup skipped\b/);
+  match(drill.stdout, /^ {2}pg_verifybackup skipped: a plain archive has no backup_manifest$/m);
+  match(
+    drill.stderr,
+    /INFO drill: pg_verifybackup skipped: a plain archive has no backup_manifest/,
+  );
+});
+
 Deno.test("no PostgreSQL programs, or another major version: one line, exit 2", async () => {
   await using work = await tempDir("backupd-drill-programs-");
   const { db, dest } = await backedUp(work.path);
