@@ -3,7 +3,9 @@
 // the report and its timings; exit 0 passed, 1 a problem found, 2 could not run.
 
 import { resolve } from "node:path";
-import { EXIT, STOP_CODES } from "../base/errors.ts";
+import { EXIT, STOP_CODES, UsageError } from "../base/errors.ts";
+import { drillOnSchedule, Turns } from "../daemon/drills.ts";
+import { systemClock } from "../daemon/daemon.ts";
 import { stopOnSignals } from "../daemon/stop_signals.ts";
 import { type DrillReport, type DrillSource, runDrill } from "../run/drill.ts";
 import { localStore } from "../store/local_store.ts";
@@ -32,10 +34,17 @@ export const drillCommand: Command = {
     "notify",
     "notifyOn",
     "metricsFile",
+    "drillSchedule",
+    "catchUp",
   ],
   operands: { spec: "[archive]", help: "latest (the default), a path or a name relative to DEST" },
   options: {
     json: { flag: "--json", help: "print the report as one JSON object" },
+    scheduled: {
+      flag: "--scheduled",
+      help:
+        "drill the newest archive at each --drill-schedule slot until stopped (the restore-drill service)",
+    },
     toTime: {
       flag: "--to-time <time>",
       help: 'drill a point-in-time recovery: "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601, or latest',
@@ -47,6 +56,7 @@ export const drillCommand: Command = {
 async function drill(ctx: CommandContext): Promise<number> {
   const { settings, log, io } = ctx;
   const dest = await existingDest(settings, "run the restore drill");
+  if (ctx.options.scheduled) return await drillScheduled(ctx, dest);
   const { identities } = await identitiesOf(settings);
   const source = ctx.options.toTime === undefined
     ? await archiveSource(dest, ctx.operands[0] ?? LATEST, identities)
@@ -67,6 +77,33 @@ async function drill(ctx: CommandContext): Promise<number> {
     error: report.problem,
   });
   return report.result === "failed" ? 1 : EXIT.failed;
+}
+
+/**
+ * `drill --scheduled`: the newest archive drilled at each slot of --drill-schedule until
+ * SIGTERM or SIGINT, as the daemon's drills are (README: Restore drills).
+ */
+async function drillScheduled(ctx: CommandContext, dest: string): Promise<number> {
+  const { settings, log, io } = ctx;
+  if (!settings.drillSchedule) {
+    throw new UsageError(
+      'Cannot run drills on a schedule: give --drill-schedule (or BACKUP_DRILL_SCHEDULE), e.g. "0 3 * * 0"',
+    );
+  }
+  const stop = stopOnSignals(io.onSignal, log, () => false);
+  try {
+    await drillOnSchedule(settings, dest, {
+      clock: { now: io.now, sleep: systemClock.sleep },
+      log,
+      pid: io.pid,
+      stop: stop.signal,
+      turns: new Turns(),
+    });
+  } finally {
+    stop.dispose();
+  }
+  log.info("scheduled drills stopped");
+  return EXIT.ok;
 }
 
 /** An archive named (or the newest) under DEST. */

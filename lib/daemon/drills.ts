@@ -113,7 +113,9 @@ async function drillNewest(settings: Settings, dest: string, deps: DrillLoopDeps
         isRoot: Deno.uid() === 0,
       },
     );
-    if (report.result !== "passed" && !deps.stop.aborted) {
+    if (report.result === "passed") {
+      deps.log.info("drill passed", { archive: newest.path, rto_seconds: report.rtoSeconds });
+    } else if (!deps.stop.aborted) {
       deps.log.error("drill failed", { archive: newest.path, error: report.problem });
     }
     await afterDrill(settings, dest, report, {

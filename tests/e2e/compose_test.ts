@@ -203,6 +203,37 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
       },
     );
     await t.step(
+      "the restore-drill service drills the stack's newest archive with no network and turns healthy",
+      async () => {
+        const drilled = await compose(
+          "run",
+          "--rm",
+          "restore-drill",
+          "drill",
+          "--json",
+          "--drill-check",
+          "SELECT count(*) = 5000 FROM staff",
+        );
+        strictEqual(drilled.code, 0, drilled.stdout + drilled.stderr);
+        const report = JSON.parse(drilled.stdout);
+        strictEqual(report.result, "passed");
+        strictEqual(report.archive, (await archives()).at(-1));
+        deepStrictEqual(report.checks.map((c: { ok: boolean }) => c.ok), [true]);
+        strictEqual(report.seconds.verify > 0 && report.seconds.amcheck > 0, true);
+        // The service as `up` started it: no network, a memory limit, its own state.
+        const service = `${name}_restore-drill_1`;
+        strictEqual(await inspect(service, "{{.HostConfig.NetworkMode}}"), "none");
+        strictEqual(await inspect(service, "{{.HostConfig.Memory}}"), String(1024 ** 3));
+        const health = await compose("run", "--rm", "restore-drill", "health");
+        strictEqual(health.code, 0, health.stdout + health.stderr);
+        // ./backup was mounted read-only: the drill's record is in its own volume.
+        strictEqual(
+          await Deno.stat(`${project}/backup/.backupd/drills.json`).then(() => true, () => false),
+          false,
+        );
+      },
+    );
+    await t.step(
       "run --rm restore latest restores into ./restored without Deno on the host, owners kept",
       async () => {
         const newest = (await archives()).at(-1) ?? "";

@@ -89,6 +89,7 @@ async function backupContext(dir: string): Promise<void> {
   await must("cp", [
     await denoBinary(dir),
     `${STANDINS}/backup.Dockerfile`,
+    `${STANDINS}/drill.Dockerfile`,
     `${STANDINS}/backupd.sh`,
     `${dir}/`,
   ], "copy");

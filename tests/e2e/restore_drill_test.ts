@@ -242,6 +242,12 @@ Deno.test("no PostgreSQL programs, or another major version: one line, exit 2", 
     /ERROR drill could not run error="Cannot run the restore drill: the programs in \\".*pg14-bin\\" are PostgreSQL 14, the archive's data folder is PostgreSQL 15 \(PG_VERSION\); give --pg-bin with PostgreSQL 15's"\n$/,
   );
   deepStrictEqual(scratches(drills), []);
+  const unscheduled = await backupd(["drill", "--dest", dest, "--scheduled"]);
+  strictEqual(unscheduled.code, 2, unscheduled.stderr);
+  match(
+    unscheduled.stderr,
+    /^backupd: Cannot run drills on a schedule: give --drill-schedule \(or BACKUP_DRILL_SCHEDULE\), e\.g\. "0 3 \* \* 0"\n$/,
+  );
 });
 
 Deno.test("SIGTERM mid-drill stops the server and removes the scratch folder (exit 143); no TCP port was opened; a killed drill's leftovers go with the next", async () => {
