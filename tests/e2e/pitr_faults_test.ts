@@ -112,7 +112,7 @@ Deno.test("the slot dropped by hand: one ERROR, unhealthy, notified; the next ba
   const dest = `${work.path}/backup`;
   const receiver = noticeReceiver();
   const notices = receiver.notices;
-  const daemon = await walDaemon(db, dest, {
+  await using daemon = await walDaemon(db, dest, {
     interval: "1s",
     extra: [
       "--run-on-start",
@@ -248,7 +248,7 @@ Deno.test("recovery targets that cannot be reached end in one line, exit 2, DIR 
   await using work = await tempDir("backupd-pitr-bounds-");
   const db = await loadedCluster(work.path, 2);
   const dest = `${work.path}/backup`;
-  const daemon = await walDaemon(db, dest, { interval: "1s", extra: ["--run-on-start"] });
+  await using daemon = await walDaemon(db, dest, { interval: "1s", extra: ["--run-on-start"] });
   const sql = socketSql(db);
   const switches: number[] = [];
   try {

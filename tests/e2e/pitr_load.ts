@@ -148,8 +148,11 @@ export async function crash(db: Cluster): Promise<void> {
   await mustRun(asPostgres("pg_ctl", "-D", db.data, "-m", "immediate", "-w", "stop"), "crash");
 }
 
-/** A daemon archiving WAL of `db` into `dest`: its pid once it runs, and how to stop it. */
-export interface WalDaemon {
+/**
+ * A daemon archiving WAL of `db` into `dest`: its pid once it runs, and how to stop it.
+ * Disposing it stops it when the test did not (a failed assertion leaves no daemon behind).
+ */
+export interface WalDaemon extends AsyncDisposable {
   pid: number;
   child: Deno.ChildProcess;
   /** SIGTERM; asserts exit 0 and returns the log. */
@@ -180,15 +183,29 @@ export async function walDaemon(
     const pid = await daemonPid(dest);
     return descendantsOf(child.pid).includes(pid) ? pid : undefined;
   });
+  let ended: Promise<Deno.CommandOutput> | undefined;
+  const end = (signal: Deno.Signal) => {
+    if (!ended) {
+      try {
+        signalProcess(pid, signal);
+      } catch {
+        // Gone already (killed by the test).
+      }
+      ended = child.output();
+    }
+    return ended;
+  };
   return {
     pid,
     child,
     stop: async () => {
-      signalProcess(pid, "SIGTERM");
-      const out = await child.output();
+      const out = await end("SIGTERM");
       const stderr = new TextDecoder().decode(out.stderr);
       strictEqual(out.code, 0, stderr);
       return stderr;
+    },
+    [Symbol.asyncDispose]: async () => {
+      await end("SIGTERM").catch(() => undefined);
     },
   };
 }

@@ -35,7 +35,7 @@ Deno.test("with DEST and the server lost, the bucket alone restores to the end: 
   const env = { ...ceph.env(url), BACKUP_AGE_RECIPIENTS: recipient };
   const db = await loadedCluster(work.path, 2);
   const dest = `${work.path}/backup`;
-  const daemon = await walDaemon(db, dest, {
+  await using daemon = await walDaemon(db, dest, {
     interval: `${INTERVAL_S}s`,
     extra: ["--run-on-start"],
     env,

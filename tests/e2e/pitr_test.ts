@@ -55,7 +55,7 @@ Deno.test("WAL archived every 2 s restores to the end after the server and its f
   await using work = await tempDir("backupd-pitr-");
   const db = await loadedCluster(work.path, 5);
   const dest = `${work.path}/backup`;
-  const daemon = await walDaemon(db, dest, {
+  await using daemon = await walDaemon(db, dest, {
     interval: `${INTERVAL_S}s`,
     extra: ["--run-on-start"],
   });
@@ -146,7 +146,7 @@ Deno.test("WAL archived every 2 s restores to the end after the server and its f
   // The restored server writes on timeline 2; the daemon follows it into the same DEST.
   let second: Marker[] = [];
   try {
-    const daemon2 = await walDaemon(pit, dest, { interval: `${INTERVAL_S}s` });
+    await using daemon2 = await walDaemon(pit, dest, { interval: `${INTERVAL_S}s` });
     const more = startMarkers(pit);
     await waitFor("50 markers on timeline 2", () => more.acks.length >= 50 || undefined, 60);
     await waitFor(
