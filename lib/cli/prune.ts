@@ -57,14 +57,15 @@ async function prune(ctx: CommandContext): Promise<number> {
       [];
     for (const store of stores) {
       const plan = await pruneStore(store, settings.keep, { dryRun });
-      const wal = await pruneWal(store.wal(), new Set(plan.keep), { dryRun });
+      const walStore = store.wal();
+      const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun });
       if (json) {
         const entry = (path: string) => ({ path, reasons: plan.reasons.get(path) ?? [] });
         plans.push({
           location: store.url(),
           keep: plan.keep.map(entry),
           remove: plan.remove.map(entry),
-          removeWal: wal.map((file) => store.wal().url(file)),
+          removeWal: wal.map((file) => walStore.url(file)),
         });
         continue;
       }
@@ -72,8 +73,8 @@ async function prune(ctx: CommandContext): Promise<number> {
       if (wal.length > 0) {
         io.stdout(
           `${dryRun ? "would remove" : "removed"} ${wal.length} WAL files, ${
-            store.wal().url(wal[0])
-          } to ${store.wal().url(wal.at(-1))}  (they begin before the oldest kept base backup)\n`,
+            walStore.url(wal[0])
+          } to ${walStore.url(wal.at(-1))}  (they begin before the oldest kept base backup)\n`,
         );
       }
     }

@@ -326,7 +326,7 @@ export class WalArchiver {
     const below = segnoOf(flush, segmentBytes);
     while (next.segno < below && !signal?.aborted) {
       const name = segmentName(timeline, next.segno, segmentBytes);
-      const bytes = await this.#readSegment(name, segmentBytes);
+      const bytes = await this.#readPrefix(name, segmentBytes);
       if (!bytes) {
         next.segno = await this.#gap(next.segno, position);
         continue;
@@ -349,11 +349,7 @@ export class WalArchiver {
     }
   }
 
-  /** The segment's bytes from SOURCE/pg_wal, in the reused buffer; none when it is gone. */
-  async #readSegment(name: string, segmentBytes: number): Promise<Uint8Array | undefined> {
-    return await this.#readPrefix(name, segmentBytes);
-  }
-
+  /** The first `bytes` of a WAL file in SOURCE/pg_wal, in the reused buffer; none when it is gone. */
   async #readPrefix(name: string, bytes: number): Promise<Uint8Array | undefined> {
     if (this.#buffer.length < bytes) this.#buffer = new Uint8Array(bytes);
     let file: Deno.FsFile;

@@ -116,7 +116,15 @@ export async function runDrill(
     await server?.stop().catch((err) =>
       deps.log.warn("cannot stop the drill's server", { error: describeError(err) })
     );
-    if (scratch) await Deno.remove(scratch, { recursive: true });
+    // A folder that cannot be removed is said, never a stack trace; the next drill retries.
+    if (scratch) {
+      await Deno.remove(scratch, { recursive: true }).catch((err) =>
+        deps.log.warn("cannot remove the drill's scratch folder", {
+          path: scratch,
+          error: describeError(err),
+        })
+      );
+    }
   }
   report.ended = new Date(deps.now()).toISOString();
   return report;

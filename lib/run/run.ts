@@ -301,12 +301,13 @@ async function retention(
     for (const path of plan.remove) {
       deps.log.info("removed by retention", { archive: store.url(path), kept: plan.keep.length });
     }
-    const wal = await pruneWal(store.wal(), new Set(plan.keep), { dryRun: false });
+    const walStore = store.wal();
+    const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun: false });
     if (wal.length > 0) {
       deps.log.info("WAL removed by retention: it begins before the oldest kept base backup", {
         files: wal.length,
-        first: store.wal().url(wal[0]),
-        last: store.wal().url(wal.at(-1)),
+        first: walStore.url(wal[0]),
+        last: walStore.url(wal.at(-1)),
       });
     }
   }
