@@ -10,6 +10,8 @@ import { parseS3Url } from "../offsite/s3_url.ts";
 import { openBucket } from "../run/offsite_step.ts";
 import { readWalCatalog } from "../postgres/wal_catalog.ts";
 import { placeRecovery, planRecovery, type RecoveryTarget } from "../postgres/pitr.ts";
+import { WalDamageError } from "../postgres/wal_read.ts";
+import { formatLsn } from "../store/wal_names.ts";
 import { writePartial } from "../store/atomic_file.ts";
 import { restoreArchive } from "../read/restore.ts";
 import { checkRestoreTarget } from "../read/restore_target.ts";
@@ -134,7 +136,30 @@ async function restoreToTime(
   }
   const dest = remote ? "" : await existingDest(settings, "recover to a point in time");
   const store = remote ?? localStore(dest);
-  await checkRestoreTarget(resolve(to));
+  const dir = resolve(to);
+  await checkRestoreTarget(dir);
+  const existed = await Deno.stat(dir).then(() => true, () => false);
+  try {
+    return await recoverInto(ctx, store, remote, target, dest, to);
+  } catch (err) {
+    if (!(err instanceof WalDamageError)) throw err;
+    // A problem in the backup: DIR is left as a failed restore leaves it, as it was found.
+    await emptyFolder(dir, existed);
+    ctx.log.error(err.message, { to: dir });
+    return EXIT.warnings;
+  }
+}
+
+/** Plans, restores the base, places and checks the WAL (README: Point-in-time recovery). */
+async function recoverInto(
+  ctx: CommandContext,
+  store: RemoteStore | ReturnType<typeof localStore>,
+  remote: RemoteStore | undefined,
+  target: RecoveryTarget,
+  dest: string,
+  to: string,
+): Promise<number> {
+  const { settings } = ctx;
   const wal = store.wal();
   const catalog = await readWalCatalog(wal);
   const { identities = [] } = await identitiesOf(settings);
@@ -157,16 +182,35 @@ async function restoreToTime(
     ? await restoreRemote(settings, remote.url(plan.base.archive), to, ctx, [])
     : await restoreLocal(settings, `${dest}/${plan.base.archive}`, to, ctx, []);
   if (code === EXIT.failed) return code;
-  await placeRecovery(plan, resolve(to), {
+  const placed = await placeRecovery(plan, resolve(to), {
     store: wal,
     identities,
     segmentBytes: catalog.segmentBytes,
+    timeZone: settings.tz,
   });
   ctx.log.info("recovery is set up: start PostgreSQL on the folder and it replays, then opens", {
     to: resolve(to),
-    wal_files: plan.files.length + (plan.partial ? 1 : 0),
+    wal_files: placed.files,
+    records_checked: placed.chain.records,
+    stop: "lsn" in placed.stop
+      ? `after the last whole record at ${formatLsn(placed.stop.lsn)}`
+      : isoInZone(placed.stop.time, settings.tz),
+    last_commit: placed.chain.lastTime === undefined
+      ? "none"
+      : isoInZone(placed.chain.lastTime, settings.tz),
   });
   return code;
+}
+
+/** Removes what a restore put into `dir` (and `dir` itself when the restore made it). */
+async function emptyFolder(dir: string, existed: boolean): Promise<void> {
+  if (!existed) {
+    await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+    return;
+  }
+  for await (const entry of Deno.readDir(dir)) {
+    await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+  }
 }
 
 /** The bucket at `s3://BUCKET/PREFIX`. */

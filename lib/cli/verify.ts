@@ -183,7 +183,7 @@ function printWal(verdict: WalVerdict, io: CommandIo): void {
     verdict.ok
       ? `OK WAL: ${counts}, sha256 matches the sidecars${
         verdict.contentChecked
-          ? ", each segment is the one its name says"
+          ? `, each segment is the one its name says, ${verdict.records} records chained with their CRCs`
           : "; encrypted, content not checked (give --age-identity)"
       }\n`
       : `FAILED WAL: ${verdict.failures.length} of ${counts}\n`,

@@ -3,7 +3,7 @@
 // runs on its own thread pool, so the daemon's loop stays free while a segment is packed.
 
 import { promisify } from "node:util";
-import { gunzip, gzip, zstdCompress, zstdDecompress } from "node:zlib";
+import { constants, gunzip, gzip, zstdCompress, zstdDecompress } from "node:zlib";
 import type { Compression } from "../store/names.ts";
 import { decryptStream, encryptStream } from "./encryption.ts";
 import { CorruptArchiveError } from "./read_errors.ts";
@@ -22,7 +22,10 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * const wal = new TextEncoder().encode("wal ".repeat(1000));
- * assertEquals(await unpackWal(await packWal(wal, "zstd", []), "zstd", []), wal);
+ * const packed = await packWal(wal, "zstd", []);
+ * assertEquals(await unpackWal(packed, "zstd", []), wal);
+ * // The frame header's descriptor says a content checksum follows the data.
+ * assertEquals(((packed[4] as number) & 0x04) !== 0, true);
  * ```
  */
 export async function packWal(
@@ -31,9 +34,12 @@ export async function packWal(
   recipients: readonly string[],
 ): Promise<Uint8Array> {
   // Level 1: WAL is mostly page images and zeros, which compress well even so, and a busy
-  // server writes a segment every few seconds.
+  // server writes a segment every few seconds. zstd writes no content checksum unless
+  // told to: without one, damaged data can decode into wrong bytes without an error.
   const compressed = new Uint8Array(
-    compression === "gzip" ? await pack.gzip(bytes, { level: 1 }) : await pack.zstd(bytes),
+    compression === "gzip"
+      ? await pack.gzip(bytes, { level: 1 })
+      : await pack.zstd(bytes, { params: { [constants.ZSTD_c_checksumFlag]: 1 } }),
   );
   if (recipients.length === 0) return compressed;
   return await collect(await encryptStream(ReadableStream.from([compressed]), recipients));

@@ -4,10 +4,10 @@
 // base's start to the target, the newest partial copy. Then the WAL is put into the
 // restored base's pg_wal/ and recovery is configured, so a plain start replays and opens.
 
-import { RunError, UsageError } from "../base/errors.ts";
-import { unpackWal } from "../codec/wal_codec.ts";
+import { UsageError } from "../base/errors.ts";
 import { isoInZone } from "../store/names.ts";
 import {
+  formatLsn,
   historyName,
   parseHistory,
   segmentName,
@@ -18,6 +18,8 @@ import {
 import type { WalStore } from "../store/wal_store.ts";
 import type { CatalogBase, CatalogFile, WalCatalog } from "./wal_catalog.ts";
 import { walTimes } from "./wal_records.ts";
+import { type ChainSegment, readWalChain, type WalChain } from "./wal_chain.ts";
+import { readWalBytes, readWalOrSuccessor, WalDamageError } from "./wal_read.ts";
 
 /** The moment to recover to: a time, or as far as the WAL goes. */
 export type RecoveryTarget = { time: number } | { latest: true };
@@ -52,22 +54,6 @@ export interface PlanContext {
   now: number;
   /** The zone times are shown in. */
   timeZone: string;
-}
-
-/** A stored WAL file's bytes as PostgreSQL wrote them. */
-export async function readWalBytes(
-  store: WalStore,
-  file: CatalogFile,
-  identities: readonly string[],
-): Promise<Uint8Array> {
-  const stored = await store.read(file.file);
-  if (!stored) throw new RunError(`Cannot read "${store.url(file.file)}": it is gone`);
-  if (file.encrypted && identities.length === 0) {
-    throw new UsageError(
-      `Cannot read "${store.url(file.file)}": it is encrypted; give --age-identity FILE`,
-    );
-  }
-  return await unpackWal(stored, file.compression ?? "gzip", file.encrypted ? identities : []);
 }
 
 /** The timeline chain from the base's timeline to the newest one that descends from it. */
@@ -146,7 +132,7 @@ async function lastEndIn(
   size: number,
 ): Promise<number | undefined> {
   for (const file of [...files].reverse()) {
-    const bytes = await readWalBytes(context.store, file, context.identities);
+    const { bytes } = await readWalOrSuccessor(context.store, file, context.identities, size);
     const times = walTimes(bytes, segmentStart(file.segno, size));
     if (times.last !== undefined) return times.last;
   }
@@ -243,40 +229,114 @@ async function writeOwned(path: string, bytes: Uint8Array, owner?: { uid: number
   if (owner) await Deno.chown(path, owner.uid, owner.gid);
 }
 
+/** Where recovery stops: at a time, or after the last whole record the WAL holds. */
+export type RecoveryStop = { time: number } | { lsn: bigint };
+
+/** What was put in place for recovery, checked. */
+export interface PlacedRecovery {
+  /** Where recovery is told to stop. */
+  stop: RecoveryStop;
+  /** The WAL read as a chain of records from the base's start. */
+  chain: WalChain;
+  /** The files put into pg_wal/ (a replaced partial copy: its successor). */
+  files: number;
+}
+
 /**
  * Puts the plan's WAL into the restored base in `dir` (`pg_wal/`; the partial copy padded
- * with zeros to a whole segment under its segment's name) and writes `recovery.signal`
- * and the recovery settings into `postgresql.auto.conf`. Files get the data folder's owner.
+ * with zeros to a whole segment under its segment's name), each file's sha256 checked
+ * against its sidecar first; reads what it placed as one chain of records
+ * ({@linkcode readWalChain}); and only then writes `recovery.signal` and the recovery
+ * settings into `postgresql.auto.conf`: to the plan's time, or else to the start of the
+ * last whole record, so that PostgreSQL refuses to open short of it. Damage is a
+ * {@linkcode WalDamageError} naming the file or the segment and the last good time. Files
+ * get the data folder's owner.
  *
  * @example
  * ```ts ignore
- * await placeRecovery(plan, "/srv/restored", { store, identities: [], segmentBytes: 16777216 });
+ * await placeRecovery(plan, "/srv/restored", { store, identities: [], segmentBytes: 16777216, timeZone: "UTC" });
  * ```
  */
 export async function placeRecovery(
   plan: RecoveryPlan,
   dir: string,
-  context: { store: WalStore; identities: readonly string[]; segmentBytes: number },
-): Promise<void> {
+  context: {
+    store: WalStore;
+    identities: readonly string[];
+    segmentBytes: number;
+    timeZone: string;
+  },
+): Promise<PlacedRecovery> {
   const info = await Deno.stat(`${dir}/PG_VERSION`);
   const owner = info.uid !== null && info.gid !== null && Deno.uid() === 0
     ? { uid: info.uid, gid: info.gid }
     : undefined;
   await Deno.mkdir(`${dir}/pg_wal`, { recursive: true, mode: 0o700 });
+  const segments: ChainSegment[] = [];
+  const placed = (name: string, segno: number, length?: number): ChainSegment => ({
+    name,
+    segno,
+    load: async () => {
+      const bytes = await Deno.readFile(`${dir}/pg_wal/${name}`);
+      return length === undefined ? bytes : bytes.subarray(0, length);
+    },
+  });
   for (const file of plan.files) {
     const bytes = await readWalBytes(context.store, file, context.identities);
     await writeOwned(`${dir}/pg_wal/${file.wal}`, bytes, owner);
+    if (file.kind === "segment") segments.push(placed(file.wal, file.segno));
   }
   if (plan.partial) {
-    const bytes = await readWalBytes(context.store, plan.partial, context.identities);
+    const { file, bytes } = await readWalOrSuccessor(
+      context.store,
+      plan.partial,
+      context.identities,
+      context.segmentBytes,
+    );
+    const name = file.wal.replace(/\.partial$/, "");
     const padded = new Uint8Array(context.segmentBytes);
     padded.set(bytes.subarray(0, context.segmentBytes));
-    await writeOwned(`${dir}/pg_wal/${plan.partial.wal.replace(/\.partial$/, "")}`, padded, owner);
+    await writeOwned(`${dir}/pg_wal/${name}`, padded, owner);
+    segments.push(placed(name, file.segno, Math.min(bytes.length, context.segmentBytes)));
   }
+  const chain = await readWalChain(segments, context.segmentBytes, {
+    ...(plan.stopAt === undefined ? {} : { stopAfter: plan.stopAt }),
+  });
+  const stop = recoveryStop(plan, chain, context.timeZone);
   const auto = `${dir}/postgresql.auto.conf`;
   const before = await Deno.readTextFile(auto).catch(() => "");
-  await writeOwned(auto, new TextEncoder().encode(recoverySettings(before, plan.stopAt)), owner);
+  await writeOwned(auto, new TextEncoder().encode(recoverySettings(before, stop)), owner);
   await writeOwned(`${dir}/recovery.signal`, new Uint8Array(0), owner);
+  return { stop, chain, files: plan.files.length + (plan.partial ? 1 : 0) };
+}
+
+/**
+ * Where recovery must stop, given the chain read: refuses a chain that breaks before the
+ * target or ends before the base is consistent.
+ */
+function recoveryStop(plan: RecoveryPlan, chain: WalChain, timeZone: string): RecoveryStop {
+  const show = (ms: number) => isoInZone(ms, timeZone);
+  if (chain.broken) {
+    throw new WalDamageError(
+      `Cannot recover ${
+        plan.stopAt === undefined ? "to the end of the WAL" : `to ${show(plan.stopAt)}`
+      }: the WAL breaks in segment ${chain.broken.segment} (${chain.broken.reason}); ${
+        chain.lastTime === undefined
+          ? "no transaction ended before it"
+          : `the latest time before it is ${show(chain.lastTime)}`
+      }`,
+    );
+  }
+  if (chain.lastStart === undefined || chain.end < plan.base.stop) {
+    throw new WalDamageError(
+      `Cannot recover: the WAL ends at ${
+        formatLsn(chain.end)
+      }, before the base backup ${plan.base.archive} is consistent at ${formatLsn(plan.base.stop)}`,
+    );
+  }
+  if (plan.stopAt !== undefined && chain.passedTarget) return { time: plan.stopAt };
+  // Nothing ended after the target: all of the WAL, bound to its last whole record.
+  return { lsn: chain.lastStart };
 }
 
 const BEGIN = "# backupd restore --to-time: begin";
@@ -285,24 +345,27 @@ const END = "# backupd restore --to-time: end";
 /**
  * postgresql.auto.conf with the recovery settings of this restore in place of any earlier
  * ones (a base taken from a server that was itself recovered carries them): every target
- * reset, then the time to stop at, if any.
+ * reset, then where to stop. An LSN is the start of the last whole record, and PostgreSQL
+ * compares a record's start with it: inclusive, that record is replayed too, and WAL that
+ * ends before it is "recovery ended before configured recovery target was reached".
  *
  * @example
  * ```ts
  * import { deepStrictEqual as assertEquals } from "node:assert/strict";
- * const once = recoverySettings("work_mem = '8MB'\n", Date.UTC(2026, 11, 3, 14, 5));
+ * const once = recoverySettings("work_mem = '8MB'\n", { time: Date.UTC(2026, 11, 3, 14, 5) });
  * assertEquals(once.includes("recovery_target_time = '2026-12-03 14:05:00.000+00'"), true);
- * const again = recoverySettings(once, undefined);
+ * const again = recoverySettings(once, { lsn: 0x3000028n });
  * assertEquals(again.includes("14:05"), false);
+ * assertEquals(again.includes("recovery_target_lsn = '0/3000028'"), true);
  * assertEquals(again.startsWith("work_mem = '8MB'\n"), true);
  * ```
  */
-export function recoverySettings(autoConf: string, stopAt: number | undefined): string {
+export function recoverySettings(autoConf: string, stop: RecoveryStop): string {
   const kept = autoConf.replace(new RegExp(`\\n?${BEGIN}[^]*?${END}\\n`, "g"), "\n")
     .replace(/\n+$/, "\n");
-  const time = stopAt === undefined
-    ? ""
-    : new Date(stopAt).toISOString().replace("T", " ").replace("Z", "+00");
+  const time = "time" in stop
+    ? new Date(stop.time).toISOString().replace("T", " ").replace("Z", "+00")
+    : "";
   return [
     kept.trimEnd(),
     BEGIN,
@@ -310,11 +373,14 @@ export function recoverySettings(autoConf: string, stopAt: number | undefined): 
     "# timeline (README: Point-in-time recovery). Used only while recovery.signal exists.",
     "restore_command = 'false'",
     "recovery_target_timeline = 'latest'",
+    // Each target's hook refuses a second target set before it: the resets come first.
     "recovery_target = ''",
-    "recovery_target_lsn = ''",
     "recovery_target_name = ''",
     "recovery_target_xid = ''",
-    `recovery_target_time = '${time}'`,
+    ..."lsn" in stop
+      ? ["recovery_target_time = ''", `recovery_target_lsn = '${formatLsn(stop.lsn)}'`]
+      : ["recovery_target_lsn = ''", `recovery_target_time = '${time}'`],
+    "recovery_target_inclusive = 'on'",
     "recovery_target_action = 'promote'",
     END,
     "",

@@ -174,6 +174,8 @@ export class WalArchiver {
     const before = this.#state.segments;
     try {
       const sql = await this.#connect();
+      // Caught up means: everything flushed when the position was asked for is stored.
+      const asked = this.#deps.now();
       const position = await walPosition(sql);
       this.#state.lastAnswer = new Date(this.#deps.now()).toISOString();
       if (position.standby) {
@@ -189,7 +191,7 @@ export class WalArchiver {
       await this.#storeSegments(sql, position, signal);
       if (!signal?.aborted) await this.#storePartial(position);
       if (this.#next && this.#next.segno >= segnoOf(position.flush, position.segmentBytes)) {
-        this.#state.caughtUp = new Date(this.#deps.now()).toISOString();
+        this.#state.caughtUp = new Date(asked).toISOString();
       }
       await this.#uploadPending(signal);
       this.#measure(position);

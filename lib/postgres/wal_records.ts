@@ -157,8 +157,17 @@ class PageReader {
   }
 }
 
-/** The end time of a transaction record's main data, or `undefined` for other records. */
-function endTime(record: Uint8Array): number | undefined {
+/**
+ * The end time of a whole record (header included) if it is a commit or an abort, Unix ms;
+ * `undefined` for other records.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(transactionEndTime(new Uint8Array(24)), undefined);
+ * ```
+ */
+export function transactionEndTime(record: Uint8Array): number | undefined {
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   if (view.getUint8(17) !== RM_XACT || !XACT_ENDS.has(view.getUint8(16) & XACT_OPMASK)) {
     return undefined;
@@ -228,7 +237,7 @@ export function walTimes(bytes: Uint8Array, start: bigint): WalTimes {
     if (length < RECORD_HEADER || (previous !== undefined && prev !== previous)) break;
     const record = reader.read(pos, length);
     if (!record) break;
-    const time = endTime(record.bytes);
+    const time = transactionEndTime(record.bytes);
     if (time !== undefined) {
       times.first ??= time;
       times.last = time;

@@ -1,6 +1,6 @@
 // Checking a WAL folder (README: Point-in-time recovery): each stored file's sha256 against
-// its sidecar; each segment, when it can be read (not encrypted, or with the identity),
-// decompressed to a whole segment whose first page is the one its name says.
+// its sidecar; each stretch of segments, when it can be read (not encrypted, or with the
+// identity), decompressed and read as one chain of records, as a restore reads it.
 
 import { describeError } from "../base/errors.ts";
 import { createHash } from "node:crypto";
@@ -8,8 +8,9 @@ import { parseSidecar } from "../store/sidecar.ts";
 import { sidecarName } from "../store/names.ts";
 import { segmentStart } from "../store/wal_names.ts";
 import type { WalStore } from "../store/wal_store.ts";
-import { type CatalogFile, readWalCatalog } from "./wal_catalog.ts";
-import { readWalBytes } from "./pitr.ts";
+import { type CatalogFile, readWalCatalog, type WalCatalog, walRanges } from "./wal_catalog.ts";
+import { type ChainSegment, readWalChain } from "./wal_chain.ts";
+import { readWalBytes } from "./wal_read.ts";
 import { segmentProblem } from "./wal_records.ts";
 
 /** What a WAL folder's check found. */
@@ -26,6 +27,8 @@ export interface WalVerdict {
   bases: number;
   /** Whether the segments' content was read (not: encrypted without an identity). */
   contentChecked: boolean;
+  /** WAL records read as chains, each CRC checked. */
+  records: number;
   /** Each file that failed, and why. */
   failures: { file: string; reason: string }[];
 }
@@ -45,21 +48,78 @@ async function hashProblem(store: WalStore, file: string): Promise<string | unde
     : `sha256 ${actual} does not match the sidecar's ${expected.hex}`;
 }
 
-async function contentProblem(
-  store: WalStore,
-  file: CatalogFile,
-  identities: readonly string[],
-  segmentBytes: number,
-): Promise<string | undefined> {
-  try {
-    const bytes = await readWalBytes(store, file, identities);
-    if (file.kind === "segment" && bytes.length !== segmentBytes) {
-      return `it holds ${bytes.length} bytes, not a whole segment of ${segmentBytes}`;
-    }
-    return segmentProblem(bytes, segmentStart(file.segno, segmentBytes), segmentBytes);
-  } catch (err) {
-    return describeError(err);
+/** A segment of a chain that cannot be read as a whole segment: the chain is cut there. */
+class UnreadableSegment extends Error {
+  constructor(readonly index: number, reason: string) {
+    super(reason);
   }
+}
+
+/** A stretch of consecutive segments on one timeline, the partial copy after it included. */
+function chainsOf(catalog: WalCatalog, canRead: (f: CatalogFile) => boolean): CatalogFile[][] {
+  const readable = catalog.segments.filter(canRead);
+  const chains: CatalogFile[][] = [];
+  for (const range of walRanges(readable)) {
+    const files = readable.filter((f) =>
+      f.timeline === range.timeline && f.segno >= range.first && f.segno <= range.last
+    );
+    const partial = catalog.partials.find((p) =>
+      p.timeline === range.timeline && p.segno === range.last + 1 && canRead(p)
+    );
+    chains.push(partial ? [...files, partial] : files);
+  }
+  const alone = catalog.partials.filter((p) => canRead(p) && !chains.some((c) => c.includes(p)));
+  return [...chains, ...alone.map((p) => [p])];
+}
+
+/**
+ * Reads each stretch of segments as one chain of records ({@linkcode readWalChain}): every
+ * segment decompressed to a whole segment whose first page is the one its name says, every
+ * record's CRC, every link to the record before. A break is named, and checking goes on
+ * from the next segment. Returns the records read.
+ */
+async function checkChains(
+  store: WalStore,
+  files: CatalogFile[],
+  context: { identities: readonly string[]; segmentBytes: number },
+  fail: (file: CatalogFile, reason: string) => void,
+): Promise<number> {
+  let records = 0;
+  let from = 0;
+  while (from < files.length) {
+    const part = files.slice(from);
+    const segments: ChainSegment[] = part.map((file, index) => ({
+      name: file.wal.replace(/\.partial$/, ""),
+      segno: file.segno,
+      load: async () => {
+        const bytes = await readWalBytes(store, file, context.identities).catch((err) => {
+          throw new UnreadableSegment(index, describeError(err));
+        });
+        const problem = file.kind === "segment" && bytes.length !== context.segmentBytes
+          ? `it holds ${bytes.length} bytes, not a whole segment of ${context.segmentBytes}`
+          : segmentProblem(
+            bytes,
+            segmentStart(file.segno, context.segmentBytes),
+            context.segmentBytes,
+          );
+        if (problem) throw new UnreadableSegment(index, problem);
+        return bytes;
+      },
+    }));
+    try {
+      const chain = await readWalChain(segments, context.segmentBytes);
+      records += chain.records;
+      if (!chain.broken) return records;
+      const index = part.findIndex((f) => f.wal.startsWith(chain.broken?.segment as string));
+      fail(part[index] as CatalogFile, `the WAL breaks here: ${chain.broken.reason}`);
+      from += index + 1;
+    } catch (err) {
+      if (!(err instanceof UnreadableSegment)) throw err;
+      fail(part[err.index] as CatalogFile, err.message);
+      from += err.index + 1;
+    }
+  }
+  return records;
 }
 
 /**
@@ -82,10 +142,16 @@ export async function verifyWal(
     const problem = await hashProblem(store, file);
     if (problem) failures.push({ file: store.url(file), reason: problem });
   }
-  for (const file of [...catalog.segments, ...catalog.partials].filter(canRead)) {
-    if (failures.some((f) => f.file === store.url(file.file))) continue;
-    const problem = await contentProblem(store, file, identities, catalog.segmentBytes);
-    if (problem) failures.push({ file: store.url(file.file), reason: problem });
+  const failed = new Set(failures.map((f) => f.file));
+  const fail = (file: CatalogFile, reason: string) => {
+    if (!failed.has(store.url(file.file))) failures.push({ file: store.url(file.file), reason });
+  };
+  let records = 0;
+  for (const chain of chainsOf(catalog, canRead)) {
+    records += await checkChains(store, chain, {
+      identities,
+      segmentBytes: catalog.segmentBytes,
+    }, fail);
   }
   return {
     ok: failures.length === 0,
@@ -94,6 +160,7 @@ export async function verifyWal(
     histories: catalog.histories.length,
     bases: catalog.bases.length,
     contentChecked: files.every(canRead),
+    records,
     failures,
   };
 }

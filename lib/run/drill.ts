@@ -12,6 +12,8 @@ import { restoreArchive } from "../read/restore.ts";
 import { bootstrapSuperuser, DRILL_PROGRAMS, findPrograms } from "../postgres/pg_programs.ts";
 import type { Settings } from "../settings/settings.ts";
 import { placeRecovery, type RecoveryPlan } from "../postgres/pitr.ts";
+import { WalDamageError } from "../postgres/wal_read.ts";
+import { formatLsn } from "../store/wal_names.ts";
 import type { WalStore } from "../store/wal_store.ts";
 import { type CheckOutcome, DrillProblem, ownerOf, PgProcess } from "./drill_process.ts";
 
@@ -111,7 +113,9 @@ export async function runDrill(
     report.result = report.problem ? "failed" : "passed";
   } catch (err) {
     report.problem = describeError(deps.signal?.aborted ? deps.signal.reason : err);
-    report.result = err instanceof DrillProblem && !deps.signal?.aborted ? "failed" : "error";
+    // Damaged WAL is a problem in the backup, as a damaged table file is.
+    const problem = err instanceof DrillProblem || err instanceof WalDamageError;
+    report.result = problem && !deps.signal?.aborted ? "failed" : "error";
   } finally {
     await server?.stop().catch((err) =>
       deps.log.warn("cannot stop the drill's server", { error: describeError(err) })
@@ -188,10 +192,17 @@ async function restoreAndStart(
     // After pg_verifybackup, which checks the base as it was archived.
     t = deps.now();
     const { plan, store, segmentBytes } = source.recovery;
-    await placeRecovery(plan, data, { store, identities: source.identities ?? [], segmentBytes });
+    const placed = await placeRecovery(plan, data, {
+      store,
+      identities: source.identities ?? [],
+      segmentBytes,
+      timeZone: settings.tz,
+    });
     report.seconds.restore = seconds(report.seconds.restore * 1000 + deps.now() - t);
     deps.log.info("drill: WAL put in place for recovery", {
-      files: plan.files.length + (plan.partial ? 1 : 0),
+      files: placed.files,
+      records: placed.chain.records,
+      wal_ends: formatLsn(placed.chain.end),
     });
   }
   t = deps.now();

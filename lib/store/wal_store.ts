@@ -70,10 +70,24 @@ export async function listWal(dest: string, segmentBytes: number): Promise<WalFi
   for (const name of names) {
     const parsed = parseStoredWal(name, segmentBytes);
     if (!parsed || !names.has(sidecarName(name))) continue;
-    const info = await Deno.stat(`${dir}/${name}`);
+    const info = await statIfStill(`${dir}/${name}`);
+    if (!info) continue;
     files.push({ ...parsed, size: info.size, storedMs: info.mtime?.getTime() ?? 0 });
   }
   return files.sort(byPosition);
+}
+
+/**
+ * A listed file's information; none when it went between the listing and the look (a
+ * running daemon replaces its partial copy every cycle).
+ */
+async function statIfStill(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
 }
 
 async function writeHidden(dir: string, name: string, bytes: Uint8Array): Promise<string> {
@@ -179,7 +193,7 @@ export interface WalState {
   intervalMs: number;
   /** --wal-max-retained, bytes. */
   maxRetainedBytes: number;
-  /** When a cycle last ended with all the flushed WAL stored, ISO 8601. */
+  /** The moment of the last flush LSN read that a cycle then stored all of, ISO 8601. */
   caughtUp?: string;
   /** The server's WAL segment size. */
   segmentBytes: number;
@@ -274,7 +288,8 @@ export function localWalStore(dest: string): WalStore {
       try {
         for await (const entry of Deno.readDir(dir)) {
           if (!entry.isFile || entry.name.startsWith(".")) continue;
-          const info = await Deno.stat(`${dir}/${entry.name}`);
+          const info = await statIfStill(`${dir}/${entry.name}`);
+          if (!info) continue;
           files.push({ file: entry.name, size: info.size, storedMs: info.mtime?.getTime() ?? 0 });
         }
       } catch (err) {

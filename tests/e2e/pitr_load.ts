@@ -229,7 +229,13 @@ export async function caughtUpAfter(dest: string, since: number, seconds = 60): 
 /** Starts a server on a restored folder and waits until its recovery has ended. */
 export async function startRecovered(work: string, folder: string): Promise<Cluster> {
   const copy = await cluster(work, folder);
-  await copy.start();
+  try {
+    await copy.start();
+  } catch (err) {
+    // The server's own words say why it did not start.
+    const log = await Deno.readTextFile(`${folder}.log`).catch(() => "(no log)");
+    throw new Error(`${(err as Error).message}\n${log.split("\n").slice(-15).join("\n")}`);
+  }
   try {
     // pg_ctl returns once the server takes read-only connections; recovery may still run.
     await waitFor(

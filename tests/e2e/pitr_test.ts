@@ -153,14 +153,16 @@ Deno.test("WAL archived every 2 s restores to the end after the server and its f
       "timeline 2's history stored",
       async () => (await listFiles(dest)).includes("wal/00000002.history.gz") || undefined,
     );
+    // The writer stops first: then every marker it was told of is flushed WAL, and waiting
+    // for the archiver to store past the last one leaves none to race the crash.
+    await more.stop();
+    second = more.acks;
     const lastAck = (more.acks.at(-1) as Marker).acked;
     await waitFor("the WAL of timeline 2 stored past the last marker", async () => {
       const state = JSON.parse(await Deno.readTextFile(`${dest}/.backupd/wal.json`));
       return Date.parse(state.caughtUp ?? 0) > lastAck + 100 || undefined;
     });
     await crash(pit);
-    await more.stop();
-    second = more.acks;
     const log2 = await daemon2.stop();
     match(log2, /INFO following a new timeline timeline=2 history=00000002\.history/);
     strictEqual(/ERROR (?!WAL archiving failed)/.test(log2), false, log2);

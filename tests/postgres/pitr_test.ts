@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { deepStrictEqual, rejects, strictEqual } from "node:assert/strict";
 import { packWal } from "../../lib/codec/wal_codec.ts";
 import { formatBaseRecord } from "../../lib/postgres/base_record.ts";
@@ -15,7 +16,8 @@ function memoryStore(files: Record<string, string | Uint8Array>): WalStore {
   for (const [name, content] of Object.entries(files)) {
     const data = typeof content === "string" ? new TextEncoder().encode(content) : content;
     bytes.set(name, data);
-    bytes.set(sidecarName(name), new TextEncoder().encode(`${"0".repeat(64)}  ${name}\n`));
+    const sha256 = createHash("sha256").update(data).digest("hex");
+    bytes.set(sidecarName(name), new TextEncoder().encode(`${sha256}  ${name}\n`));
   }
   return {
     list: () =>

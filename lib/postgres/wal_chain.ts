@@ -1,0 +1,340 @@
+// Reading archived WAL as PostgreSQL's recovery will, before a server meets it (README:
+// Point-in-time recovery): one chain of records across segments and timelines, each
+// record's CRC-32C checked and each beginning where the one before it ended. PostgreSQL
+// takes a record that fails these checks for the end of the WAL and opens short, silently;
+// here it is a break, named. Written from the documented on-disk format (xlog_internal.h,
+// xlogrecord.h, xlogreader.c's rules), little-endian.
+
+import { crc32cFinish, crc32cUpdate } from "./crc32c.ts";
+import { formatLsn } from "../store/wal_names.ts";
+import { transactionEndTime } from "./wal_records.ts";
+
+/** One segment of the chain, loaded when the reader reaches it. */
+export interface ChainSegment {
+  /** Its name, as a break names it. */
+  name: string;
+  /** Its segment number. */
+  segno: number;
+  /** Its bytes: a whole segment or, for the newest, the prefix a partial copy holds. */
+  load(): Promise<Uint8Array>;
+}
+
+/** Where and why the chain broke. */
+export interface ChainBreak {
+  /** The segment it broke in. */
+  segment: string;
+  /** The LSN of the record (or page) that failed. */
+  lsn: bigint;
+  /** Why, in words. */
+  reason: string;
+}
+
+/** What reading the chain found. */
+export interface WalChain {
+  /** Whole records read. */
+  records: number;
+  /** Where the last whole record begins: recovery_target_lsn for "all of it". */
+  lastStart?: bigint;
+  /** Just past the last whole record. */
+  end: bigint;
+  /** The last commit or abort's time read, Unix ms. */
+  lastTime?: number;
+  /** Where the chain broke before the end of its newest segment; none when it is whole. */
+  broken?: ChainBreak;
+  /** Reading stopped at a commit or abort after `stopAfter` (the rest was not read). */
+  passedTarget?: boolean;
+}
+
+const SHORT_HEADER = 24;
+const LONG_HEADER = 40;
+const RECORD_HEADER = 24;
+/** Where xl_crc sits in a record's header: the CRC covers the header up to here. */
+const CRC_OFFSET = 20;
+const FIRST_IS_CONTRECORD = 0x0001;
+const LONG_HEADER_FLAG = 0x0002;
+const FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
+/** The XLOG resource manager's WAL switch: the rest of the segment is unused. */
+const RM_XLOG = 0;
+const XLOG_SWITCH = 0x40;
+/** No record is larger (PostgreSQL's XLogRecordMaxSize is 1020 MiB). */
+const MAX_RECORD = 1020 * 1024 * 1024;
+
+const maxAlign = (n: number) => (n + 7) & ~7;
+
+/** Why a read stopped: the data ended (a torn tail), or a page is not what it must be. */
+type Stop = { end: true } | { invalid: string; at: number } | { overwritten: number };
+
+/** The segments as one stream of bytes, offsets relative to the first segment's start. */
+class SegmentWindow {
+  readonly #loaded = new Map<number, Uint8Array>();
+  #magic: number | undefined;
+  #timeline = 0;
+  constructor(
+    readonly segments: readonly ChainSegment[],
+    readonly segmentBytes: number,
+    readonly pageBytes: number,
+  ) {}
+
+  get length(): number {
+    return (this.segments.length - 1) * this.segmentBytes + this.#lastLength;
+  }
+  #lastLength = 0;
+
+  async open(): Promise<string | undefined> {
+    for (let i = 0; i < this.segments.length; i++) {
+      if (
+        (this.segments[i] as ChainSegment).segno !== (this.segments[0] as ChainSegment).segno + i
+      ) {
+        return `${(this.segments[i] as ChainSegment).name} does not follow the segment before it`;
+      }
+    }
+    const last = await this.bytes(this.segments.length - 1);
+    this.#lastLength = last.length;
+    return undefined;
+  }
+
+  lsn(pos: number): bigint {
+    return BigInt((this.segments[0] as ChainSegment).segno) * BigInt(this.segmentBytes) +
+      BigInt(pos);
+  }
+
+  nameAt(pos: number): string {
+    const index = Math.min(Math.floor(pos / this.segmentBytes), this.segments.length - 1);
+    return (this.segments[index] as ChainSegment).name;
+  }
+
+  async bytes(index: number): Promise<Uint8Array> {
+    let bytes = this.#loaded.get(index);
+    if (!bytes) {
+      const segment = this.segments[index] as ChainSegment;
+      bytes = await segment.load();
+      if (index < this.segments.length - 1 && bytes.length !== this.segmentBytes) {
+        throw new RangeError(
+          `Cannot read the WAL segment ${segment.name}: it holds ${bytes.length} bytes, not a whole segment of ${this.segmentBytes}`,
+        );
+      }
+      this.#loaded.set(index, bytes);
+    }
+    return bytes;
+  }
+
+  /** Forgets the segments before the one holding `pos`: memory stays at a few segments. */
+  release(pos: number): void {
+    const keep = Math.floor(pos / this.segmentBytes);
+    for (const index of this.#loaded.keys()) if (index < keep) this.#loaded.delete(index);
+  }
+
+  /** The page header at `page` (a page boundary): its size and flags, or why it cannot be read. */
+  async page(page: number): Promise<{ header: number; info: number; remaining: number } | Stop> {
+    if (page + SHORT_HEADER > this.length) return { end: true };
+    const index = Math.floor(page / this.segmentBytes);
+    const offset = page % this.segmentBytes;
+    const bytes = await this.bytes(index);
+    if (offset + SHORT_HEADER > bytes.length) return { end: true };
+    const view = new DataView(bytes.buffer, bytes.byteOffset + offset, SHORT_HEADER);
+    const magic = view.getUint16(0, true);
+    this.#magic ??= magic;
+    const info = view.getUint16(2, true);
+    const timeline = view.getUint32(4, true);
+    const address = view.getBigUint64(8, true);
+    // A page's timeline never goes back, nor past the timeline of the file that holds it.
+    const fileTimeline = parseInt((this.segments[index] as ChainSegment).name.slice(0, 8), 16);
+    if (
+      magic !== this.#magic || address !== this.lsn(page) || timeline < this.#timeline ||
+      timeline > fileTimeline
+    ) {
+      return {
+        invalid: `the page at ${formatLsn(this.lsn(page))} is not the WAL's page there`,
+        at: page,
+      };
+    }
+    this.#timeline = timeline;
+    const long = offset === 0;
+    if (long !== ((info & LONG_HEADER_FLAG) !== 0)) {
+      return { invalid: `the page at ${formatLsn(this.lsn(page))} has a wrong header`, at: page };
+    }
+    return { header: long ? LONG_HEADER : SHORT_HEADER, info, remaining: view.getUint32(16, true) };
+  }
+
+  /**
+   * Copies `n` bytes of the record stream from `pos` into `out` at `into`, across page
+   * headers; `total` is the record's length when known (a continued page must say how much
+   * of it is left). Returns where the bytes ended, or why they could not be read.
+   */
+  async read(
+    pos: number,
+    n: number,
+    out: Uint8Array,
+    into: number,
+    record: { start: number; total?: number },
+  ): Promise<number | Stop> {
+    let filled = 0;
+    while (filled < n) {
+      const page = pos - (pos % this.pageBytes);
+      if (pos === page) {
+        const header = await this.page(page);
+        if (!("header" in header)) return header;
+        const done = into + filled;
+        if (page !== record.start - (record.start % this.pageBytes) || done > 0) {
+          if ((header.info & FIRST_IS_OVERWRITE_CONTRECORD) !== 0) return { overwritten: page };
+          if ((header.info & FIRST_IS_CONTRECORD) === 0) {
+            return {
+              invalid: `the record at ${formatLsn(this.lsn(record.start))} is cut off`,
+              at: record.start,
+            };
+          }
+          if (record.total !== undefined && header.remaining !== record.total - done) {
+            return {
+              invalid: `the record at ${formatLsn(this.lsn(record.start))} does not continue`,
+              at: record.start,
+            };
+          }
+        }
+        pos += header.header;
+      }
+      const take = Math.min(n - filled, page + this.pageBytes - pos);
+      if (pos + take > this.length) return { end: true };
+      const index = Math.floor(pos / this.segmentBytes);
+      const offset = pos % this.segmentBytes;
+      const bytes = await this.bytes(index);
+      out.set(bytes.subarray(offset, offset + take), into + filled);
+      filled += take;
+      pos += take;
+    }
+    return pos;
+  }
+}
+
+/** Where the first record that begins in the first segment starts, past any continuation. */
+async function firstRecord(window: SegmentWindow): Promise<number | Stop> {
+  let page = 0;
+  for (;;) {
+    const header = await window.page(page);
+    if (!("header" in header)) return header;
+    if ((header.info & FIRST_IS_CONTRECORD) === 0) return page + header.header;
+    if (header.header + header.remaining <= window.pageBytes) {
+      return page + maxAlign(header.header + header.remaining);
+    }
+    page += window.pageBytes;
+  }
+}
+
+/** Whether a whole record's CRC-32C is the one its header carries. */
+function crcMatches(record: Uint8Array): boolean {
+  const view = new DataView(record.buffer, record.byteOffset, RECORD_HEADER);
+  let crc = crc32cUpdate(0xffffffff, record.subarray(RECORD_HEADER));
+  crc = crc32cUpdate(crc, record.subarray(0, CRC_OFFSET));
+  return crc32cFinish(crc) === view.getUint32(CRC_OFFSET, true);
+}
+
+/**
+ * Reads `segments` (consecutive, the first holding the chain's start) as one chain of WAL
+ * records from the first record that begins in the first segment. The chain is whole when
+ * it runs to the end of the newest segment's bytes, where a record cut off by the end of
+ * the data (a partial copy's torn tail) is where it ends; any other record that is not
+ * there, fails its CRC or does not point back at the one before is a break. With
+ * `stopAfter` (Unix ms), reading stops at the first commit or abort after it.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const zeros = { name: "000000010000000000000003", segno: 3, load: () => Promise.resolve(new Uint8Array(8192)) };
+ * const chain = await readWalChain([zeros], 16777216);
+ * assertEquals(chain.broken?.segment, "000000010000000000000003");
+ * ```
+ */
+export async function readWalChain(
+  segments: readonly ChainSegment[],
+  segmentBytes: number,
+  options: { stopAfter?: number; pageBytes?: number } = {},
+): Promise<WalChain> {
+  const window = new SegmentWindow(segments, segmentBytes, options.pageBytes ?? 8192);
+  const chain: WalChain = { records: 0, end: window.lsn(0) };
+  const brokenAt = (at: number, reason: string): WalChain => ({
+    ...chain,
+    broken: { segment: window.nameAt(at), lsn: window.lsn(at), reason },
+  });
+  if (segments.length === 0) return chain;
+  const order = await window.open();
+  if (order) return brokenAt(0, order);
+  const start = await firstRecord(window);
+  if (typeof start !== "number") {
+    return "end" in start
+      ? brokenAt(0, "it holds no whole page")
+      : brokenAt(0, "invalid" in start ? start.invalid : "no record begins in it");
+  }
+  let buffer = new Uint8Array(64 * 1024);
+  let pos = start;
+  let previous: bigint | undefined;
+  while (pos < window.length) {
+    const head = await window.read(pos, RECORD_HEADER, buffer, 0, { start: pos });
+    if (typeof head !== "number") {
+      if ("end" in head) return chain;
+      if ("overwritten" in head) {
+        pos = head.overwritten;
+        continue;
+      }
+      return brokenAt(head.at, head.invalid);
+    }
+    const begins = pos % window.pageBytes === 0
+      ? pos + (pos % segmentBytes === 0 ? LONG_HEADER : SHORT_HEADER)
+      : pos;
+    const view = new DataView(buffer.buffer, 0, RECORD_HEADER);
+    const total = view.getUint32(0, true);
+    if (total === 0) {
+      // Zeros where a record must begin: the end of what the server wrote, in the newest
+      // segment only; anywhere else the WAL is cut.
+      if (Math.floor(begins / segmentBytes) === segments.length - 1) return chain;
+      return brokenAt(begins, `no record begins at ${formatLsn(window.lsn(begins))}`);
+    }
+    if (total < RECORD_HEADER || total > MAX_RECORD) {
+      return brokenAt(
+        begins,
+        `the record at ${formatLsn(window.lsn(begins))} has an impossible length`,
+      );
+    }
+    if (previous !== undefined && view.getBigUint64(8, true) !== previous) {
+      return brokenAt(
+        begins,
+        `the record at ${formatLsn(window.lsn(begins))} does not follow the one before it`,
+      );
+    }
+    if (buffer.length < total) {
+      const larger = new Uint8Array(Math.max(total, buffer.length * 2));
+      larger.set(buffer.subarray(0, RECORD_HEADER));
+      buffer = larger;
+    }
+    const ended = await window.read(head, total - RECORD_HEADER, buffer, RECORD_HEADER, {
+      start: begins,
+      total,
+    });
+    if (typeof ended !== "number") {
+      if ("end" in ended) return chain;
+      if ("overwritten" in ended) {
+        pos = ended.overwritten;
+        continue;
+      }
+      return brokenAt(ended.at, ended.invalid);
+    }
+    const record = buffer.subarray(0, total);
+    if (!crcMatches(record)) {
+      return brokenAt(begins, `the record at ${formatLsn(window.lsn(begins))} fails its CRC`);
+    }
+    chain.records++;
+    chain.lastStart = window.lsn(begins);
+    chain.end = window.lsn(ended);
+    previous = chain.lastStart;
+    const time = transactionEndTime(record);
+    if (time !== undefined) {
+      chain.lastTime = time;
+      if (options.stopAfter !== undefined && time > options.stopAfter) {
+        return { ...chain, passedTarget: true };
+      }
+    }
+    const info = record[16] as number;
+    const switched = record[17] === RM_XLOG && (info & 0xf0) === XLOG_SWITCH;
+    pos = switched ? Math.ceil(ended / segmentBytes) * segmentBytes : maxAlign(ended);
+    window.release(pos);
+  }
+  return chain;
+}
