@@ -194,7 +194,9 @@ async function recoverInto(
     records_checked: placed.chain.records,
     stop: "lsn" in placed.stop
       ? `after the last whole record at ${formatLsn(placed.stop.lsn)}`
-      : isoInZone(placed.stop.time, settings.tz),
+      : "time" in placed.stop
+      ? isoInZone(placed.stop.time, settings.tz)
+      : "where the base backup is consistent (no WAL stored after it yet)",
     last_commit: placed.chain.lastTime === undefined
       ? "none"
       : isoInZone(placed.chain.lastTime, settings.tz),

@@ -229,8 +229,11 @@ async function writeOwned(path: string, bytes: Uint8Array, owner?: { uid: number
   if (owner) await Deno.chown(path, owner.uid, owner.gid);
 }
 
-/** Where recovery stops: at a time, or after the last whole record the WAL holds. */
-export type RecoveryStop = { time: number } | { lsn: bigint };
+/**
+ * Where recovery stops: at a time, after the last whole record the WAL holds, or (no WAL
+ * stored after the base yet) as soon as the base is consistent.
+ */
+export type RecoveryStop = { time: number } | { lsn: bigint } | { immediate: true };
 
 /** What was put in place for recovery, checked. */
 export interface PlacedRecovery {
@@ -299,10 +302,15 @@ export async function placeRecovery(
     await writeOwned(`${dir}/pg_wal/${name}`, padded, owner);
     segments.push(placed(name, file.segno, Math.min(bytes.length, context.segmentBytes)));
   }
-  const chain = await readWalChain(segments, context.segmentBytes, {
-    ...(plan.stopAt === undefined ? {} : { stopAfter: plan.stopAt }),
-  });
-  const stop = recoveryStop(plan, chain, context.timeZone);
+  // No WAL stored after the base: the base's own WAL makes it consistent, and that is all.
+  const chain = segments.length === 0
+    ? { records: 0, end: plan.base.stop }
+    : await readWalChain(segments, context.segmentBytes, {
+      ...(plan.stopAt === undefined ? {} : { stopAfter: plan.stopAt }),
+    });
+  const stop: RecoveryStop = segments.length === 0
+    ? { immediate: true }
+    : recoveryStop(plan, chain, context.timeZone);
   const auto = `${dir}/postgresql.auto.conf`;
   const before = await Deno.readTextFile(auto).catch(() => "");
   await writeOwned(auto, new TextEncoder().encode(recoverySettings(before, stop)), owner);
@@ -337,6 +345,14 @@ function recoveryStop(plan: RecoveryPlan, chain: WalChain, timeZone: string): Re
   if (plan.stopAt !== undefined && chain.passedTarget) return { time: plan.stopAt };
   // Nothing ended after the target: all of the WAL, bound to its last whole record.
   return { lsn: chain.lastStart };
+}
+
+function targetName(stop: RecoveryStop): string {
+  return "lsn" in stop
+    ? "recovery_target_lsn"
+    : "time" in stop
+    ? "recovery_target_time"
+    : "recovery_target";
 }
 
 const BEGIN = "# backupd restore --to-time: begin";
@@ -374,12 +390,16 @@ export function recoverySettings(autoConf: string, stop: RecoveryStop): string {
     "restore_command = 'false'",
     "recovery_target_timeline = 'latest'",
     // Each target's hook refuses a second target set before it: the resets come first.
-    "recovery_target = ''",
     "recovery_target_name = ''",
     "recovery_target_xid = ''",
-    ..."lsn" in stop
-      ? ["recovery_target_time = ''", `recovery_target_lsn = '${formatLsn(stop.lsn)}'`]
-      : ["recovery_target_lsn = ''", `recovery_target_time = '${time}'`],
+    ...[
+      "recovery_target = ''",
+      "recovery_target_time = ''",
+      "recovery_target_lsn = ''",
+    ].filter((line) => !line.startsWith(`${targetName(stop)} `)),
+    `${targetName(stop)} = '${
+      "lsn" in stop ? formatLsn(stop.lsn) : "time" in stop ? time : "immediate"
+    }'`,
     "recovery_target_inclusive = 'on'",
     "recovery_target_action = 'promote'",
     END,
