@@ -84,6 +84,7 @@ export const BACKUP_SETTINGS: readonly SettingKey[] = [
   "keepDaily",
   "keepWeekly",
   "keepMonthly",
+  "keepWithin",
   "compression",
   "pingUrl",
   "notify",
@@ -121,4 +122,5 @@ export const KEEP_SETTINGS: readonly SettingKey[] = [
   "keepDaily",
   "keepWeekly",
   "keepMonthly",
+  "keepWithin",
 ];

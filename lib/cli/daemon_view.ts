@@ -21,13 +21,17 @@ export interface DaemonView {
 }
 
 /** The retention rules, as KeepPolicy names them. */
-const RULES = ["last", "daily", "weekly", "monthly"] as const;
+const RULES = ["last", "daily", "weekly", "monthly", "within"] as const;
 
 /** The retention rules as flags, for messages. */
 function keepFlags(keep: Settings["keep"]): string {
   return RULES
     .filter((rule) => keep[rule] !== undefined)
-    .map((rule) => `--keep-${rule} ${keep[rule]}`).join(" ") || "none";
+    .map((rule) =>
+      rule === "within"
+        ? `--keep-within ${Math.round((keep.within as number) / 3_600_000)}h`
+        : `--keep-${rule} ${keep[rule]}`
+    ).join(" ") || "none";
 }
 
 /**

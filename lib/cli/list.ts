@@ -7,7 +7,7 @@ import { asTheDaemonRuns, takenNote } from "./daemon_view.ts";
 import { formatBytes } from "../base/bytes.ts";
 import type { Logger } from "../base/log.ts";
 import type { ArchiveStore } from "../store/archive_store.ts";
-import { BUCKET_SETTINGS, type Command } from "./command.ts";
+import { BUCKET_SETTINGS, type Command, KEEP_SETTINGS } from "./command.ts";
 import { formatTable } from "./table.ts";
 import { configuredRemote, existingDest } from "./find_archive.ts";
 import { localStore } from "../store/local_store.ts";
@@ -57,19 +57,20 @@ function kindOf(path: string): string {
 export const listCommand: Command = {
   name: "list",
   description: "archives under DEST, newest first: name, size, age, kind, where",
-  settings: ["dest", "tz", "logFormat", ...BUCKET_SETTINGS],
+  settings: ["dest", "tz", "logFormat", ...KEEP_SETTINGS, ...BUCKET_SETTINGS],
   options: {
     remote: { flag: "--remote", help: "list the archives in the bucket of --s3-url instead" },
     json: { flag: "--json", help: "print the archives as one JSON object" },
   },
   async run(ctx) {
-    const { settings, taken } = await asTheDaemonRuns(ctx.settings, ["tz"]);
+    const { settings, taken } = await asTheDaemonRuns(ctx.settings, ["tz", "keep"]);
     const remote = ctx.options.remote === true;
     const bucket = remote || settings.s3
       ? await configuredRemote(settings, "list the bucket")
       : undefined;
     const store = remote && bucket ? bucket : localStore(await existingDest(settings, "list"));
-    const listed: Listed[] = (await store.list()).reverse().map((a) => ({
+    const archives = await store.list();
+    const listed: Listed[] = [...archives].reverse().map((a) => ({
       path: a.path,
       size: a.size,
       time: instantOf(a, settings.tz),
@@ -83,7 +84,11 @@ export const listCommand: Command = {
         if (at) archive.drilled = at;
       }
     }
-    const pitr = await pitrView(store.wal(), settings.tz);
+    const pitr = await pitrView(store.wal(), settings.tz, {
+      keep: settings.keep,
+      archives,
+      now: ctx.now(),
+    });
     ctx.stdout(
       ctx.options.json
         ? listJson(store.url(), listed, settings.tz, pitr)

@@ -5,11 +5,12 @@ import { resolve } from "node:path";
 import { EXIT, RunError } from "../base/errors.ts";
 import { acquireLock } from "../store/lock.ts";
 import { statIfPresent } from "../base/files.ts";
-import { hasRules, type PolicyResult } from "../store/retention.ts";
+import { hasRules, type PolicyResult, type RecoveryWindow } from "../store/retention.ts";
+import { isoInZone } from "../store/names.ts";
 import { type ArchiveStore, pruneStore } from "../store/archive_store.ts";
 import { localStore } from "../store/local_store.ts";
 import { stateDirOf } from "../store/state_file.ts";
-import { pruneWal } from "../postgres/wal_catalog.ts";
+import { pruneWal, readWalCatalog } from "../postgres/wal_catalog.ts";
 import { BUCKET_SETTINGS, type Command, type CommandContext, KEEP_SETTINGS } from "./command.ts";
 import { configuredRemote } from "./find_archive.ts";
 import { asTheDaemonRuns } from "./daemon_view.ts";
@@ -53,12 +54,22 @@ async function prune(ctx: CommandContext): Promise<number> {
   try {
     const stores: ArchiveStore[] = [localStore(dest)];
     if (settings.s3) stores.push(await configuredRemote(settings, "prune the bucket"));
-    const plans: { location: string; keep: unknown[]; remove: unknown[]; removeWal: string[] }[] =
-      [];
+    const plans: {
+      location: string;
+      keep: unknown[];
+      remove: unknown[];
+      removeWal: string[];
+      window?: unknown;
+    }[] = [];
     for (const store of stores) {
-      const plan = await pruneStore(store, settings.keep, { dryRun });
       const walStore = store.wal();
-      const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun });
+      const catalog = await readWalCatalog(walStore);
+      const show = (ms: number) => isoInZone(ms, settings.tz);
+      const plan = await pruneStore(store, settings.keep, {
+        dryRun,
+        window: { bases: catalog.bases, now: ctx.now(), show },
+      });
+      const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun, catalog });
       if (json) {
         const entry = (path: string) => ({ path, reasons: plan.reasons.get(path) ?? [] });
         plans.push({
@@ -66,10 +77,12 @@ async function prune(ctx: CommandContext): Promise<number> {
           keep: plan.keep.map(entry),
           remove: plan.remove.map(entry),
           removeWal: wal.map((file) => walStore.url(file)),
+          ...(plan.window ? { window: windowJson(plan.window, store) } : {}),
         });
         continue;
       }
       io.stdout(planText(plan, store, { inDest: store === stores[0], dryRun }));
+      if (plan.window) io.stdout(`${windowLine(plan.window, store, show)}\n`);
       if (wal.length > 0) {
         io.stdout(
           `${dryRun ? "would remove" : "removed"} ${wal.length} WAL files, ${
@@ -103,4 +116,26 @@ function planText(
       ? `dry run${where}: would keep ${plan.keep.length} and remove ${plan.remove.length}; nothing was changed\n`
       : `kept ${plan.keep.length}, removed ${plan.remove.length}${where}\n`,
   ].join("");
+}
+
+/** Where the promised recovery window starts and the base that keeps it, in one line. */
+export function windowLine(
+  window: RecoveryWindow,
+  store: { url(path?: string): string },
+  show: (ms: number) => string,
+): string {
+  const reached = window.recoverableFrom <= window.from;
+  return `recovery window: every moment since ${
+    show(reached ? window.from : window.recoverableFrom)
+  } stays recoverable, from base ${store.url(window.holder)} (ended ${
+    show(window.recoverableFrom)
+  })${reached ? "" : "; the window is not that old yet"}`;
+}
+
+function windowJson(window: RecoveryWindow, store: { url(path?: string): string }) {
+  return {
+    from: new Date(window.from).toISOString(),
+    base: store.url(window.holder),
+    recoverableFrom: new Date(window.recoverableFrom).toISOString(),
+  };
 }

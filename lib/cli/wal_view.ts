@@ -6,6 +6,8 @@ import { formatLsn, segmentName } from "../store/wal_names.ts";
 import { isoInZone } from "../store/names.ts";
 import type { WalStore } from "../store/wal_store.ts";
 import { readWalCatalog, walRanges } from "../postgres/wal_catalog.ts";
+import type { ArchiveName } from "../store/names.ts";
+import { applyPolicy, type KeepPolicy, keepWindow } from "../store/retention.ts";
 
 /** Point-in-time recovery as `list --json` shows it. */
 export interface PitrView {
@@ -26,6 +28,8 @@ export interface PitrView {
   reaches?: string;
   /** Segments missing between runs on the same timeline. */
   gaps: { from: string; to: string }[];
+  /** The recovery window retention keeps (`--keep-within`), and the base that holds it. */
+  window?: { from: string; base: string; recoverableFrom: string };
 }
 
 /**
@@ -36,8 +40,17 @@ export interface PitrView {
  * const view = await pitrView(localWalStore("/backup"), "UTC");
  * ```
  */
-export async function pitrView(store: WalStore, tz: string): Promise<PitrView | undefined> {
+export async function pitrView(
+  store: WalStore,
+  tz: string,
+  retention?: { keep: KeepPolicy; archives: readonly ArchiveName[]; now: number },
+): Promise<PitrView | undefined> {
   const catalog = await readWalCatalog(store);
+  const window = retention &&
+    keepWindow(applyPolicy(retention.archives, retention.keep), catalog.bases, {
+      within: retention.keep.within,
+      now: retention.now,
+    }).window;
   if (catalog.bases.length === 0 && catalog.segments.length === 0) return undefined;
   const size = catalog.segmentBytes;
   const ranges = walRanges(catalog.segments);
@@ -70,6 +83,15 @@ export async function pitrView(store: WalStore, tz: string): Promise<PitrView | 
     ...(partial ? { partial: partial.wal } : {}),
     ...(newest > 0 ? { reaches: isoInZone(newest, tz) } : {}),
     gaps,
+    ...(window
+      ? {
+        window: {
+          from: isoInZone(Math.max(window.from, window.recoverableFrom), tz),
+          base: window.holder,
+          recoverableFrom: isoInZone(window.recoverableFrom, tz),
+        },
+      }
+      : {}),
   };
 }
 
@@ -94,6 +116,11 @@ export function pitrText(view: PitrView): string {
   }
   if (view.partial) lines.push(`  WAL being written: ${view.partial}`);
   if (view.reaches) lines.push(`  WAL stored up to ${view.reaches}`);
+  if (view.window) {
+    lines.push(
+      `  recovery window: every moment since ${view.window.from} stays recoverable, from base ${view.window.base}`,
+    );
+  }
   for (const gap of view.gaps) {
     lines.push(
       `  GAP: ${gap.from} to ${gap.to} missing: no recovery to a time after it from an earlier base`,

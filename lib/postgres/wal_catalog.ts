@@ -159,9 +159,9 @@ export function walToRemove(
 export async function pruneWal(
   store: WalStore,
   kept: ReadonlySet<string>,
-  { dryRun }: { dryRun: boolean },
+  { dryRun, catalog }: { dryRun: boolean; catalog?: WalCatalog },
 ): Promise<string[]> {
-  const remove = walToRemove(await readWalCatalog(store), kept);
+  const remove = walToRemove(catalog ?? await readWalCatalog(store), kept);
   if (!dryRun) { for (const file of remove) await store.remove(file); }
   return remove.filter((file) => !file.endsWith(".sha256")).sort();
 }

@@ -8,7 +8,9 @@ import { describeError, RunError } from "../base/errors.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import type { S3Target } from "../offsite/s3_url.ts";
 import { abortableSleep, uploadMissing } from "../offsite/uploads.ts";
-import { applyPolicy } from "../store/retention.ts";
+import { applyPolicy, keepWindow } from "../store/retention.ts";
+import { readWalCatalog } from "../postgres/wal_catalog.ts";
+import { localWalStore } from "../store/wal_store.ts";
 import type { RunDeps } from "./run_deps.ts";
 
 /**
@@ -32,8 +34,15 @@ export async function copyOffsite(
   deps: RunDeps,
 ): Promise<void> {
   const local = await listArchives(dest);
+  // What retention keeps, the base that holds the recovery window included.
+  const bases = (await readWalCatalog(localWalStore(dest))).bases;
   const kept = hasRules(settings.keep)
-    ? new Set(applyPolicy(local, settings.keep).keep)
+    ? new Set(
+      keepWindow(applyPolicy(local, settings.keep), bases, {
+        within: settings.keep.within,
+        now: deps.now(),
+      }).keep,
+    )
     : undefined;
   try {
     const wanted = local.filter((a) => kept?.has(a.path) ?? true);

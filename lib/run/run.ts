@@ -11,11 +11,11 @@ import type { RemoteStore } from "../offsite/s3_store.ts";
 import type { Settings } from "../settings/settings.ts";
 import { freeArchiveName, localStore, removeStalePartials } from "../store/local_store.ts";
 import { acquireLock } from "../store/lock.ts";
-import { stampOf } from "../store/names.ts";
+import { isoInZone, stampOf } from "../store/names.ts";
 import { hasRules } from "../store/retention.ts";
 import { pruneStore } from "../store/archive_store.ts";
 import { storeWal } from "../store/wal_store.ts";
-import { pruneWal } from "../postgres/wal_catalog.ts";
+import { pruneWal, readWalCatalog } from "../postgres/wal_catalog.ts";
 import { uploadWalFile } from "../offsite/uploads.ts";
 import type { RunDeps } from "./run_deps.ts";
 import { checkFreeSpace } from "./free_space.ts";
@@ -297,12 +297,22 @@ async function retention(
 ): Promise<void> {
   if (!hasRules(settings.keep)) return;
   for (const store of [localStore(folders.dest), ...(remote ? [remote] : [])]) {
-    const plan = await pruneStore(store, settings.keep, { dryRun: false });
+    const walStore = store.wal();
+    const catalog = await readWalCatalog(walStore);
+    const plan = await pruneStore(store, settings.keep, {
+      dryRun: false,
+      window: { bases: catalog.bases, now: deps.now(), show: (ms) => isoInZone(ms, settings.tz) },
+    });
     for (const path of plan.remove) {
       deps.log.info("removed by retention", { archive: store.url(path), kept: plan.keep.length });
     }
-    const walStore = store.wal();
-    const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun: false });
+    if (plan.window) {
+      deps.log.info("the recovery window is kept", {
+        from: isoInZone(plan.window.from, settings.tz),
+        base: store.url(plan.window.holder),
+      });
+    }
+    const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun: false, catalog });
     if (wal.length > 0) {
       deps.log.info("WAL removed by retention: it begins before the oldest kept base backup", {
         files: wal.length,

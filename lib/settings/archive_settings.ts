@@ -5,6 +5,7 @@ import { globProblem } from "../base/glob.ts";
 import { type Compression, EXTENSIONS } from "../store/names.ts";
 import type { KeepPolicy } from "../store/retention.ts";
 import { SETTINGS } from "./catalog.ts";
+import { parseDuration } from "./value_checks.ts";
 import type { Resolver } from "./resolver.ts";
 
 /** What is archived, from where to where, and how long it is kept. */
@@ -67,6 +68,13 @@ export function archiveSettings(r: Resolver): ArchiveSettings {
   for (const [rule, key] of RULES) {
     const n = r.wholeNumber(key);
     if (n !== undefined) keep[rule] = n;
+  }
+  // The recovery window reaches as far back as the daily rule unless it is given.
+  const within = r.pick("keepWithin");
+  if (within && within.value.trim() !== "off" && within.value.trim() !== "0") {
+    keep.within = parseDuration(within.value, within.from);
+  } else if (!within && (keep.daily ?? 0) > 0) {
+    keep.within = (keep.daily as number) * 86_400_000;
   }
   const picked = r.pick("compression");
   const compression = picked?.value ?? SETTINGS.compression.default;

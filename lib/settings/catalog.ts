@@ -94,6 +94,12 @@ export const SETTINGS = {
     env: "BACKUP_KEEP_MONTHLY",
     help: "retention: newest of each of N months",
   },
+  keepWithin: {
+    flag: "--keep-within <duration>",
+    env: "BACKUP_KEEP_WITHIN",
+    help:
+      "retention with WAL archiving: every moment this far back stays recoverable (7d; off; default: as far back as --keep-daily reaches)",
+  },
   compression: {
     flag: "--compression <kind>",
     env: "BACKUP_COMPRESSION",

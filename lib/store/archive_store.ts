@@ -2,7 +2,14 @@
 // url. Listing, verifying and retention take a store, whichever it is; one prune path.
 
 import { type ArchiveName, sidecarName } from "./names.ts";
-import { applyPolicy, type KeepPolicy, type PolicyResult } from "./retention.ts";
+import {
+  applyPolicy,
+  type KeepPolicy,
+  keepWindow,
+  type PolicyResult,
+  type RecoveryWindow,
+  type WindowBase,
+} from "./retention.ts";
 import type { WalStore } from "./wal_store.ts";
 
 /** An archive in a store, with its size. */
@@ -41,9 +48,16 @@ export interface ArchiveStore {
 export async function pruneStore(
   store: ArchiveStore,
   policy: KeepPolicy,
-  options: { dryRun: boolean },
-): Promise<PolicyResult> {
-  const plan = applyPolicy(await store.list(), policy);
+  options: {
+    dryRun: boolean;
+    /** The base backups recorded for point-in-time recovery, and now: the window is kept. */
+    window?: { bases: readonly WindowBase[]; now: number; show?: (ms: number) => string };
+  },
+): Promise<PolicyResult & { window?: RecoveryWindow }> {
+  const policed = applyPolicy(await store.list(), policy);
+  const plan = options.window
+    ? keepWindow(policed, options.window.bases, { within: policy.within, ...options.window })
+    : policed;
   if (options.dryRun) return plan;
   for (const path of plan.remove) {
     await store.remove(path);

@@ -13,6 +13,11 @@ export interface KeepPolicy {
   weekly?: number;
   /** Keep the newest of each of N months. */
   monthly?: number;
+  /**
+   * The recovery window, ms (`--keep-within`): with WAL archived, the base backup that
+   * keeps every moment of it recoverable is kept ({@linkcode keepWindow}).
+   */
+  within?: number;
 }
 
 /** The plan: every archive is in `keep` or `remove`, with its reasons. */
@@ -35,7 +40,7 @@ export interface PolicyResult {
  * ```
  */
 export function hasRules(policy: KeepPolicy): boolean {
-  return Object.values(policy).some((n) => n !== undefined && n > 0);
+  return RULES.some(([rule]) => (policy[rule] ?? 0) > 0);
 }
 
 /**
@@ -120,4 +125,88 @@ export function applyPolicy(archives: readonly ArchiveName[], policy: KeepPolicy
     }
   }
   return { keep, remove, reasons };
+}
+
+/** A base backup as the recovery window sees it: its archive, and when it ended. */
+export interface WindowBase {
+  /** Its archive, relative to DEST. */
+  archive: string;
+  /** When the backup ended, Unix ms: the earliest moment it recovers to. */
+  stoppedMs: number;
+}
+
+/** Where the promised recovery window starts, and the base that keeps it. */
+export interface RecoveryWindow {
+  /** Now minus the window, Unix ms: every moment since is to stay recoverable. */
+  from: number;
+  /** The base backup kept for it. */
+  holder: string;
+  /** When that base ended: the oldest moment that stays recoverable. */
+  recoverableFrom: number;
+}
+
+/**
+ * The retention plan with the recovery window kept: the newest base backup that ended at
+ * or before `now - within` (or, when none is that old, the oldest base) is kept with the
+ * reason, so the WAL from it stays too and no moment of the window becomes unrecoverable,
+ * however many backups a day made; and so is every base inside the window, as restic's
+ * `--keep-within` keeps snapshots, so tomorrow's holder is there tomorrow. Without
+ * `within` or bases, the plan is returned as is.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { parseArchiveName } from "./names.ts";
+ * const day = Date.UTC(2026, 11, 3);
+ * const archives = ["01-00-00.tar.gz", "10-00-00.tar.gz"]
+ *   .map((name) => parseArchiveName("2026-12-03", name)!);
+ * const bases = [
+ *   { archive: "2026-12-03/01-00-00.tar.gz", stoppedMs: day + 3_605_000 },
+ *   { archive: "2026-12-03/10-00-00.tar.gz", stoppedMs: day + 36_005_000 },
+ * ];
+ * const daily = applyPolicy(archives, { daily: 7 });
+ * assertEquals(daily.remove, ["2026-12-03/01-00-00.tar.gz"]);
+ * const kept = keepWindow(daily, bases, { within: 7 * 86_400_000, now: day + 50_400_000 });
+ * assertEquals(kept.remove, []);
+ * assertEquals(kept.window?.holder, "2026-12-03/01-00-00.tar.gz");
+ * ```
+ */
+export function keepWindow(
+  plan: PolicyResult,
+  bases: readonly WindowBase[],
+  { within, now, show = (ms) => new Date(ms).toISOString() }: {
+    within: number | undefined;
+    now: number;
+    show?: (ms: number) => string;
+  },
+): PolicyResult & { window?: RecoveryWindow } {
+  const present = new Set([...plan.keep, ...plan.remove]);
+  const candidates = bases.filter((b) => present.has(b.archive))
+    .sort((a, b) => a.stoppedMs - b.stoppedMs);
+  if (within === undefined || within <= 0 || candidates.length === 0) return plan;
+  const from = now - within;
+  const holder = candidates.filter((b) => b.stoppedMs <= from).at(-1) ??
+    (candidates[0] as WindowBase);
+  const reasons = new Map(plan.reasons);
+  const held = new Set<string>();
+  const hold = (archive: string, why: string) => {
+    reasons.set(archive, [
+      ...(reasons.get(archive) ?? []).filter((r) => r !== "matches no keep rule"),
+      why,
+    ]);
+    held.add(archive);
+  };
+  hold(holder.archive, `holds the recovery window from ${show(Math.max(from, holder.stoppedMs))}`);
+  // The bases inside the window stay too: each is the holder on a later day, so the window's
+  // edge can move on with the days instead of staying at one old base.
+  for (const b of candidates) {
+    if (b !== holder && b.stoppedMs > from) hold(b.archive, "inside the recovery window");
+  }
+  const keep = [...new Set([...plan.keep, ...held])].sort((a, b) => (a < b ? 1 : -1));
+  return {
+    keep,
+    remove: plan.remove.filter((path) => !held.has(path)),
+    reasons,
+    window: { from, holder: holder.archive, recoverableFrom: holder.stoppedMs },
+  };
 }

@@ -18,6 +18,7 @@ Deno.test("each command's help lists exactly the options it uses", () => {
     "--keep-daily",
     "--keep-weekly",
     "--keep-monthly",
+    "--keep-within",
     "--s3-url",
     "--s3-endpoint",
     "--s3-region",

@@ -5,7 +5,13 @@ import {
   parseArchiveName,
   stampOf,
 } from "../../lib/store/names.ts";
-import { applyPolicy, hasRules, isoWeek } from "../../lib/store/retention.ts";
+import {
+  applyPolicy,
+  hasRules,
+  isoWeek,
+  keepWindow,
+  type WindowBase,
+} from "../../lib/store/retention.ts";
 
 function archive(day: string, time = "01-00-00", seq = 0): ArchiveName {
   const parsed = parseArchiveName(day, archiveFileName(time, seq, "gzip"));
@@ -124,3 +130,79 @@ Deno.test("applyPolicy buckets by the local date of the zone the archives were n
   // Tokyo: the same instants fall on 2027-01-04 (W01) ... and December ends with 2026-12-30 UTC.
   deepStrictEqual(kept("Asia/Tokyo"), ["2026-12-30", "2027-01-03"]);
 });
+
+const DAY = 86_400_000;
+
+/** A base made at 01:00 UTC on `day` (and at `time`), ended five seconds later. */
+function base(day: string, time = "01-00-00"): WindowBase {
+  return {
+    archive: archive(day, time).path,
+    stoppedMs: Date.parse(`${day}T${time.replaceAll("-", ":")}Z`) + 5000,
+  };
+}
+
+Deno.test("keepWindow keeps the morning base when a second backup the same day is all the daily rule keeps", () => {
+  const morning = base("2026-12-03");
+  const safety = base("2026-12-03", "10-00-00");
+  const archives = [archive("2026-12-03"), archive("2026-12-03", "10-00-00")];
+  const daily = applyPolicy(archives, { daily: 7 });
+  deepStrictEqual(daily.remove, [morning.archive]);
+  const now = Date.parse("2026-12-03T14:00:00Z");
+  const plan = keepWindow(daily, [morning, safety], { within: 7 * DAY, now });
+  deepStrictEqual(plan.remove, []);
+  deepStrictEqual(plan.keep, [safety.archive, morning.archive]);
+  deepStrictEqual(plan.window, {
+    from: now - 7 * DAY,
+    holder: morning.archive,
+    recoverableFrom: morning.stoppedMs,
+  });
+  deepStrictEqual(plan.reasons.get(morning.archive), [
+    `holds the recovery window from ${new Date(morning.stoppedMs).toISOString()}`,
+  ]);
+});
+
+Deno.test("keepWindow moves the window's edge as days pass and never ahead of the promise", () => {
+  const all = days("2026-12-01", "2026-12-31");
+  let present: WindowBase[] = [];
+  let previous = 0;
+  for (const day of all) {
+    // The daemon's day: a base every night (two on Sundays), then retention with daily 3
+    // and a 7-day window over what earlier days left.
+    const sunday = new Date(`${day}T00:00:00Z`).getUTCDay() === 0;
+    present = [...present, base(day), ...(sunday ? [base(day, "12-00-00")] : [])];
+    const now = Date.parse(`${day}T18:00:00Z`);
+    const names = present.map((b) => parseArchiveName(...split(b.archive)) as ArchiveName);
+    const plan = keepWindow(applyPolicy(names, { daily: 3 }), present, { within: 7 * DAY, now });
+    const window = plan.window as NonNullable<typeof plan.window>;
+    const held = present.find((b) => b.archive === window.holder) as WindowBase;
+    // Every moment of the promise stays recoverable: the holder ended at or before its
+    // start, or is the first base ever made.
+    strictEqual(
+      held.stoppedMs <= now - 7 * DAY || held.archive === base(all[0] as string).archive,
+      true,
+      day,
+    );
+    // It moves on: never back, and never more than a day behind the promise.
+    strictEqual(held.stoppedMs >= previous, true, `the edge went back on ${day}`);
+    if (now - 7 * DAY > Date.parse(`${all[0]}T01:00:05Z`)) {
+      strictEqual(held.stoppedMs > now - 8 * DAY, true, `the edge stayed behind on ${day}`);
+    }
+    previous = held.stoppedMs;
+    present = present.filter((b) => plan.keep.includes(b.archive));
+  }
+  // A 7-day window and daily 3 keep about eight bases, not the month.
+  strictEqual(present.length <= 10, true, present.map((b) => b.archive).join(" "));
+});
+
+Deno.test("keepWindow changes nothing without a window or without bases", () => {
+  const archives = [archive("2026-12-03"), archive("2026-12-04")];
+  const plan = applyPolicy(archives, { last: 1 });
+  const now = Date.parse("2026-12-04T12:00:00Z");
+  deepStrictEqual(keepWindow(plan, [base("2026-12-03")], { within: undefined, now }), plan);
+  deepStrictEqual(keepWindow(plan, [], { within: 7 * DAY, now }), plan);
+});
+
+function split(path: string): [string, string] {
+  const [day, file] = path.split("/");
+  return [day as string, file as string];
+}
