@@ -8,6 +8,10 @@ import type { Settings } from "../settings/settings.ts";
 import { maskPassword } from "../settings/value_checks.ts";
 import { type Command, DAEMON_SETTINGS } from "./command.ts";
 import { formatTable } from "./table.ts";
+import { resolve } from "node:path";
+import { formatBytes } from "../base/bytes.ts";
+import { readWalState } from "../store/wal_store.ts";
+import { stateDirOf } from "../store/state_file.ts";
 
 /** One setting as `config` shows it. */
 export interface ConfigRow {
@@ -82,6 +86,23 @@ export function configRows(settings: Settings): ConfigRow[] {
   }));
 }
 
+/**
+ * What the daemon read from the server that bears on the settings: its limit on the WAL a
+ * slot holds (README: Point-in-time recovery). None before a daemon archived WAL to DEST.
+ */
+async function serverRows(settings: Settings): Promise<ConfigRow[]> {
+  if (settings.wal === undefined) return [];
+  const state = await readWalState(resolve(settings.dest)).catch(() => undefined);
+  if (state?.slotLimitBytes === undefined) return [];
+  return [{
+    setting: "server max_slot_wal_keep_size",
+    value: state.slotLimitBytes === null
+      ? "-1 (no limit: the slot can fill the server's disk)"
+      : formatBytes(state.slotLimitBytes),
+    from: `the server, as the daemon read it (${stateDirOf(resolve(settings.dest))}/wal.json)`,
+  }];
+}
+
 /** `backupd config [--json]`: every effective setting, its value and where it came from. */
 export const configCommand: Command = {
   name: "config",
@@ -93,8 +114,8 @@ export const configCommand: Command = {
     "drillMaxAge",
   ],
   options: { json: { flag: "--json", help: "print the settings as one JSON object" } },
-  run(ctx) {
-    const rows = configRows(ctx.settings);
+  async run(ctx) {
+    const rows = [...configRows(ctx.settings), ...await serverRows(ctx.settings)];
     if (ctx.options.json) {
       ctx.stdout(`${JSON.stringify({ settings: rows })}\n`);
       return EXIT.ok;

@@ -34,9 +34,20 @@ export const healthCommand: Command = {
     );
     const { settings, taken } = daemonView(ctx.settings, daemon.state, ["schedule", "tz"]);
     const verdict = await judgeHealth(settings, ctx, daemon);
+    // What the daemon last read of the server's limit on the slot's WAL (null: no limit).
+    const limit = daemon.state?.wal
+      ? (await readWalState(resolve(settings.dest)).catch(() => undefined))?.slotLimitBytes
+      : undefined;
     ctx.stdout(
       ctx.options.json
-        ? `${JSON.stringify({ ...verdict, schedule: settings.schedule, tz: settings.tz })}\n`
+        ? `${
+          JSON.stringify({
+            ...verdict,
+            schedule: settings.schedule,
+            tz: settings.tz,
+            ...(limit !== undefined ? { serverMaxSlotWalKeepSizeBytes: limit } : {}),
+          })
+        }\n`
         : `${verdict.healthy ? "healthy" : "unhealthy"}: ${verdict.reason}${takenNote(taken)}\n`,
     );
     return verdict.healthy ? EXIT.ok : 1;

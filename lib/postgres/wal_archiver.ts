@@ -5,6 +5,7 @@
 // the flush LSN as one rolling partial copy. A segment the server no longer has is a gap:
 // recorded, reported, and archiving goes on from what is there.
 
+import { formatBytes } from "../base/bytes.ts";
 import { describeError, RunError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { packWal } from "../codec/wal_codec.ts";
@@ -40,6 +41,7 @@ import {
   createSlot,
   type SlotState,
   slotState,
+  slotWalLimit,
   type WalPosition,
   walPosition,
 } from "./wal_slot.ts";
@@ -115,6 +117,7 @@ export class WalArchiver {
   /** The partial copy the bucket holds, if any. */
   #remotePartial: string | undefined;
   #warnedRetained = false;
+  #saidLimit = false;
   /** What was last written to wal.json (all but the times), and when. */
   #recorded = { facts: "", at: 0 };
   #buffer = new Uint8Array(0);
@@ -236,8 +239,34 @@ export class WalArchiver {
         this.#lost = true;
       }, "backupd wal");
       await this.#session.query`SET statement_timeout = 0`;
+      await this.#checkSlotLimit(this.#session.query);
     }
     return this.#session.query;
+  }
+
+  /**
+   * The server's limit on what the slot holds, read with each new session: no limit is a
+   * WARN (a backupd stopped for days fills the server's disk), and so is a limit below
+   * --wal-max-retained (the server drops the WAL before backupd warns). Said once a value.
+   */
+  async #checkSlotLimit(sql: Query): Promise<void> {
+    const limit = await slotWalLimit(sql);
+    const changed = limit !== this.#state.slotLimitBytes || !this.#saidLimit;
+    this.#state.slotLimitBytes = limit;
+    if (!changed) return;
+    this.#saidLimit = true;
+    const max = this.#options.maxRetainedBytes;
+    if (limit === null) {
+      this.#deps.log.warn(
+        "the server keeps WAL for the slot without limit (max_slot_wal_keep_size = -1): if backupd stops for days, the server's pg_wal grows until its disk is full and the database stops; set max_slot_wal_keep_size on the server (10GB, say: README, Point-in-time recovery)",
+        { slot: this.#options.slot },
+      );
+    } else if (limit < max) {
+      this.#deps.log.warn(
+        "the server's max_slot_wal_keep_size is below --wal-max-retained: the server drops the WAL the slot holds before backupd warns that it holds too much",
+        { max_slot_wal_keep_size: formatBytes(limit), wal_max_retained: formatBytes(max) },
+      );
+    }
   }
 
   /** The slot as the server has it; created when missing (after a first start: a problem). */

@@ -141,3 +141,19 @@ export async function dropSlot(query: Query, name: string): Promise<boolean> {
 export async function advanceSlot(query: Query, name: string, lsn: bigint): Promise<void> {
   await query`SELECT pg_replication_slot_advance(${name}, ${formatLsn(lsn)}::pg_lsn)`;
 }
+
+/**
+ * The server's `max_slot_wal_keep_size` in bytes: how much WAL a slot may hold before the
+ * server drops it; `null` for -1, no limit (a stopped archiver then fills the server's disk).
+ *
+ * @example
+ * ```ts ignore
+ * const limit = await slotWalLimit(query);
+ * ```
+ */
+export async function slotWalLimit(query: Query): Promise<number | null> {
+  const [row] = await query<{ mb: string }[]>`
+    SELECT setting AS mb FROM pg_settings WHERE name = 'max_slot_wal_keep_size'`;
+  const mb = Number(row?.mb ?? -1);
+  return mb < 0 ? null : mb * 1024 * 1024;
+}

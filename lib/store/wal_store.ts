@@ -213,6 +213,8 @@ export interface WalState {
   lagBytes: number;
   /** Bytes of WAL the slot holds on the server. */
   retainedBytes: number;
+  /** The server's max_slot_wal_keep_size in bytes as last read; null: no limit (-1). */
+  slotLimitBytes?: number | null;
   /** Gaps found, oldest first. */
   gaps: WalGap[];
   /** What is wrong now, if anything: one line. */

@@ -60,6 +60,20 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
       },
     );
 
+    await t.step("the stack's server limits the WAL the slot may hold", async () => {
+      const shown = await compose(
+        "exec",
+        "-T",
+        "employee-db",
+        ...PSQL,
+        "-tA",
+        "-c",
+        "SHOW max_slot_wal_keep_size",
+      );
+      strictEqual(shown.code, 0, shown.stderr);
+      strictEqual(shown.stdout.trim(), "10GB");
+    });
+
     await t.step("kill -s USR1 puts another archive on the host", async () => {
       const before = await archives();
       strictEqual((await compose("kill", "-s", "USR1", "backup")).code, 0);

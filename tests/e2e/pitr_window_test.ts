@@ -48,7 +48,13 @@ Deno.test("a second backup on one day under --keep-daily 7 keeps the morning bas
       undefined,
   );
   await caughtUpAfter(dest, Date.now());
+  // The host server has no limit on what the slot holds: said once, shown by health and config.
+  const health = await backupd(["health", "--dest", dest, "--json"]);
+  strictEqual(JSON.parse(health.stdout).serverMaxSlotWalKeepSizeBytes, null, health.stdout);
+  const config = await backupd(["config", "--dest", dest, "--postgres", db.url]);
+  match(config.stdout, /^server max_slot_wal_keep_size +-1 \(no limit/m);
   const log = await daemon.stop();
+  strictEqual(log.match(/WARN the server keeps WAL for the slot without limit/g)?.length, 1, log);
   match(log, /INFO the recovery window is kept from=\S+ base=/);
   strictEqual((await archivesOf(dest)).includes(morning as string), true, log);
 

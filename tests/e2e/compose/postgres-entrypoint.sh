@@ -22,4 +22,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   as_postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 fi
-exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA"
+# As the official image: the service's command (postgres -c ...) is what runs.
+if [ "$#" -eq 0 ] || [ "$1" != "postgres" ]; then set -- postgres "$@"; fi
+shift
+exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" "$@"
