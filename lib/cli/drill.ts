@@ -157,7 +157,9 @@ export function reportText(report: DrillReport): string {
       ? [`  RTO ${report.rtoSeconds} s (restore, start and recovery)`]
       : []),
     `  archive ${report.bytes.archive} bytes, restored ${report.bytes.restored ?? "-"} bytes`,
-    ...report.checks.map((c) => `  check ${c.ok ? "OK" : "FAILED"}: ${c.sql} -> ${c.answer}`),
+    ...report.checks.map((c) =>
+      `  check ${c.ok ? "OK" : "FAILED"}: ${c.sql} -> ${c.answer} (in database ${c.database})`
+    ),
     ...(report.verifySkipped ? [`  pg_verifybackup skipped: ${report.verifySkipped}`] : []),
     ...(report.problem ? [`  problem: ${report.problem}`] : []),
   ];

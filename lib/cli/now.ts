@@ -38,6 +38,7 @@ async function backupNow(ctx: CommandContext): Promise<number> {
     log: aroundBar(log, () => bar),
     holder: `pid ${io.pid} (backupd now)`,
     signal: stop.signal,
+    byHand: true,
     ...(io.stderrIsTerminal
       ? {
         progress: (total: number) => bar = startProgress(total, io.stderr, () => performance.now()),

@@ -198,6 +198,34 @@ export async function containerEngine(
 }
 
 /**
+ * Whether a run would find a labelled container of its stack to quiesce now (the run decides
+ * again); true when the engine cannot be asked, so that only a certain "no" refuses.
+ *
+ * @example
+ * ```ts ignore
+ * if (!await wouldQuiesce(settings)) console.log("nothing holds SOURCE still");
+ * ```
+ */
+export async function wouldQuiesce(settings: Settings): Promise<boolean> {
+  if (settings.docker === undefined) return false;
+  const endpoint = parseDockerHost(settings.docker.host);
+  if (!settings.docker.explicit && endpoint.socket) {
+    if (await statIfPresent(endpoint.socket) === undefined) return false;
+  }
+  try {
+    const api = dockerClient(endpoint);
+    const project = settings.docker.group ?? await ownProject(api);
+    if (project === undefined) return false;
+    const scope = `${PROJECT_LABEL}=${project}`;
+    return [...await api.running(PAUSE_LABEL, scope), ...await api.running(STOP_LABEL, scope)]
+      .length > 0;
+  } catch (err) {
+    // An engine that does not answer now: the run asks again and says what it finds.
+    return err instanceof Error;
+  }
+}
+
+/**
  * A run's quiescing: the stack's labelled containers paused or stopped (the resumer, when
  * any was), and, when nothing holds the data still (no `--postgres`, no pre-hook, nothing
  * quiesced), a warning saying so at every run.

@@ -26,6 +26,8 @@ export interface DrillReport {
   result: DrillResult;
   /** The archive drilled, as shown. */
   archive: string;
+  /** For a point-in-time drill: the base's archive, relative to DEST (what list marks). */
+  base?: string;
   /** When it started, ISO 8601. */
   started: string;
   /** When it ended, ISO 8601. */
@@ -94,6 +96,7 @@ export async function runDrill(
   const report: DrillReport = {
     result: "error",
     archive: source.shown,
+    ...(source.recovery ? { base: source.recovery.plan.base.archive } : {}),
     started: new Date(started).toISOString(),
     ended: "",
     seconds: { restore: 0, start: 0 },
@@ -256,7 +259,9 @@ async function checkDatabase(
   report.seconds.checks = seconds(deps.now() - t);
   const failed = report.checks.filter((c) => !c.ok);
   if (failed.length > 0) {
-    report.problem = failed.map((c) => `check "${c.sql}" answered ${c.answer}`).join("; ");
+    report.problem = failed.map((c) =>
+      `check "${c.sql}" in database "${c.database}" answered ${c.answer}`
+    ).join("; ");
   }
 }
 

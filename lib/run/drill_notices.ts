@@ -31,7 +31,8 @@ export async function afterDrill(
   const seconds = (Date.parse(report.ended) - started) / 1000;
   await recordDrill(dest, {
     result: report.result,
-    archive: report.archive,
+    // A point-in-time drill proves its base: list's DRILLED column marks that archive.
+    archive: report.base ?? report.archive,
     started: report.started,
     ended: report.ended,
     seconds,

@@ -12,7 +12,9 @@ export interface CheckOutcome {
   sql: string;
   /** Whether its first value was true. */
   ok: boolean;
-  /** What it answered, or the error. */
+  /** The database it ran in. */
+  database: string;
+  /** What it answered: its first value, NULL, no row, or an error. */
   answer: string;
 }
 
@@ -227,14 +229,19 @@ export class PgProcess {
       "-t",
       "-v",
       "ON_ERROR_STOP=1",
+      // NULL printed as a word: an empty answer would read as no row.
+      "-P",
+      "null=NULL",
       "-c",
       sql,
     ]);
     if (out.code !== 0) {
-      return { sql, ok: false, answer: firstLines(out.stderr).replace(/^psql:[^:]*: /, "") };
+      const error = firstLines(out.stderr).replace(/^psql:[^:]*: /, "");
+      return { sql, database, ok: false, answer: `an error (${error})` };
     }
     const first = out.stdout.split("\n")[0]?.split("|")[0] ?? "";
-    return { sql, ok: first === "t", answer: out.stdout === "" ? "no row" : first };
+    const answer = out.stdout === "" ? "no row" : first;
+    return { sql, database, ok: first === "t", answer };
   }
 
   /** Stops the server, if it was started: fast, else at once. Never abandoned. */

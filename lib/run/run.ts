@@ -5,8 +5,7 @@
 import { writeArchive } from "../archive/write_archive.ts";
 import { checkFolders, type FolderOrigins, type Folders } from "../archive/folders.ts";
 import type { PackWarning } from "../archive/tar_pack.ts";
-import { ConfigError, describeError, RunError } from "../base/errors.ts";
-import { runningServerIn } from "../postgres/layout.ts";
+import { describeError, RunError } from "../base/errors.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import type { Settings } from "../settings/settings.ts";
 import { freeArchiveName, localStore, removeStalePartials } from "../store/local_store.ts";
@@ -19,6 +18,7 @@ import { pruneWal, readWalCatalog } from "../postgres/wal_catalog.ts";
 import { uploadWalFile } from "../offsite/uploads.ts";
 import type { RunDeps } from "./run_deps.ts";
 import { checkFreeSpace } from "./free_space.ts";
+import { refuseLiveCopy } from "./readiness.ts";
 import { runHook } from "./hooks.ts";
 import { copyOffsite, openBucket } from "./offsite_step.ts";
 import { containerEngine, quiesceForRun } from "../containers/quiesce.ts";
@@ -90,7 +90,7 @@ export async function runBackup(
     const resume = quiesced ? once(quiesced) : undefined;
     // Containers come back even when the run failed or was interrupted.
     if (resume) cleanups.push(resume);
-    await refuseLiveCopy(settings, folders, { quiesced: quiesced !== undefined, origins });
+    await refuseLiveCopy(settings, folders.source, { quiesced: quiesced !== undefined, origins });
     const target = await pickTarget(settings, folders, deps);
     const online = await startDatabaseBackup(settings, target, deps, cleanups);
     const outcome = await archive(settings, target, online, deps, sourceSpace);
@@ -141,25 +141,6 @@ async function preHook(settings: Settings, deps: RunDeps): Promise<void> {
       hookOptions(settings, deps, { interruptible: true }),
     );
   }
-}
-
-/**
- * Refuses a plain copy of a running PostgreSQL's data folder: nothing holds it still (no
- * `--postgres`, no pre-hook, nothing quiesced), so the copy would not restore. A stopped
- * server's folder is copied as before; BACKUP_ALLOW_LIVE_COPY=yes copies it all the same.
- */
-async function refuseLiveCopy(
-  settings: Settings,
-  folders: Folders,
-  { quiesced, origins }: { quiesced: boolean; origins: FolderOrigins },
-): Promise<void> {
-  if (settings.postgres || settings.preHook || quiesced || settings.allowLiveCopy) return;
-  if (!await runningServerIn(folders.source)) return;
-  throw new ConfigError(
-    origins.source,
-    settings.source,
-    "a PostgreSQL server is running on it (postmaster.pid), and a plain copy of a live database does not restore; give --postgres postgres://USER@HOST:PORT/DATABASE (README: Consistency), a --pre-hook that stops it, or BACKUP_ALLOW_LIVE_COPY=yes to copy it anyway",
-  );
 }
 
 /** The archive's day folder and a name no other run of the same second took. */

@@ -14,4 +14,9 @@ export interface RunDeps extends NoticeDeps {
   progress?: (totalBytes: number) => ProgressBar;
   /** Waits between upload attempts. @default {abortableSleep} */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Typed by hand (`backupd now`): a run refused for its settings is the operator's typo,
+   * not a failure of the backups, and leaves the recorded result as it was.
+   */
+  byHand?: boolean;
 }

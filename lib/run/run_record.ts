@@ -2,7 +2,7 @@
 // ended, how, and its archive or its error.
 
 import { resolve } from "node:path";
-import { describeError } from "../base/errors.ts";
+import { ConfigError, describeError, UsageError } from "../base/errors.ts";
 import type { Settings } from "../settings/settings.ts";
 import { writeLastRun } from "../store/run_status.ts";
 import { stateDirOf } from "../store/state_file.ts";
@@ -11,7 +11,8 @@ import type { RunDeps } from "./run_deps.ts";
 
 /**
  * Writes the run's result for `health`. A result that cannot be written makes a good run
- * fail: nothing would show that it ran.
+ * fail: nothing would show that it ran. A run by hand refused for its settings (exit 2, one
+ * line) is not recorded: health keeps judging the backups by what ran before.
  */
 export async function recordResult(
   settings: Settings,
@@ -19,6 +20,8 @@ export async function recordResult(
   deps: RunDeps,
   report: RunReport,
 ): Promise<RunReport> {
+  const refused = report.error instanceof ConfigError || report.error instanceof UsageError;
+  if (deps.byHand && report.result === "failed" && refused) return report;
   try {
     await writeLastRun(stateDirOf(resolve(settings.dest)), {
       started: new Date(started).toISOString(),

@@ -242,7 +242,7 @@ Deno.test("daemonLoop makes one catch-up run, not two, after a suspend spanning 
   );
 });
 
-Deno.test("daemonLoop runs once in the 01:00 minute where the seed's 30-second poll ran twice", async () => {
+Deno.test("daemonLoop runs a slot exactly once when it wakes twice inside the slot's minute", async () => {
   const { runs, wakes } = await simulate({
     pattern: "0 1 * * *",
     tz: "UTC",
@@ -251,11 +251,11 @@ Deno.test("daemonLoop runs once in the 01:00 minute where the seed's 30-second p
     sleepCap: 30_000,
     runMs: 5_000,
   });
-  // The seed's test, `hour == 1 and minute == 0` at each 30-second wake-up, on the same clock:
-  const seedRuns = wakes.filter((w) =>
+  // A loop that asked "is it 01:00 now?" at each wake-up would have run at both of these:
+  const wakesInTheMinute = wakes.filter((w) =>
     new Date(w).getUTCHours() === 1 && new Date(w).getUTCMinutes() === 0
   );
-  strictEqual(seedRuns.length >= 2, true, "the seed's condition holds at two wake-ups");
+  strictEqual(wakesInTheMinute.length >= 2, true, "the loop woke twice in the 01:00 minute");
   deepStrictEqual(runs.map((r) => new Date(r.at).toISOString()), ["2027-01-10T01:00:00.000Z"]);
 });
 

@@ -66,7 +66,7 @@ Deno.test("with DEST and the server lost, the bucket alone restores to the end: 
   strictEqual(verified.code, 0, verified.stdout + verified.stderr);
   match(
     verified.stdout,
-    /^OK WAL: \d+ segments, [01] partial, 0 history files, 1 base records, sha256 matches the sidecars, each segment is the one its name says$/m,
+    /^OK WAL: \d+ segments, [01] partial, 0 history files, 1 base records, sha256 matches the sidecars, each segment is the one its name says, [1-9]\d* records chained with their CRCs$/m,
   );
 
   const into = `${work.path}/restored`;

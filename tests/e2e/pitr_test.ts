@@ -126,6 +126,9 @@ Deno.test("WAL archived every 2 s restores to the end after the server and its f
   strictEqual(drilled.code, 0, drilled.stdout + drilled.stderr);
   match(drilled.stdout, /^drill PASSED: \d{4}-\d\d-\d\d\/\S+ to \d{4}-/);
   match(drilled.stderr, /INFO drill: WAL put in place for recovery files=\d+/);
+  // The base it recovered from is marked as drilled.
+  const afterDrill = JSON.parse((await backupd(["list", "--dest", dest, "--json"])).stdout);
+  strictEqual(typeof afterDrill.archives[0].drilled, "string", JSON.stringify(afterDrill.archives));
 
   const pit = await recoverAndStart(
     work.path,

@@ -321,6 +321,40 @@ Deno.test("a plain copy of a running PostgreSQL is refused in one line; a stoppe
     });
     strictEqual(allowed.code <= 1, true, allowed.stderr);
     strictEqual((await archives(`${work.path}/b2`)).length, 1);
+    // A refused run by hand (exit 2) is the operator's typo: health judges what ran before.
+    const healthBefore = await backupd(["health", "--dest", `${work.path}/b2`]);
+    const statusBefore = await Deno.readTextFile(`${work.path}/b2/.backupd/status.json`);
+    const typo = await backupNow(db.data, `${work.path}/b2`, []);
+    strictEqual(typo.code, 2, typo.stderr);
+    strictEqual(
+      await Deno.readTextFile(`${work.path}/b2/.backupd/status.json`),
+      statusBefore,
+    );
+    const healthAfter = await backupd(["health", "--dest", `${work.path}/b2`]);
+    strictEqual(healthAfter.code, 0, healthAfter.stdout);
+    strictEqual(healthAfter.stdout, healthBefore.stdout);
+    // The daemon sees it when it starts, not at its first slot.
+    const dest = `${work.path}/b4`;
+    const daemon = spawnDaemon(db.data, dest, []);
+    try {
+      const reason = await waitFor("health to name the live folder", async () => {
+        const health = await backupd(["health", "--dest", dest, "--json"]);
+        const verdict = JSON.parse(health.stdout || "{}");
+        return verdict.reason?.includes("a PostgreSQL server is running on it")
+          ? `${health.code} ${verdict.reason}`
+          : undefined;
+      });
+      match(
+        reason,
+        /^1 the daemon cannot start its backups: Cannot use --source ".*": a PostgreSQL server is running on it/,
+      );
+    } finally {
+      signalProcess(await daemonPid(dest), "SIGTERM");
+    }
+    const out = await daemon.output();
+    strictEqual(out.code, 0);
+    match(new TextDecoder().decode(out.stderr), /ERROR start-up check failed.*running on it/);
+    strictEqual((await archives(dest)).length, 0);
   } finally {
     await db.stop();
   }

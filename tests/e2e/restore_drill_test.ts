@@ -151,13 +151,29 @@ Deno.test("a damaged table file (sidecar recomputed) fails with exit 1 naming it
     "SELECT count(*) = 500 FROM staff",
     "--drill-check",
     "SELECT count(*) > 1000 FROM staff",
+    "--drill-check",
+    "SELECT NULL::bool",
+    "--drill-check",
+    "SELECT count(*) > 0 FROM no_such_table",
   ]);
   strictEqual(checked.code, 1, checked.stderr);
-  match(checked.stdout, /^ {2}check OK: SELECT count\(\*\) = 500 FROM staff -> t$/m);
-  match(checked.stdout, /^ {2}check FAILED: SELECT count\(\*\) > 1000 FROM staff -> f$/m);
+  match(
+    checked.stdout,
+    /^ {2}check OK: SELECT count\(\*\) = 500 FROM staff -> t \(in database postgres\)$/m,
+  );
+  match(
+    checked.stdout,
+    /^ {2}check FAILED: SELECT count\(\*\) > 1000 FROM staff -> f \(in database postgres\)$/m,
+  );
+  // NULL and an error say so, naming the database they ran in.
+  match(checked.stdout, /^ {2}check FAILED: SELECT NULL::bool -> NULL \(in database postgres\)$/m);
+  match(
+    checked.stdout,
+    /^ {2}check FAILED: SELECT count\(\*\) > 0 FROM no_such_table -> an error \(ERROR: {2}relation "no_such_table" does not exist.*\) \(in database postgres\)$/m,
+  );
   match(
     checked.stderr,
-    /ERROR drill failed error="check \\"SELECT count\(\*\) > 1000 FROM staff\\" answered f"/,
+    /ERROR drill failed error="check \\"SELECT count\(\*\) > 1000 FROM staff\\" in database \\"postgres\\" answered f; /,
   );
   await receiver.close();
   const notice = JSON.parse(receiver.notices[0] as string);
@@ -166,7 +182,10 @@ Deno.test("a damaged table file (sidecar recomputed) fails with exit 1 naming it
     "failed",
     good.archive,
   ]);
-  strictEqual(notice.error, 'check "SELECT count(*) > 1000 FROM staff" answered f');
+  match(
+    notice.error,
+    /^check "SELECT count\(\*\) > 1000 FROM staff" in database "postgres" answered f; check "SELECT NULL::bool" in database "postgres" answered NULL; /,
+  );
 });
 
 Deno.test("a plain archive of a stopped server's folder passes, pg_verifybackup skipped and said so", async () => {
