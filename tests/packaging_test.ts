@@ -1,7 +1,8 @@
-// What ships beside the code: the build context, the compose settings, the image's labels.
+// What ships beside the code: the build context, the compose settings, the image's labels,
+// and the alert rules with their unit tests (Debian's promtool).
 
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { ROOT } from "./helpers.ts";
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { ROOT, run } from "./helpers.ts";
 
 const read = (name: string) => Deno.readTextFileSync(`${ROOT}/${name}`);
 
@@ -32,4 +33,26 @@ Deno.test("the image carries OCI labels, its version the one in deno.json", () =
   const version = JSON.parse(read("deno.json")).version;
   strictEqual(dockerfile.includes('org.opencontainers.image.title="backupd"'), true);
   strictEqual(dockerfile.includes(`org.opencontainers.image.version="${version}"`), true);
+});
+
+Deno.test("the alert rules pass promtool check rules, and each alert's unit tests fire and stay quiet as written", async () => {
+  const dir = `${ROOT}/deploy/prometheus`;
+  const checked = await run("promtool", ["check", "rules", "backupd-rules.yml"], { cwd: dir });
+  strictEqual(checked.code, 0, checked.stdout + checked.stderr);
+  match(checked.stdout, /SUCCESS: 9 rules found/);
+  const tested = await run("promtool", ["test", "rules", "backupd-rules.test.yml"], { cwd: dir });
+  strictEqual(tested.code, 0, tested.stdout + tested.stderr);
+  match(tested.stdout, /SUCCESS/);
+  // Every alert has a case that fires it and one that keeps it quiet.
+  const rules = read("deploy/prometheus/backupd-rules.yml");
+  const tests = read("deploy/prometheus/backupd-rules.test.yml");
+  const alerts = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1] as string);
+  strictEqual(alerts.length, 9);
+  for (const alert of alerts) {
+    const cases = tests.split(/\n {6}- eval_time: /).filter((c) =>
+      c.includes(`alertname: ${alert}\n`)
+    );
+    strictEqual(cases.some((c) => /exp_alerts: \[\]/.test(c)), true, `${alert}: no quiet case`);
+    strictEqual(cases.some((c) => /exp_alerts:\n/.test(c)), true, `${alert}: no firing case`);
+  }
 });

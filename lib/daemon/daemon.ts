@@ -20,6 +20,9 @@ import { drillOnSchedule, Turns } from "./drills.ts";
 import type { Settings } from "../settings/settings.ts";
 import { writeDaemonState } from "../store/run_status.ts";
 import { listArchives, removeStalePartials } from "../store/local_store.ts";
+import { localWalStore, type WalState } from "../store/wal_store.ts";
+import { parseLsn } from "../store/wal_names.ts";
+import { readWalCatalog } from "../postgres/wal_catalog.ts";
 
 /** What the daemon needs from the process. */
 export interface DaemonDeps {
@@ -202,7 +205,8 @@ async function archiveInBackground(
             { result: "failed", error: new RunError(`WAL archiving: ${problem}`) },
             deps.clock.now(),
           ),
-        onCycle: (state, segments) => recordWal(settings, state, segments, deps.log),
+        onCycle: async (state, segments) =>
+          recordWal(settings, state, segments, deps.log, await pitrBroken(folders.dest, state)),
       },
       signal,
       deps.clock.sleep,
@@ -362,4 +366,16 @@ async function backupOnce(
     running.now = false;
     await state.write();
   }
+}
+
+/**
+ * Whether a gap or a lost slot still breaks point-in-time recovery: no base backup starts at
+ * or after the point the WAL is whole from (as `health` judges). The bases are read only
+ * while there is a break.
+ */
+async function pitrBroken(dest: string, state: WalState): Promise<boolean> {
+  if (state.wholeFrom === undefined) return false;
+  const whole = parseLsn(state.wholeFrom);
+  const { bases } = await readWalCatalog(localWalStore(dest));
+  return !bases.some((b) => b.start >= whole);
 }

@@ -30,8 +30,13 @@ interface Metrics {
   /** Only with WAL archiving on (README: Point-in-time recovery). */
   wal: {
     lastArchived: Gauge;
+    lastCycle: Gauge;
+    caughtUp: Gauge;
+    interval: Gauge;
     lag: Gauge;
     retained: Gauge;
+    maxRetained: Gauge;
+    broken: Gauge;
     segments: InstanceType<PromClient["Counter"]>;
   } | undefined;
 }
@@ -79,6 +84,15 @@ function makeMetrics(settings: Settings): Promise<Metrics> {
             "backupd_wal_last_archived_timestamp_seconds",
             "When WAL was last stored under DEST/wal (a segment or the partial copy).",
           ),
+          lastCycle: gauge(
+            "backupd_wal_last_cycle_timestamp_seconds",
+            "When the last WAL archiving cycle ended (an idle one included).",
+          ),
+          caughtUp: gauge(
+            "backupd_wal_caught_up_timestamp_seconds",
+            "The moment whose flushed WAL a cycle last stored all of.",
+          ),
+          interval: gauge("backupd_wal_interval_seconds", "--wal-interval."),
           lag: gauge(
             "backupd_wal_lag_bytes",
             "Bytes of WAL the server has written that are not stored yet.",
@@ -86,6 +100,14 @@ function makeMetrics(settings: Settings): Promise<Metrics> {
           retained: gauge(
             "backupd_wal_slot_retained_bytes",
             "Bytes of WAL the replication slot holds on the server.",
+          ),
+          maxRetained: gauge(
+            "backupd_wal_max_retained_bytes",
+            "--wal-max-retained: more held by the slot is a warning.",
+          ),
+          broken: gauge(
+            "backupd_wal_pitr_broken",
+            "1 while a gap or a lost slot breaks point-in-time recovery and no base backup since makes it whole.",
           ),
           segments: new prom.Counter({
             name: "backupd_wal_segments_archived_total",
@@ -153,7 +175,7 @@ export async function recordRun(
  *
  * @example
  * ```ts ignore
- * await recordWal(settings, archiver.state, 2, log);
+ * await recordWal(settings, archiver.state, 2, log, false);
  * ```
  */
 export async function recordWal(
@@ -161,14 +183,22 @@ export async function recordWal(
   state: WalState,
   newSegments: number,
   log: Logger,
+  pitrBroken = false,
 ): Promise<void> {
   if (!metricsWanted(settings) || !settings.wal) return;
   try {
     const m = await makeMetrics(settings);
     if (!m.wal) return;
-    if (state.lastArchived) m.wal.lastArchived.set(Date.parse(state.lastArchived) / 1000);
+    const seconds = (iso: string | undefined) => iso ? Date.parse(iso) / 1000 : undefined;
+    const set = (g: Gauge, value: number | undefined) => value !== undefined && g.set(value);
+    set(m.wal.lastArchived, seconds(state.lastArchived));
+    set(m.wal.lastCycle, seconds(state.lastCycle));
+    set(m.wal.caughtUp, seconds(state.caughtUp));
+    m.wal.interval.set(state.intervalMs / 1000);
     m.wal.lag.set(state.lagBytes);
     m.wal.retained.set(state.retainedBytes);
+    m.wal.maxRetained.set(state.maxRetainedBytes);
+    m.wal.broken.set(pitrBroken ? 1 : 0);
     if (newSegments > 0) m.wal.segments.inc(newSegments);
     if (settings.metricsFile) await writeTextfile(settings.metricsFile, await m.registry.metrics());
   } catch (err) {
@@ -176,7 +206,7 @@ export async function recordWal(
   }
 }
 
-let drillGauges: { lastSuccess: Gauge; duration: Gauge; result: Gauge } | undefined;
+let drillGauges: { lastSuccess: Gauge; duration: Gauge; rto: Gauge; result: Gauge } | undefined;
 
 /** A restore drill as the metrics take it. */
 export interface DrillMetrics {
@@ -184,6 +214,8 @@ export interface DrillMetrics {
   code: number;
   /** How long it took, seconds. */
   seconds: number;
+  /** Its RTO (restore, start and recovery), seconds, when it got that far. */
+  rtoSeconds?: number;
   /** When the last passed drill ended, epoch ms, if one did. */
   lastPassedMs?: number;
 }
@@ -215,6 +247,10 @@ export async function recordDrillMetrics(
           "When the last restore drill that passed ended.",
         ),
         duration: gauge("backupd_drill_duration_seconds", "How long the last restore drill took."),
+        rto: gauge(
+          "backupd_drill_rto_seconds",
+          "The last restore drill's RTO: restore, start and recovery, seconds.",
+        ),
         result: gauge(
           "backupd_drill_result",
           "The last restore drill's exit code: 0 passed, 1 a problem found, 2 could not run.",
@@ -223,6 +259,7 @@ export async function recordDrillMetrics(
     }
     drillGauges.result.set(drill.code);
     drillGauges.duration.set(drill.seconds);
+    if (drill.rtoSeconds !== undefined) drillGauges.rto.set(drill.rtoSeconds);
     if (drill.lastPassedMs !== undefined) drillGauges.lastSuccess.set(drill.lastPassedMs / 1000);
     if (settings.metricsFile) await writeTextfile(settings.metricsFile, await m.registry.metrics());
   } catch (err) {

@@ -44,6 +44,7 @@ export async function afterDrill(
   await recordDrillMetrics(settings, {
     code: DRILL_CODES[report.result],
     seconds,
+    ...(report.rtoSeconds !== undefined ? { rtoSeconds: report.rtoSeconds } : {}),
     ...(passed.length > 0 ? { lastPassedMs: Math.max(...passed) } : {}),
   }, deps.log);
   const failed = report.result !== "passed";

@@ -1,17 +1,21 @@
 // Prometheus metrics: the textfile passes Debian's promtool, and Debian's prometheus scrapes
-// the daemon's /metrics and answers a query with the last success's time.
+// the daemon's /metrics and answers a query with the last success's time; scraping a daemon
+// that archives WAL and drills, it loads the shipped alert rules and answers every query of
+// the shipped Grafana dashboard with data.
 
-import { match, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
   backupNow,
   daemonPid,
   freePort,
+  ROOT,
   run,
   signalProcess,
   spawnDaemon,
   tempDir,
   waitFor,
 } from "../helpers.ts";
+import { baseRecorded, loadedCluster, walDaemon } from "./pitr_load.ts";
 
 /** A metric's value in the text exposition format. */
 function valueOf(text: string, name: string): number | undefined {
@@ -82,19 +86,7 @@ Deno.test("prometheus scrapes the daemon's /metrics and its query API returns th
     });
     const success = valueOf(served, "backupd_last_success_timestamp_seconds") as number;
 
-    await Deno.writeTextFile(
-      `${dir.path}/prometheus.yml`,
-      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: backupd\n    static_configs:\n      - targets: ["127.0.0.1:${port}"]\n`,
-    );
-    prometheus = new Deno.Command("prometheus", {
-      args: [
-        `--config.file=${dir.path}/prometheus.yml`,
-        `--storage.tsdb.path=${dir.path}/tsdb`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    prometheus = startPrometheus(dir.path, `127.0.0.1:${port}`, promPort);
     const answered = await waitFor("prometheus's answer", async () => {
       try {
         const response = await fetch(
@@ -168,4 +160,112 @@ Deno.test("a metrics address that is taken stops the daemon at start with one li
     new RegExp(`^backupd: Cannot serve metrics on 127\\.0\\.0\\.1:${port}: .*in use`, "m"),
   );
   strictEqual(stderr.includes("unexpected error"), false, stderr);
+});
+
+/** Starts Debian's prometheus scraping `target` every second, with `rules` loaded. */
+function startPrometheus(dir: string, target: string, port: number, rules?: string) {
+  Deno.writeTextFileSync(
+    `${dir}/prometheus.yml`,
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${
+      rules ? `rule_files:\n  - ${rules}\n` : ""
+    }scrape_configs:\n  - job_name: backupd\n    static_configs:\n      - targets: ["${target}"]\n`,
+  );
+  return new Deno.Command("prometheus", {
+    args: [
+      `--config.file=${dir}/prometheus.yml`,
+      `--storage.tsdb.path=${dir}/tsdb`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/** An instant query's result vector; none when prometheus does not answer yet. */
+async function instant(port: number, query: string): Promise<unknown[] | undefined> {
+  try {
+    const response = await fetch(
+      `http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(query)}`,
+    );
+    const body = await response.json();
+    return body?.status === "success" ? body.data.result : undefined;
+  } catch {
+    return undefined; // Not up yet.
+  }
+}
+
+Deno.test("prometheus scraping a daemon that archives WAL and drills loads the shipped rules and answers every query of the shipped dashboard", async () => {
+  await using work = await tempDir("backupd-metrics-pg-");
+  const db = await loadedCluster(work.path, 1);
+  const dest = `${work.path}/backup`;
+  const port = freePort();
+  const promPort = freePort();
+  let prometheus: Deno.ChildProcess | undefined;
+  try {
+    await using _daemon = await walDaemon(db, dest, {
+      interval: "1s",
+      extra: [
+        "--run-on-start",
+        "--metrics-listen",
+        `127.0.0.1:${port}`,
+        "--drill-schedule",
+        "* * * * *",
+      ],
+    });
+    await baseRecorded(dest);
+    // The drill gauges appear with the first drill, at the next minute.
+    await waitFor("a drill's metrics", async () => {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return valueOf(text, "backupd_drill_rto_seconds") !== undefined || undefined;
+      } catch {
+        return undefined; // Not served yet.
+      }
+    }, 180);
+    prometheus = startPrometheus(
+      work.path,
+      `127.0.0.1:${port}`,
+      promPort,
+      `${ROOT}/deploy/prometheus/backupd-rules.yml`,
+    );
+    await waitFor(
+      "three scrapes of the drill's metrics",
+      async () =>
+        ((await instant(promPort, "count_over_time(backupd_drill_result[1m]) >= 3")) ?? []).length >
+          0 ||
+        undefined,
+      90,
+    );
+    const dashboard = JSON.parse(
+      await Deno.readTextFile(`${ROOT}/deploy/grafana/backupd-dashboard.json`),
+    );
+    const queries: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) =>
+      p.targets.map((t) => t.expr)
+    );
+    strictEqual(queries.length >= 12, true);
+    const empty: string[] = [];
+    for (const query of queries) {
+      const result = await instant(promPort, query);
+      if (!result || result.length === 0) empty.push(query);
+    }
+    deepStrictEqual(empty, [], "dashboard queries without data");
+    // The rules load and evaluate without errors; with all well, none fires.
+    const rules = await waitFor("the rules evaluated", async () => {
+      const body = await (await fetch(`http://127.0.0.1:${promPort}/api/v1/rules`)).json();
+      const all = body?.data?.groups?.flatMap((g: { rules: unknown[] }) => g.rules) ?? [];
+      return all.length > 0 &&
+          all.every((r: { lastEvaluation?: string }) =>
+            r.lastEvaluation && !r.lastEvaluation.startsWith("0001")
+          )
+        ? all as { name: string; health: string; state: string }[]
+        : undefined;
+    });
+    strictEqual(rules.length, 9);
+    deepStrictEqual(rules.filter((r) => r.health !== "ok").map((r) => r.name), []);
+    deepStrictEqual(rules.filter((r) => r.state === "firing").map((r) => r.name), []);
+  } finally {
+    prometheus?.kill("SIGTERM");
+    await prometheus?.status;
+    await db.stop();
+  }
 });
