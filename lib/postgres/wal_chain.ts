@@ -7,7 +7,7 @@
 
 import { crc32cFinish, crc32cUpdate } from "./crc32c.ts";
 import { formatLsn } from "../store/wal_names.ts";
-import { transactionEndTime } from "./wal_records.ts";
+import { maxAlign, transactionEndTime, WAL_FORMAT } from "./wal_records.ts";
 
 /** One segment of the chain, loaded when the reader reaches it. */
 export interface ChainSegment {
@@ -45,21 +45,22 @@ export interface WalChain {
   passedTarget?: boolean;
 }
 
-const SHORT_HEADER = 24;
-const LONG_HEADER = 40;
-const RECORD_HEADER = 24;
+const {
+  shortHeader: SHORT_HEADER,
+  longHeader: LONG_HEADER,
+  recordHeader: RECORD_HEADER,
+  firstIsContrecord: FIRST_IS_CONTRECORD,
+  longHeaderFlag: LONG_HEADER_FLAG,
+} = WAL_FORMAT;
 /** Where xl_crc sits in a record's header: the CRC covers the header up to here. */
 const CRC_OFFSET = 20;
-const FIRST_IS_CONTRECORD = 0x0001;
-const LONG_HEADER_FLAG = 0x0002;
+/** xlp_info: a record cut off by a crash was overwritten; the page starts anew. */
 const FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
 /** The XLOG resource manager's WAL switch: the rest of the segment is unused. */
 const RM_XLOG = 0;
 const XLOG_SWITCH = 0x40;
 /** No record is larger (PostgreSQL's XLogRecordMaxSize is 1020 MiB). */
 const MAX_RECORD = 1020 * 1024 * 1024;
-
-const maxAlign = (n: number) => (n + 7) & ~7;
 
 /** Why a read stopped: the data ended (a torn tail), or a page is not what it must be. */
 type Stop = { end: true } | { invalid: string; at: number } | { overwritten: number };
@@ -227,6 +228,77 @@ function crcMatches(record: Uint8Array): boolean {
   return crc32cFinish(crc) === view.getUint32(CRC_OFFSET, true);
 }
 
+/** What reading at one position found: a whole record, the end, a restart, or a break. */
+type Step =
+  | { record: Uint8Array; begins: number; ended: number }
+  | { end: true }
+  | { restart: number }
+  | { broken: number; reason: string };
+
+/** A buffer the records are read into, grown when one is larger: no garbage per record. */
+class RecordBuffer {
+  bytes = new Uint8Array(64 * 1024);
+  fit(total: number): Uint8Array {
+    if (this.bytes.length < total) {
+      const larger = new Uint8Array(Math.max(total, this.bytes.length * 2));
+      larger.set(this.bytes.subarray(0, RECORD_HEADER));
+      this.bytes = larger;
+    }
+    return this.bytes;
+  }
+}
+
+/** A read that stopped: the end, a restart at an overwritten record's page, or a break. */
+function stopped(stop: Stop): Step {
+  if ("end" in stop) return { end: true };
+  if ("overwritten" in stop) return { restart: stop.overwritten };
+  return { broken: stop.at, reason: stop.invalid };
+}
+
+/** The record at `pos` (a record boundary), checked: its length, its link back, its CRC. */
+async function readRecord(
+  window: SegmentWindow,
+  pos: number,
+  buffer: RecordBuffer,
+  previous: bigint | undefined,
+): Promise<Step> {
+  const head = await window.read(pos, RECORD_HEADER, buffer.bytes, 0, { start: pos });
+  if (typeof head !== "number") return stopped(head);
+  const begins = pos % window.pageBytes === 0
+    ? pos + (pos % window.segmentBytes === 0 ? LONG_HEADER : SHORT_HEADER)
+    : pos;
+  const at = formatLsn(window.lsn(begins));
+  const view = new DataView(buffer.bytes.buffer, 0, RECORD_HEADER);
+  const total = view.getUint32(0, true);
+  if (total === 0) {
+    // Zeros where a record must begin: the end of what the server wrote, in the newest
+    // segment only; anywhere else the WAL is cut.
+    const newest = Math.floor(begins / window.segmentBytes) === window.segments.length - 1;
+    return newest ? { end: true } : { broken: begins, reason: `no record begins at ${at}` };
+  }
+  if (total < RECORD_HEADER || total > MAX_RECORD) {
+    return { broken: begins, reason: `the record at ${at} has an impossible length` };
+  }
+  if (previous !== undefined && view.getBigUint64(8, true) !== previous) {
+    return { broken: begins, reason: `the record at ${at} does not follow the one before it` };
+  }
+  const bytes = buffer.fit(total);
+  const ended = await window.read(head, total - RECORD_HEADER, bytes, RECORD_HEADER, {
+    start: begins,
+    total,
+  });
+  if (typeof ended !== "number") return stopped(ended);
+  const record = bytes.subarray(0, total);
+  if (!crcMatches(record)) return { broken: begins, reason: `the record at ${at} fails its CRC` };
+  return { record, begins, ended };
+}
+
+/** Where the chain breaks before it starts: the first segment holds no record to begin at. */
+function startProblem(start: Stop): string {
+  if ("end" in start) return "it holds no whole page";
+  return "invalid" in start ? start.invalid : "no record begins in it";
+}
+
 /**
  * Reads `segments` (consecutive, the first holding the chain's start) as one chain of WAL
  * records from the first record that begins in the first segment. The chain is whole when
@@ -258,72 +330,21 @@ export async function readWalChain(
   const order = await window.open();
   if (order) return brokenAt(0, order);
   const start = await firstRecord(window);
-  if (typeof start !== "number") {
-    return "end" in start
-      ? brokenAt(0, "it holds no whole page")
-      : brokenAt(0, "invalid" in start ? start.invalid : "no record begins in it");
-  }
-  let buffer = new Uint8Array(64 * 1024);
+  if (typeof start !== "number") return brokenAt(0, startProblem(start));
+  const buffer = new RecordBuffer();
   let pos = start;
-  let previous: bigint | undefined;
   while (pos < window.length) {
-    const head = await window.read(pos, RECORD_HEADER, buffer, 0, { start: pos });
-    if (typeof head !== "number") {
-      if ("end" in head) return chain;
-      if ("overwritten" in head) {
-        pos = head.overwritten;
-        continue;
-      }
-      return brokenAt(head.at, head.invalid);
+    const step = await readRecord(window, pos, buffer, chain.lastStart);
+    if ("end" in step) return chain;
+    if ("restart" in step) {
+      pos = step.restart;
+      continue;
     }
-    const begins = pos % window.pageBytes === 0
-      ? pos + (pos % segmentBytes === 0 ? LONG_HEADER : SHORT_HEADER)
-      : pos;
-    const view = new DataView(buffer.buffer, 0, RECORD_HEADER);
-    const total = view.getUint32(0, true);
-    if (total === 0) {
-      // Zeros where a record must begin: the end of what the server wrote, in the newest
-      // segment only; anywhere else the WAL is cut.
-      if (Math.floor(begins / segmentBytes) === segments.length - 1) return chain;
-      return brokenAt(begins, `no record begins at ${formatLsn(window.lsn(begins))}`);
-    }
-    if (total < RECORD_HEADER || total > MAX_RECORD) {
-      return brokenAt(
-        begins,
-        `the record at ${formatLsn(window.lsn(begins))} has an impossible length`,
-      );
-    }
-    if (previous !== undefined && view.getBigUint64(8, true) !== previous) {
-      return brokenAt(
-        begins,
-        `the record at ${formatLsn(window.lsn(begins))} does not follow the one before it`,
-      );
-    }
-    if (buffer.length < total) {
-      const larger = new Uint8Array(Math.max(total, buffer.length * 2));
-      larger.set(buffer.subarray(0, RECORD_HEADER));
-      buffer = larger;
-    }
-    const ended = await window.read(head, total - RECORD_HEADER, buffer, RECORD_HEADER, {
-      start: begins,
-      total,
-    });
-    if (typeof ended !== "number") {
-      if ("end" in ended) return chain;
-      if ("overwritten" in ended) {
-        pos = ended.overwritten;
-        continue;
-      }
-      return brokenAt(ended.at, ended.invalid);
-    }
-    const record = buffer.subarray(0, total);
-    if (!crcMatches(record)) {
-      return brokenAt(begins, `the record at ${formatLsn(window.lsn(begins))} fails its CRC`);
-    }
+    if ("broken" in step) return brokenAt(step.broken, step.reason);
+    const { record, begins, ended } = step;
     chain.records++;
     chain.lastStart = window.lsn(begins);
     chain.end = window.lsn(ended);
-    previous = chain.lastStart;
     const time = transactionEndTime(record);
     if (time !== undefined) {
       chain.lastTime = time;
@@ -331,8 +352,7 @@ export async function readWalChain(
         return { ...chain, passedTarget: true };
       }
     }
-    const info = record[16] as number;
-    const switched = record[17] === RM_XLOG && (info & 0xf0) === XLOG_SWITCH;
+    const switched = record[17] === RM_XLOG && ((record[16] as number) & 0xf0) === XLOG_SWITCH;
     pos = switched ? Math.ceil(ended / segmentBytes) * segmentBytes : maxAlign(ended);
     window.release(pos);
   }

@@ -27,8 +27,15 @@ export class WalDamageError extends RunError {}
 /** A stored WAL file that was listed and is gone when read. */
 class WalGoneError extends RunError {}
 
-/** The sidecar's sha256 of `file` against its bytes' sha256; why not, when they differ. */
-async function sidecarProblem(
+/**
+ * The sidecar's sha256 of `file` against the sha256 of `bytes`; why not, when they differ.
+ *
+ * @example
+ * ```ts ignore
+ * const problem = await sidecarProblem(localWalStore("/backup"), name, bytes);
+ * ```
+ */
+export async function sidecarProblem(
   store: WalStore,
   file: string,
   bytes: Uint8Array,

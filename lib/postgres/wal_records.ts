@@ -4,15 +4,26 @@
 // which are what `recovery_target_time` is compared with. Written from PostgreSQL's
 // documented on-disk format (access/xlog_internal.h, access/xlogrecord.h), little-endian.
 
-/** Bytes a page header takes: the short one, and the long one that opens each segment. */
-const SHORT_HEADER = 24;
-const LONG_HEADER = 40;
-/** xlp_info: the page starts with the rest of a record begun on the page before. */
-const FIRST_IS_CONTRECORD = 0x0001;
-/** xlp_info: the page carries the long header (the first page of a segment). */
-const LONG_HEADER_FLAG = 0x0002;
-/** Bytes of a record's fixed header (XLogRecord). */
-const RECORD_HEADER = 24;
+/**
+ * The on-disk facts both WAL readers use: the page headers' sizes (the short one, and the
+ * long one that opens each segment), a record's fixed header (XLogRecord), and the xlp_info
+ * flags for a page that starts with the rest of a record begun before, and for the long
+ * header.
+ */
+export const WAL_FORMAT = {
+  shortHeader: 24,
+  longHeader: 40,
+  recordHeader: 24,
+  firstIsContrecord: 0x0001,
+  longHeaderFlag: 0x0002,
+} as const;
+const {
+  shortHeader: SHORT_HEADER,
+  longHeader: LONG_HEADER,
+  recordHeader: RECORD_HEADER,
+  firstIsContrecord: FIRST_IS_CONTRECORD,
+  longHeaderFlag: LONG_HEADER_FLAG,
+} = WAL_FORMAT;
 /** The resource manager of transactions, and its commit and abort records. */
 const RM_XACT = 1;
 const XACT_OPMASK = 0x70;
@@ -26,7 +37,18 @@ const MAX_BLOCK_ID = 32;
 /** PostgreSQL's epoch (2000-01-01) in Unix milliseconds. */
 const PG_EPOCH_MS = 946_684_800_000;
 
-const maxAlign = (n: number) => (n + 7) & ~7;
+/**
+ * `n` rounded up to PostgreSQL's MAXALIGN (8): where the next record begins.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals([maxAlign(41), maxAlign(48)], [48, 48]);
+ * ```
+ */
+export function maxAlign(n: number): number {
+  return (n + 7) & ~7;
+}
 
 /** What the first page of a segment says of itself. */
 export interface SegmentHeader {

@@ -3,14 +3,11 @@
 // identity), decompressed and read as one chain of records, as a restore reads it.
 
 import { describeError } from "../base/errors.ts";
-import { createHash } from "node:crypto";
-import { parseSidecar } from "../store/sidecar.ts";
-import { sidecarName } from "../store/names.ts";
 import { segmentStart } from "../store/wal_names.ts";
 import type { WalStore } from "../store/wal_store.ts";
 import { type CatalogFile, readWalCatalog, type WalCatalog, walRanges } from "./wal_catalog.ts";
 import { type ChainSegment, readWalChain } from "./wal_chain.ts";
-import { readWalBytes } from "./wal_read.ts";
+import { readWalBytes, sidecarProblem } from "./wal_read.ts";
 import { segmentProblem } from "./wal_records.ts";
 
 /** What a WAL folder's check found. */
@@ -34,18 +31,8 @@ export interface WalVerdict {
 }
 
 async function hashProblem(store: WalStore, file: string): Promise<string | undefined> {
-  const [bytes, sidecar] = await Promise.all([store.read(file), store.read(sidecarName(file))]);
-  if (!bytes) return "it is gone";
-  const expected = parseSidecar(
-    sidecar === undefined ? undefined : new TextDecoder().decode(sidecar),
-    file,
-  );
-  if ("missing" in expected) return "no sidecar";
-  if ("invalid" in expected) return expected.invalid;
-  const actual = createHash("sha256").update(bytes).digest("hex");
-  return actual === expected.hex
-    ? undefined
-    : `sha256 ${actual} does not match the sidecar's ${expected.hex}`;
+  const bytes = await store.read(file);
+  return bytes ? await sidecarProblem(store, file, bytes) : "it is gone";
 }
 
 /** A segment of a chain that cannot be read as a whole segment: the chain is cut there. */
