@@ -62,6 +62,13 @@ const XLOG_SWITCH = 0x40;
 /** No record is larger (PostgreSQL's XLogRecordMaxSize is 1020 MiB). */
 const MAX_RECORD = 1020 * 1024 * 1024;
 
+/** A segment before the newest that is not whole: the chain breaks at its start. */
+class ShortSegment extends Error {
+  constructor(readonly index: number, reason: string) {
+    super(reason);
+  }
+}
+
 /** Why a read stopped: the data ended (a torn tail), or a page is not what it must be. */
 type Stop = { end: true } | { invalid: string; at: number } | { overwritten: number };
 
@@ -110,8 +117,9 @@ class SegmentWindow {
       const segment = this.segments[index] as ChainSegment;
       bytes = await segment.load();
       if (index < this.segments.length - 1 && bytes.length !== this.segmentBytes) {
-        throw new RangeError(
-          `Cannot read the WAL segment ${segment.name}: it holds ${bytes.length} bytes, not a whole segment of ${this.segmentBytes}`,
+        throw new ShortSegment(
+          index,
+          `it holds ${bytes.length} bytes, not a whole segment of ${this.segmentBytes}`,
         );
       }
       this.#loaded.set(index, bytes);
@@ -320,15 +328,30 @@ export async function readWalChain(
   segmentBytes: number,
   options: { stopAfter?: number; pageBytes?: number } = {},
 ): Promise<WalChain> {
+  if (segments.length === 0) return { records: 0, end: 0n };
   const window = new SegmentWindow(segments, segmentBytes, options.pageBytes ?? 8192);
   const chain: WalChain = { records: 0, end: window.lsn(0) };
   const brokenAt = (at: number, reason: string): WalChain => ({
     ...chain,
     broken: { segment: window.nameAt(at), lsn: window.lsn(at), reason },
   });
-  if (segments.length === 0) return chain;
   const order = await window.open();
   if (order) return brokenAt(0, order);
+  try {
+    return await readRecords(window, chain, brokenAt, options.stopAfter);
+  } catch (err) {
+    if (!(err instanceof ShortSegment)) throw err;
+    return brokenAt(err.index * segmentBytes, err.message);
+  }
+}
+
+/** The records from the first one that begins in the first segment, into `chain`. */
+async function readRecords(
+  window: SegmentWindow,
+  chain: WalChain,
+  brokenAt: (at: number, reason: string) => WalChain,
+  stopAfter: number | undefined,
+): Promise<WalChain> {
   const start = await firstRecord(window);
   if (typeof start !== "number") return brokenAt(0, startProblem(start));
   const buffer = new RecordBuffer();
@@ -348,12 +371,13 @@ export async function readWalChain(
     const time = transactionEndTime(record);
     if (time !== undefined) {
       chain.lastTime = time;
-      if (options.stopAfter !== undefined && time > options.stopAfter) {
+      if (stopAfter !== undefined && time > stopAfter) {
         return { ...chain, passedTarget: true };
       }
     }
     const switched = record[17] === RM_XLOG && ((record[16] as number) & 0xf0) === XLOG_SWITCH;
-    pos = switched ? Math.ceil(ended / segmentBytes) * segmentBytes : maxAlign(ended);
+    const size = window.segmentBytes;
+    pos = switched ? Math.ceil(ended / size) * size : maxAlign(ended);
     window.release(pos);
   }
   return chain;
