@@ -207,7 +207,10 @@ async function recoverInto(
 /** Removes what a restore put into `dir` (and `dir` itself when the restore made it). */
 async function emptyFolder(dir: string, existed: boolean): Promise<void> {
   if (!existed) {
-    await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+    await Deno.remove(dir, { recursive: true }).catch((err) => {
+      // Refused while planning: nothing was made.
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
     return;
   }
   for await (const entry of Deno.readDir(dir)) {

@@ -274,6 +274,34 @@ export async function placeRecovery(
   const owner = info.uid !== null && info.gid !== null && Deno.uid() === 0
     ? { uid: info.uid, gid: info.gid }
     : undefined;
+  const segments = await placeWal(plan, dir, context, owner);
+  // No WAL stored after the base: the base's own WAL makes it consistent, and that is all.
+  const chain = segments.length === 0
+    ? { records: 0, end: plan.base.stop }
+    : await readWalChain(segments, context.segmentBytes, {
+      ...(plan.stopAt === undefined ? {} : { stopAfter: plan.stopAt }),
+    });
+  const stop: RecoveryStop = segments.length === 0
+    ? { immediate: true }
+    : recoveryStop(plan, chain, context.timeZone);
+  const auto = `${dir}/postgresql.auto.conf`;
+  const before = await Deno.readTextFile(auto).catch(() => "");
+  await writeOwned(auto, new TextEncoder().encode(recoverySettings(before, stop)), owner);
+  await writeOwned(`${dir}/recovery.signal`, new Uint8Array(0), owner);
+  return { stop, chain, files: plan.files.length + (plan.partial ? 1 : 0) };
+}
+
+/**
+ * Writes the plan's WAL files into `dir/pg_wal/`, each read with its sha256 checked (a
+ * replaced partial copy: its successor); returns the segments as the chain reads them back
+ * from there (the partial copy without its padding).
+ */
+async function placeWal(
+  plan: RecoveryPlan,
+  dir: string,
+  context: { store: WalStore; identities: readonly string[]; segmentBytes: number },
+  owner: { uid: number; gid: number } | undefined,
+): Promise<ChainSegment[]> {
   await Deno.mkdir(`${dir}/pg_wal`, { recursive: true, mode: 0o700 });
   const segments: ChainSegment[] = [];
   const placed = (name: string, segno: number, length?: number): ChainSegment => ({
@@ -302,20 +330,7 @@ export async function placeRecovery(
     await writeOwned(`${dir}/pg_wal/${name}`, padded, owner);
     segments.push(placed(name, file.segno, Math.min(bytes.length, context.segmentBytes)));
   }
-  // No WAL stored after the base: the base's own WAL makes it consistent, and that is all.
-  const chain = segments.length === 0
-    ? { records: 0, end: plan.base.stop }
-    : await readWalChain(segments, context.segmentBytes, {
-      ...(plan.stopAt === undefined ? {} : { stopAfter: plan.stopAt }),
-    });
-  const stop: RecoveryStop = segments.length === 0
-    ? { immediate: true }
-    : recoveryStop(plan, chain, context.timeZone);
-  const auto = `${dir}/postgresql.auto.conf`;
-  const before = await Deno.readTextFile(auto).catch(() => "");
-  await writeOwned(auto, new TextEncoder().encode(recoverySettings(before, stop)), owner);
-  await writeOwned(`${dir}/recovery.signal`, new Uint8Array(0), owner);
-  return { stop, chain, files: plan.files.length + (plan.partial ? 1 : 0) };
+  return segments;
 }
 
 /**
