@@ -15,7 +15,8 @@ const LAYERS = [
   ["offsite"],
   ["settings"],
   ["postgres", "containers", "notices"],
-  ["run"],
+  ["scratch"],
+  ["run", "drill"],
   ["daemon"],
   ["cli"],
 ];

@@ -7,12 +7,12 @@ import { EXIT, STOP_CODES, UsageError } from "../base/errors.ts";
 import { drillOnSchedule, Turns } from "../daemon/drills.ts";
 import { systemClock } from "../daemon/daemon.ts";
 import { stopOnSignals } from "../daemon/stop_signals.ts";
-import { type DrillReport, type DrillSource, runDrill } from "../run/drill.ts";
+import { type DrillReport, type DrillSource, runDrill } from "../drill/drill.ts";
 import { localStore } from "../store/local_store.ts";
 import { readWalCatalog } from "../postgres/wal_catalog.ts";
 import { planRecovery } from "../postgres/pitr.ts";
 import { parseTargetTime } from "./restore.ts";
-import { afterDrill } from "../run/drill_notices.ts";
+import { afterDrill } from "../drill/drill_notices.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { existingDest, identitiesOf, LATEST, locate } from "./find_archive.ts";
 

@@ -4,8 +4,8 @@
 // while the host slept or the daemon was down runs once, as a backup does.
 
 import { describeError, LockHeldError } from "../base/errors.ts";
-import { runDrill } from "../run/drill.ts";
-import { afterDrill } from "../run/drill_notices.ts";
+import { runDrill } from "../drill/drill.ts";
+import { afterDrill } from "../drill/drill_notices.ts";
 import type { Settings } from "../settings/settings.ts";
 import { listArchives } from "../store/local_store.ts";
 import { acquireLock, type Lock } from "../store/lock.ts";

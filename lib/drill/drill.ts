@@ -1,21 +1,18 @@
-// A restore drill (README: Restore drills): the archive restored into a scratch folder,
-// pg_verifybackup on it, PostgreSQL started on it as an unprivileged user with no TCP
-// listener, recovery waited for, pg_amcheck and the operator's checks, the server stopped,
-// the scratch folder removed, always: on failure, on SIGTERM (the server stopped first),
-// and a killed drill's leftovers by the next drill. Each step is timed; the sum is the RTO.
+// A restore drill (README: Restore drills): the archive restored into a scratch PostgreSQL
+// (lib/scratch: its own folder, no TCP listener, removed always), pg_verifybackup on it, the
+// WAL placed for a point-in-time drill, recovery waited for, pg_amcheck and the operator's
+// checks. Each step is timed; restore and start with recovery are the RTO.
 
-import { statfs } from "node:fs/promises";
-import { describeError, RunError } from "../base/errors.ts";
-import { formatBytes } from "../base/bytes.ts";
+import { describeError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
-import { restoreArchive } from "../read/restore.ts";
-import { bootstrapSuperuser, DRILL_PROGRAMS, findPrograms } from "../postgres/pg_programs.ts";
+import { bootstrapSuperuser, DRILL_PROGRAMS } from "../postgres/pg_programs.ts";
 import type { Settings } from "../settings/settings.ts";
 import { placeRecovery, type RecoveryPlan } from "../postgres/pitr.ts";
 import { WalDamageError } from "../postgres/wal_read.ts";
 import { formatLsn } from "../store/wal_names.ts";
 import type { WalStore } from "../store/wal_store.ts";
-import { type CheckOutcome, DrillProblem, ownerOf, PgProcess } from "./drill_process.ts";
+import { type CheckOutcome, type PgProcess, ScratchProblem } from "../scratch/pg_process.ts";
+import { Scratch } from "../scratch/scratch.ts";
 
 /** How a drill ended: passed, a check or amcheck found a problem, or it could not run. */
 export type DrillResult = "passed" | "failed" | "error";
@@ -70,12 +67,6 @@ export interface DrillSource {
   recovery?: { plan: RecoveryPlan; store: WalStore; segmentBytes: number };
 }
 
-/** A drill's scratch folder is made with this prefix in --drill-dir. */
-export const SCRATCH_PREFIX = "backupd-drill-scratch-";
-
-/** Free space the drill wants, as a multiple of the archive's size. */
-const SPACE_FACTOR = 4;
-
 const seconds = (ms: number) => Number((ms / 1000).toFixed(3));
 
 /**
@@ -103,99 +94,52 @@ export async function runDrill(
     bytes: { archive: size },
     checks: [],
   };
-  await removeLeftovers(settings.drillDir, deps.log);
-  let scratch: string | undefined;
-  let server: PgProcess | undefined;
+  let scratch: Scratch | undefined;
   try {
-    await checkRoom(settings.drillDir, size);
-    scratch = await Deno.makeTempDir({ dir: settings.drillDir, prefix: SCRATCH_PREFIX });
-    await Deno.writeTextFile(`${scratch}/pid`, `${Deno.pid}\n`);
-    deps.log.info("drill started", { archive: source.shown, scratch });
-    server = await restoreAndStart(settings, source, scratch, report, deps);
+    scratch = await Scratch.open(settings.drillDir, size, deps);
+    deps.log.info("drill started", { archive: source.shown, scratch: scratch.path });
+    const server = await restoreAndStart(settings, source, scratch, report, deps);
     await checkDatabase(settings, server, report, deps);
     report.result = report.problem ? "failed" : "passed";
   } catch (err) {
     report.problem = describeError(deps.signal?.aborted ? deps.signal.reason : err);
     // Damaged WAL is a problem in the backup, as a damaged table file is.
-    const problem = err instanceof DrillProblem || err instanceof WalDamageError;
+    const problem = err instanceof ScratchProblem || err instanceof WalDamageError;
     report.result = problem && !deps.signal?.aborted ? "failed" : "error";
   } finally {
-    await server?.stop().catch((err) =>
-      deps.log.warn("cannot stop the drill's server", { error: describeError(err) })
-    );
-    // A folder that cannot be removed is said, never a stack trace; the next drill retries.
-    if (scratch) {
-      await Deno.remove(scratch, { recursive: true }).catch((err) =>
-        deps.log.warn("cannot remove the drill's scratch folder", {
-          path: scratch,
-          error: describeError(err),
-        })
-      );
-    }
+    await scratch?.close();
   }
   report.ended = new Date(deps.now()).toISOString();
   return report;
-}
-
-async function checkRoom(dir: string, archiveBytes: number): Promise<void> {
-  let free: number;
-  try {
-    const fs = await statfs(dir);
-    free = fs.bavail * fs.bsize;
-  } catch (err) {
-    throw new RunError(`Cannot run the restore drill in "${dir}": ${describeError(err)}`, {
-      cause: err,
-    });
-  }
-  const needed = archiveBytes * SPACE_FACTOR;
-  if (free < needed) {
-    throw new RunError(
-      `Cannot run the restore drill in "${dir}": ${
-        formatBytes(free)
-      } free, and ${SPACE_FACTOR} x the archive is ${
-        formatBytes(needed)
-      } (give --drill-dir a larger folder)`,
-    );
-  }
 }
 
 /** The restore, pg_verifybackup and the start, each timed into the report. */
 async function restoreAndStart(
   settings: Settings,
   source: DrillSource,
-  scratch: string,
+  scratch: Scratch,
   report: DrillReport,
   deps: DrillDeps,
 ): Promise<PgProcess> {
-  const data = `${scratch}/data`;
   let t = deps.now();
-  await restoreArchive(source.file, data, {
-    owners: deps.isRoot,
-    ...(source.identities ? { identities: source.identities } : {}),
-    label: source.shown,
-  });
+  await scratch.restore(source);
   report.seconds.restore = seconds(deps.now() - t);
-  report.bytes.restored = await folderBytes(data);
+  report.bytes.restored = await scratch.restoredBytes();
   deps.log.info("drill: restored", {
     seconds: report.seconds.restore,
     bytes: report.bytes.restored,
   });
-  const major = await majorOf(data);
-  const manifest = await Deno.stat(`${data}/backup_manifest`).then(() => true, () => false);
-  const programs = await findPrograms(settings.pgBin, major, [
+  const manifest = await Deno.stat(`${scratch.data}/backup_manifest`).then(() => true, () => false);
+  const server = await scratch.server(settings.pgBin, [
     ...DRILL_PROGRAMS,
     ...(manifest ? ["pg_verifybackup"] : []),
   ]);
-  const owner = await ownerOf(data, deps.isRoot);
-  // The server's user must reach its folder inside the scratch folder.
-  if (owner) await Deno.chmod(scratch, 0o711);
-  const server = new PgProcess(programs, scratch, owner, deps.signal);
   await verifyStep(server, manifest, report, deps);
   if (source.recovery) {
     // After pg_verifybackup, which checks the base as it was archived.
     t = deps.now();
     const { plan, store, segmentBytes } = source.recovery;
-    const placed = await placeRecovery(plan, data, {
+    const placed = await placeRecovery(plan, scratch.data, {
       store,
       identities: source.identities ?? [],
       segmentBytes,
@@ -262,61 +206,5 @@ async function checkDatabase(
     report.problem = failed.map((c) =>
       `check "${c.sql}" in database "${c.database}" answered ${c.answer}`
     ).join("; ");
-  }
-}
-
-async function majorOf(data: string): Promise<number> {
-  try {
-    const text = (await Deno.readTextFile(`${data}/PG_VERSION`)).trim();
-    const major = Number(text.split(".")[0]);
-    if (!Number.isInteger(major) || major <= 0) throw new Error(text);
-    return major;
-  } catch (err) {
-    throw new RunError(
-      "Cannot run the restore drill: the archive holds no PostgreSQL data folder (no PG_VERSION)",
-      { cause: err },
-    );
-  }
-}
-
-async function folderBytes(dir: string): Promise<number> {
-  let total = 0;
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) total += await folderBytes(path);
-    else if (entry.isFile) total += (await Deno.lstat(path)).size;
-  }
-  return total;
-}
-
-/**
- * Removes what a killed drill left in `dir`: scratch folders whose drill process is gone,
- * their server stopped first.
- */
-async function removeLeftovers(dir: string, log: Logger): Promise<void> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    if (!entry.isDirectory || !entry.name.startsWith(SCRATCH_PREFIX)) continue;
-    const scratch = `${dir}/${entry.name}`;
-    // Only a folder a drill made (it holds the drill's pid) whose drill is gone.
-    const pid = Number((await Deno.readTextFile(`${scratch}/pid`).catch(() => "")).trim());
-    if (!(pid > 0) || alive(pid)) continue;
-    await PgProcess.stopLeftover(scratch);
-    await Deno.remove(scratch, { recursive: true });
-    log.info("removed the scratch folder of an interrupted drill", { path: scratch });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,6 +1,6 @@
-// PostgreSQL run for a restore drill (README: Restore drills): its programs run as the
+// PostgreSQL run on a scratch restore (README: Restore drills): its programs run as the
 // restored data's owner (never root), the server with no TCP listener and its Unix socket,
-// log and configuration in the drill's scratch folder, each step abandoned on SIGTERM.
+// log and configuration in the scratch folder, each step abandoned on SIGTERM.
 
 import { lchownSync } from "node:fs";
 import { RunError } from "../base/errors.ts";
@@ -26,8 +26,17 @@ export interface Owner {
   gid: number;
 }
 
-/** A step found a problem in the backup itself (exit 1), not a drill that could not run. */
-export class DrillProblem extends RunError {}
+/**
+ * A step found a problem in the backup itself (a drill's exit 1): the restored folder does
+ * not verify, its server does not start, amcheck finds damage. Not a run that could not run.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(new ScratchProblem("pg_amcheck found a problem").name, "ScratchProblem");
+ * ```
+ */
+export class ScratchProblem extends RunError {}
 
 const PORT = "5432";
 
@@ -126,11 +135,11 @@ export class PgProcess {
     return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
   }
 
-  /** pg_verifybackup on the restored folder; a mismatch is a `DrillProblem` naming it. */
+  /** pg_verifybackup on the restored folder; a mismatch is a `ScratchProblem` naming it. */
   async verifyBackup(): Promise<void> {
     const out = await this.#exec("pg_verifybackup", [this.data]);
     if (out.code !== 0) {
-      throw new DrillProblem(
+      throw new ScratchProblem(
         `pg_verifybackup failed: ${
           firstLines(out.stderr || out.stdout).replace(/^pg_verifybackup: error: /, "")
         }`,
@@ -190,10 +199,10 @@ export class PgProcess {
   }
 
   /** Why the server did not start, from its log. */
-  async #notStarted(fallback: string): Promise<DrillProblem> {
+  async #notStarted(fallback: string): Promise<ScratchProblem> {
     const log = await Deno.readTextFile(`${this.#run}/server.log`).catch(() => "");
     const fatal = log.split("\n").filter((l) => / (FATAL|PANIC|ERROR): /.test(l)).slice(-2);
-    return new DrillProblem(
+    return new ScratchProblem(
       `PostgreSQL did not start on the restored folder: ${
         fatal.join(" ").replace(/^.*?(FATAL|PANIC|ERROR): /, "") || fallback
       }`,
@@ -205,7 +214,7 @@ export class PgProcess {
     return ["-h", this.#run, "-p", PORT, "-U", user];
   }
 
-  /** pg_amcheck of every database, heap and index; a problem is a `DrillProblem` naming it. */
+  /** pg_amcheck of every database, heap and index; a problem is a `ScratchProblem` naming it. */
   async amcheck(user: string): Promise<void> {
     const out = await this.#exec("pg_amcheck", [
       ...this.#reach(user),
@@ -214,7 +223,9 @@ export class PgProcess {
       "--install-missing",
     ]);
     if (out.code !== 0) {
-      throw new DrillProblem(`pg_amcheck found a problem: ${firstLines(out.stdout || out.stderr)}`);
+      throw new ScratchProblem(
+        `pg_amcheck found a problem: ${firstLines(out.stdout || out.stderr)}`,
+      );
     }
   }
 
