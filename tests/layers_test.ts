@@ -16,7 +16,7 @@ const LAYERS = [
   ["settings"],
   ["postgres", "containers", "notices"],
   ["scratch"],
-  ["run", "drill"],
+  ["run", "drill", "dump"],
   ["daemon"],
   ["cli"],
 ];

@@ -27,6 +27,7 @@ import type { Command, CommandOption, CommandOptions } from "./command.ts";
 import { configCommand } from "./config.ts";
 import { walCommand } from "./wal.ts";
 import { drillCommand } from "./drill.ts";
+import { dumpCommand } from "./dump.ts";
 import { healthCommand } from "./health.ts";
 import type { Io } from "./io.ts";
 import { listCommand } from "./list.ts";
@@ -34,7 +35,7 @@ import { nowCommand } from "./now.ts";
 import { pruneCommand } from "./prune.ts";
 import { restoreCommand } from "./restore.ts";
 import { runCommand } from "./run.ts";
-import { nearestName } from "./suggest.ts";
+import { nearestName } from "../base/suggest.ts";
 import { verifyCommand } from "./verify.ts";
 
 /** The program's version, from deno.json. */
@@ -52,6 +53,7 @@ export const COMMANDS: readonly Command[] = [
   configCommand,
   walCommand,
   drillCommand,
+  dumpCommand,
 ];
 
 /** What no command means (without a terminal): the daemon, as the image's `CMD ["run"]`. */

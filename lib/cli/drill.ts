@@ -107,7 +107,7 @@ async function drillScheduled(ctx: CommandContext, dest: string): Promise<number
 }
 
 /** An archive named (or the newest) under DEST. */
-async function archiveSource(
+export async function archiveSource(
   dest: string,
   name: string,
   identities: string[] | undefined,
@@ -118,7 +118,7 @@ async function archiveSource(
 }
 
 /** The base and the WAL of a point-in-time recovery from DEST, planned and checked first. */
-async function recoverySource(
+export async function recoverySource(
   ctx: CommandContext,
   dest: string,
   when: string,

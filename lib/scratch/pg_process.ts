@@ -255,6 +255,48 @@ export class PgProcess {
     return { sql, database, ok: first === "t", answer };
   }
 
+  /**
+   * A query's rows (`|`-separated columns) in `database` as `user`; an error is thrown as a
+   * `RunError` with psql's first line.
+   */
+  async query(user: string, database: string, sql: string): Promise<string[][]> {
+    const out = await this.#exec("psql", [
+      ...this.#reach(user),
+      "-d",
+      database,
+      "-X",
+      "-A",
+      "-t",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      sql,
+    ]);
+    if (out.code !== 0) {
+      throw new RunError(
+        `Cannot query the restored server: ${firstLines(out.stderr).replace(/^psql:[^:]*: /, "")}`,
+      );
+    }
+    return out.stdout === "" ? [] : out.stdout.split("\n").map((line) => line.split("|"));
+  }
+
+  /**
+   * Runs one of the programs (pg_dump, pg_dumpall) against the server as `user`, with
+   * `args` after the connection's; a failure is a `RunError` with its first lines. Its
+   * output file must be in {@linkcode PgProcess.outputs}, which the server's user owns.
+   */
+  async runProgram(program: string, user: string, args: readonly string[]): Promise<void> {
+    const out = await this.#exec(program, [...this.#reach(user), ...args]);
+    if (out.code !== 0) {
+      throw new RunError(`${program} failed on the restored server: ${firstLines(out.stderr)}`);
+    }
+  }
+
+  /** A folder inside the scratch folder that the server's user may write (once started). */
+  get outputs(): string {
+    return this.#run;
+  }
+
   /** Stops the server, if it was started: fast, else at once. Never abandoned. */
   async stop(): Promise<void> {
     if (!this.#started) return;

@@ -1,5 +1,5 @@
-// The nearest command to a mistyped one, for the line that says it is unknown: edits
-// counted as people make them (a swap of two letters is one).
+// The nearest names to a mistyped one (a command, a table), for the line that says it is
+// unknown: edits counted as people make them (a swap of two letters is one).
 
 /** Edits (insert, delete, change, swap two) between two words. */
 function distance(a: string, b: string): number {
@@ -43,4 +43,23 @@ export function nearestName(word: string, names: readonly string[]): string | un
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }
   return bestDistance <= Math.max(1, Math.floor((best?.length ?? 0) / 3)) ? best : undefined;
+}
+
+/**
+ * Up to `most` names nearest to a mistyped one, nearest first, of those near enough (half of
+ * the word's letters): what a line saying "no such table" offers instead.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const tables = ["public.employees", "public.departments", "audit.employees_log"];
+ * assertEquals(nearestNames("public.employes", tables), ["public.employees"]);
+ * assertEquals(nearestNames("public.xyz", tables), []);
+ * ```
+ */
+export function nearestNames(word: string, names: readonly string[], most = 3): string[] {
+  return names.map((name) => ({ name, d: distance(word, name) }))
+    .filter(({ d }) => d <= Math.max(1, Math.floor(word.length / 2)))
+    .sort((a, b) => a.d - b.d || (a.name < b.name ? -1 : 1))
+    .slice(0, most).map(({ name }) => name);
 }

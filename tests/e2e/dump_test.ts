@@ -1,0 +1,260 @@
+// backupd dump against a real PostgreSQL 15: one table of an archive, and of a moment before
+// a bad DELETE, dumped from a scratch server and loaded into a fresh cluster with pg_restore,
+// row for row; plain to stdout; roles; every database; names that do not exist refused with
+// the nearest ones, nothing written.
+
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { backupd, backupNow, tempDir } from "../helpers.ts";
+import { asPostgres, type Cluster, cluster, mustRun, PASSWORD } from "./local_pg.ts";
+import { baseRecorded, caughtUpAfter, walDaemon } from "./pitr_load.ts";
+
+/** The employee database: departments and employees with a foreign key, an index, an
+ * identity column and a trigger. */
+const SCHEMA = `
+CREATE DATABASE employees;
+\\c employees
+CREATE TABLE departments (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE employees (
+  id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL,
+  department int NOT NULL REFERENCES departments (id),
+  changed timestamptz
+);
+CREATE INDEX employees_department ON employees (department);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN NEW.changed := now(); RETURN NEW; END $$;
+CREATE TRIGGER employees_touch BEFORE INSERT OR UPDATE ON employees
+  FOR EACH ROW EXECUTE FUNCTION touch();
+INSERT INTO departments SELECT g, 'department ' || g FROM generate_series(1, 5) g;
+INSERT INTO employees (name, department) SELECT 'employee ' || g, 1 + g % 5 FROM generate_series(1, 1000) g;
+CREATE ROLE auditor LOGIN;
+`;
+
+async function employeesCluster(work: string): Promise<Cluster> {
+  await Deno.chmod(work, 0o755);
+  const db = await cluster(work, `${work}/pgdata`, { checksums: true });
+  await db.start();
+  await Deno.writeTextFile(`${work}/schema.sql`, SCHEMA);
+  await mustRun(
+    asPostgres(
+      "psql",
+      ...db.socketArgs,
+      "-d",
+      "postgres",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-q",
+      "-f",
+      `${work}/schema.sql`,
+    ),
+    "schema",
+  );
+  return db;
+}
+
+/** Rows of a table as text, ordered: what two copies must share. */
+async function rowsOf(db: Cluster, database: string, sql: string): Promise<string> {
+  return await mustRun(
+    asPostgres("psql", ...db.socketArgs, "-d", database, "-tA", "-c", sql),
+    sql,
+  );
+}
+
+/** A fresh database `copy` with what the employees table refers to: its departments, its
+ * trigger's function. */
+async function beside(fresh: Cluster): Promise<void> {
+  await fresh.psql("CREATE DATABASE copy");
+  await rowsOf(
+    fresh,
+    "copy",
+    "CREATE TABLE departments (id int PRIMARY KEY, name text); INSERT INTO departments SELECT g, 'd' FROM generate_series(1, 5) g; CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.changed := now(); RETURN NEW; END $$",
+  );
+}
+
+Deno.test("dump of one table from an archive loads into a fresh cluster row for row; its sidecar matches; plain to stdout; roles; every database", async () => {
+  await using work = await tempDir("backupd-dump-");
+  const db = await employeesCluster(work.path);
+  const dest = `${work.path}/backup`;
+  const url = db.url.replace(/\/postgres$/, "/employees");
+  const made = await backupNow(db.data, dest, ["--postgres", url], { PGPASSWORD: PASSWORD });
+  strictEqual(made.code, 0, made.stderr);
+  const want = await rowsOf(
+    db,
+    "employees",
+    "SELECT id, name, department FROM employees ORDER BY id",
+  );
+  await db.stop();
+
+  const file = `${work.path}/employees.dump`;
+  const dumped = await backupd([
+    "dump",
+    "--dest",
+    dest,
+    "--postgres",
+    url,
+    "--table",
+    "public.employees",
+    "--to",
+    file,
+    "--json",
+  ]);
+  strictEqual(dumped.code, 0, dumped.stderr);
+  const report = JSON.parse(dumped.stdout);
+  deepStrictEqual([report.result, report.rows], ["passed", { "employees.public.employees": 1000 }]);
+  const bytes = await Deno.readFile(file);
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  strictEqual(report.sha256, sha);
+  strictEqual(await Deno.readTextFile(`${file}.sha256`), `${sha}  employees.dump\n`);
+  match(dumped.stderr, /INFO dump written to=\S+employees\.dump bytes=\d+/);
+  strictEqual([...Deno.readDirSync(work.path)].some((e) => e.name.includes("partial")), false);
+
+  // A fresh cluster with the departments it refers to takes the table, row for row.
+  const fresh = await cluster(`${work.path}/fresh`, `${work.path}/fresh/pgdata`, {});
+  await fresh.start();
+  try {
+    await beside(fresh);
+    // The dump is the operator's (mode 0600); the postgres user reads a copy.
+    await Deno.chmod(file, 0o644);
+    await mustRun(
+      asPostgres("pg_restore", ...fresh.socketArgs, "-d", "copy", "--no-owner", file),
+      "pg_restore",
+    );
+    strictEqual(
+      await rowsOf(fresh, "copy", "SELECT id, name, department FROM employees ORDER BY id"),
+      want,
+    );
+  } finally {
+    await fresh.stop();
+  }
+
+  // Plain to stdout; the roles; every database.
+  const plain = await backupd([
+    "dump",
+    "--dest",
+    dest,
+    "--database",
+    "employees",
+    "--table",
+    "departments",
+    "--to",
+    "-",
+  ]);
+  strictEqual(plain.code, 0, plain.stderr);
+  match(plain.stdout, /^CREATE TABLE public\.departments \(/m);
+  strictEqual(plain.stdout.includes("CREATE TABLE public.employees"), false);
+  const roles = await backupd(["dump", "--dest", dest, "--globals", "--to", "-"]);
+  strictEqual(roles.code, 0, roles.stderr);
+  match(roles.stdout, /^CREATE ROLE auditor;$/m);
+  const all = await backupd(["dump", "--dest", dest, "--all-databases", "--to", "-"]);
+  strictEqual(all.code, 0, all.stderr);
+  match(all.stdout, /^\\connect employees$/m);
+  match(all.stdout, /^CREATE TABLE public\.employees \(/m);
+});
+
+Deno.test("dump refuses a table, schema or database the restored cluster does not have, naming the nearest; nothing is written", async () => {
+  await using work = await tempDir("backupd-dump-bad-");
+  const db = await employeesCluster(work.path);
+  const dest = `${work.path}/backup`;
+  const url = db.url.replace(/\/postgres$/, "/employees");
+  const made = await backupNow(db.data, dest, ["--postgres", url], { PGPASSWORD: PASSWORD });
+  strictEqual(made.code, 0, made.stderr);
+  await db.stop();
+  const cases: [string[], RegExp][] = [
+    [
+      ["--table", "public.employes"],
+      /Cannot dump the table "public\.employes": database "employees" of the restored cluster has none; nearest: public\.employees/,
+    ],
+    [
+      ["--schema", "pubic"],
+      /Cannot dump the schema "pubic": database "employees" of the restored cluster has none; nearest: public/,
+    ],
+    [
+      ["--database", "employes"],
+      /Cannot dump the database "employes": the restored cluster has none; nearest: employees/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    const file = `${work.path}/bad.dump`;
+    const out = await backupd(["dump", "--dest", dest, "--postgres", url, ...args, "--to", file]);
+    strictEqual(out.code, 2, out.stderr);
+    const errors = out.stderr.split("\n").filter((l) => / ERROR /.test(l));
+    strictEqual(errors.length, 1, out.stderr);
+    const error = /ERROR dump could not run error=(".*")$/.exec(errors[0] as string)?.[1];
+    match(JSON.parse(error ?? '""'), expected);
+    strictEqual(/unexpected error|\n\s+at /.test(out.stderr), false, out.stderr);
+    deepStrictEqual(
+      [...Deno.readDirSync(work.path)].filter((e) => e.name.includes("bad.dump")),
+      [],
+    );
+  }
+  const custom = await backupd(["dump", "--dest", dest, "--all-databases", "--to", "x.dump"]);
+  strictEqual(custom.code, 2);
+  match(
+    custom.stderr,
+    /^backupd: Cannot dump several databases or the roles as custom: give --format plain$/m,
+  );
+});
+
+Deno.test("dump --to-time one second before a bad DELETE holds exactly the rows of that second", async () => {
+  await using work = await tempDir("backupd-dump-pit-");
+  const db = await employeesCluster(work.path);
+  const dest = `${work.path}/backup`;
+  const url = db.url.replace(/\/postgres$/, "/employees");
+  let before = "";
+  let moment = "";
+  {
+    await using daemon = await walDaemon(db, dest, { interval: "1s", extra: ["--run-on-start"] });
+    await baseRecorded(dest);
+    await rowsOf(
+      db,
+      "employees",
+      "UPDATE employees SET name = name || ' (moved)' WHERE id % 7 = 0",
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    moment = new Date().toISOString();
+    before = await rowsOf(
+      db,
+      "employees",
+      "SELECT id, name, department FROM employees ORDER BY id",
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    await rowsOf(db, "employees", "DELETE FROM employees WHERE department = 3");
+    await rowsOf(db, "employees", "INSERT INTO employees (name, department) VALUES ('after', 1)");
+    await caughtUpAfter(dest, Date.now());
+    await daemon.stop();
+  }
+  await db.stop();
+  const file = `${work.path}/pit.dump`;
+  const dumped = await backupd([
+    "dump",
+    "--dest",
+    dest,
+    "--postgres",
+    url,
+    "--to-time",
+    moment,
+    "--table",
+    "employees",
+    "--to",
+    file,
+  ]);
+  strictEqual(dumped.code, 0, dumped.stderr);
+  const fresh = await cluster(`${work.path}/fresh`, `${work.path}/fresh/pgdata`, {});
+  await fresh.start();
+  try {
+    await beside(fresh);
+    // The dump is the operator's (mode 0600); the postgres user reads a copy.
+    await Deno.chmod(file, 0o644);
+    await mustRun(
+      asPostgres("pg_restore", ...fresh.socketArgs, "-d", "copy", "--no-owner", file),
+      "pg_restore",
+    );
+    strictEqual(
+      await rowsOf(fresh, "copy", "SELECT id, name, department FROM employees ORDER BY id"),
+      before,
+    );
+  } finally {
+    await fresh.stop();
+  }
+});
