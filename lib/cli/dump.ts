@@ -8,6 +8,7 @@ import { stopOnSignals } from "../daemon/stop_signals.ts";
 import { type DumpReport, type DumpRequest, runDump } from "../dump/dump.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { archiveSource, recoverySource } from "./drill.ts";
+import { parseTargetTime } from "./restore.ts";
 import { existingDest, identitiesOf, LATEST } from "./find_archive.ts";
 
 /** `backupd dump`. */
@@ -18,7 +19,12 @@ export const dumpCommand: Command = {
   settings: ["dest", "tz", "logFormat", "drillDir", "pgBin", "postgres", "ageIdentity"],
   operands: { spec: "[archive]", help: "latest (the default), a path or a name relative to DEST" },
   options: {
-    to: { flag: "--to <file>", help: "the dump's file, or - for stdout (plain)", required: true },
+    to: { flag: "--to <file>", help: "the dump's file, or - for stdout (plain)" },
+    into: {
+      flag: "--into",
+      help:
+        "load it into the server of --postgres beside what is there: tables into a new schema restored_YYYYMMDD_HHMMSS, a database as DB_restored_YYYYMMDD_HHMMSS",
+    },
     toTime: {
       flag: "--to-time <time>",
       help: 'the moment: "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601 with an offset, or latest',
@@ -77,6 +83,7 @@ async function dump(ctx: CommandContext): Promise<number> {
 function dumpRequest(ctx: CommandContext): DumpRequest {
   const list = (key: string) => (ctx.options[key] ?? []) as string[];
   const to = String(ctx.options.to ?? "");
+  const into = ctx.options.into === true;
   const format = String(ctx.options.format ?? (to === "-" ? "plain" : "custom"));
   if (format !== "custom" && format !== "plain") {
     throw new UsageError(`Cannot dump as "${format}": give --format custom or plain`);
@@ -85,7 +92,19 @@ function dumpRequest(ctx: CommandContext): DumpRequest {
   const globals = ctx.options.globals === true;
   const given = list("database");
   const databases = given.length > 0 ? given : [ctx.settings.drillDatabase];
-  if (to === "") throw new UsageError("Cannot dump: give --to FILE, or --to - for stdout");
+  if (to === "" && !into) {
+    throw new UsageError("Cannot dump: give --to FILE, --to - for stdout, or --into");
+  }
+  if (into && !ctx.settings.postgres) {
+    throw new UsageError(
+      "Cannot load the dump: --into loads into the server of --postgres (BACKUP_POSTGRES_URL); give it",
+    );
+  }
+  if (into && (allDatabases || globals || databases.length > 1 || to === "-")) {
+    throw new UsageError(
+      "Cannot use --into with --all-databases, --globals, several --database or --to -",
+    );
+  }
   if (to === "-" && format === "custom") {
     throw new UsageError("Cannot dump to stdout as custom: give --format plain or --to FILE");
   }
@@ -98,7 +117,10 @@ function dumpRequest(ctx: CommandContext): DumpRequest {
     throw new UsageError("Cannot use --table or --schema with --all-databases or --globals");
   }
   return {
-    to: to === "-" ? "-" : resolve(to),
+    to: to === "-" || to === "" ? to : resolve(to),
+    ...(into && ctx.settings.postgres
+      ? { into: { target: ctx.settings.postgres, moment: momentOf(ctx) } }
+      : {}),
     format,
     databases,
     tables: list("table"),
@@ -106,6 +128,14 @@ function dumpRequest(ctx: CommandContext): DumpRequest {
     allDatabases,
     globals,
   };
+}
+
+/** The moment restored, for the names of what --into creates: the time asked, else now. */
+function momentOf(ctx: CommandContext): number {
+  const when = ctx.options.toTime;
+  if (when === undefined) return ctx.now();
+  const target = parseTargetTime(String(when), ctx.settings.tz, "--to-time");
+  return "time" in target ? target.time : ctx.now();
 }
 
 /** The report as lines. */
@@ -119,6 +149,14 @@ function reportText(report: DumpReport): string {
       report.sha256 ? `, sha256 ${report.sha256}` : ""
     }`,
     ...Object.entries(report.rows).map(([table, rows]) => `  ${table}: ${rows} rows`),
+    ...(report.loaded
+      ? [
+        `  loaded into ${report.loaded.server}: created ${report.loaded.created}${
+          report.loaded.tables.length > 0 ? ` (${report.loaded.tables.join(", ")})` : ""
+        }`,
+        ...report.loaded.leftOut.map((fk) => `  foreign key left out of the copy: ${fk}`),
+      ]
+      : []),
     ...(report.problem ? [`  problem: ${report.problem}`] : []),
   ].join("\n") + "\n";
 }

@@ -17,6 +17,15 @@ import type { WalStore } from "../store/wal_store.ts";
 import type { Settings } from "../settings/settings.ts";
 import { type PgProcess, ScratchProblem } from "../scratch/pg_process.ts";
 import { Scratch, type ScratchArchive } from "../scratch/scratch.ts";
+import type { PostgresTarget } from "../settings/postgres_settings.ts";
+import {
+  liveServer,
+  loadDump,
+  type Loaded,
+  moveTables,
+  quoteName,
+  restoredSuffix,
+} from "./load_beside.ts";
 
 /** The programs a dump needs, besides the server's own. */
 const DUMP_PROGRAMS = ["postgres", "pg_ctl", "pg_isready", "psql", "pg_dump", "pg_dumpall"];
@@ -37,6 +46,8 @@ export interface DumpRequest {
   allDatabases: boolean;
   /** Roles and tablespaces only (pg_dumpall --globals-only, plain). */
   globals: boolean;
+  /** Load it into this live server beside what is there, named for `moment` (Unix ms). */
+  into?: { target: PostgresTarget; moment: number };
 }
 
 /** The archive to dump from, and for a moment the WAL to replay first. */
@@ -61,6 +72,8 @@ export interface DumpReport {
   sha256?: string;
   /** Rows of each table dumped, by `database.schema.table`. */
   rows: Record<string, number>;
+  /** What `--into` made on the live server. */
+  loaded?: Loaded;
   /** Why it did not pass, in one line. */
   problem?: string;
 }
@@ -113,16 +126,27 @@ export async function runDump(
     const server = await restoreAndStart(settings, source, scratch, report, deps);
     const user = await bootstrapSuperuser(scratch.data) ?? "postgres";
     const tables = await checkSelection(server, user, request);
-    const t = deps.now();
-    const file = await dumpInto(server, user, request);
-    report.seconds.dump = seconds(deps.now() - t);
     for (const [db, table] of tables) {
       const [row] = await server.query(user, db, `SELECT count(*) FROM ${quoteName(table)}`);
       report.rows[`${db}.${table}`] = Number(row?.[0]);
     }
-    await deliver(file, request.to, report, deps);
-    deps.log.info("dump written", {
-      to: request.to,
+    const t = deps.now();
+    const { file, into } = request.into
+      ? await dumpBeside(server, user, request, tables.map(([, table]) => table), settings, deps)
+      : { file: await dumpInto(server, user, request), into: undefined };
+    report.seconds.dump = seconds(deps.now() - t);
+    if (request.to !== "") await deliver(file, request.to, report, deps);
+    if (into) {
+      await loadDump(server, into.live, file, into.database);
+      report.loaded = into.loaded;
+      deps.log.info("dump loaded beside the live data", {
+        server: into.loaded.server,
+        created: into.loaded.created,
+        tables: into.loaded.tables.join(","),
+      });
+    }
+    deps.log.info("dump done", {
+      to: request.to || "-",
       bytes: report.bytes,
       seconds: report.seconds.dump,
       ...(report.sha256 ? { sha256: report.sha256 } : {}),
@@ -165,11 +189,6 @@ async function restoreAndStart(
   report.seconds.start = seconds(deps.now() - t);
   deps.log.info("dump: started and recovered", { seconds: report.seconds.start });
   return server;
-}
-
-/** A name as SQL quotes it: `schema.table` with each part in double quotes. */
-function quoteName(name: string): string {
-  return name.split(".").map((part) => `"${part.replaceAll('"', '""')}"`).join(".");
 }
 
 /**
@@ -220,6 +239,43 @@ function missing(kind: string, name: string, names: readonly string[], db?: stri
       db ? `database "${db}" of ` : ""
     }the restored cluster has none${near.length > 0 ? `; nearest: ${near.join(", ")}` : ""}`,
   );
+}
+
+/**
+ * For `--into`: tables (with --table or --schema) moved into the new schema inside the
+ * scratch server and that schema dumped; else the database dumped whole, for a new
+ * database beside the live one. Custom format, which pg_restore loads in one transaction.
+ */
+async function dumpBeside(
+  server: PgProcess,
+  user: string,
+  request: DumpRequest,
+  tables: readonly string[],
+  settings: Settings,
+  deps: DumpDeps,
+) {
+  const into = request.into as NonNullable<DumpRequest["into"]>;
+  const live = await liveServer(server, into.target, deps.log);
+  const suffix = restoredSuffix(into.moment, settings.tz);
+  const db = request.databases[0] as string;
+  const custom = { ...request, format: "custom" as const };
+  if (request.tables.length === 0 && request.schemas.length === 0) {
+    const database = `${db}_restored_${suffix}`;
+    const file = await dumpInto(server, user, custom);
+    const loaded = { server: live.shown, created: `database ${database}`, tables: [], leftOut: [] };
+    return { file, into: { live, database, loaded } };
+  }
+  const schema = `restored_${suffix}`;
+  const leftOut = await moveTables(server, user, db, tables, schema, live);
+  const file = await dumpInto(server, user, { ...custom, tables: [], schemas: [schema] });
+  const moved = tables.map((t) => `${schema}.${t.split(".")[1]}`);
+  const loaded: Loaded = {
+    server: live.shown,
+    created: `schema ${schema} in database ${live.database}`,
+    tables: moved,
+    leftOut,
+  };
+  return { file, into: { live, database: undefined, loaded } };
 }
 
 /** Runs pg_dump (or pg_dumpall) into the server's output folder; the file written. */

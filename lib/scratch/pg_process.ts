@@ -108,7 +108,11 @@ export class PgProcess {
     this.#signal = signal;
   }
 
-  async #exec(program: string, args: string[], { stoppable = true } = {}): Promise<Ran> {
+  async #exec(
+    program: string,
+    args: string[],
+    { stoppable = true, env = {} }: { stoppable?: boolean; env?: Record<string, string> } = {},
+  ): Promise<Ran> {
     if (stoppable && this.#signal?.aborted) throw this.#signal.reason;
     const path = `${this.#programs.bin}/${program}`;
     const [cmd, ...rest] = this.#owner
@@ -127,7 +131,7 @@ export class PgProcess {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { LC_ALL: "C", PGCONNECT_TIMEOUT: "30" },
+      env: { LC_ALL: "C", PGCONNECT_TIMEOUT: "30", ...env },
       ...(stoppable && this.#signal ? { signal: this.#signal } : {}),
     }).output();
     if (stoppable && this.#signal?.aborted) throw this.#signal.reason;
@@ -292,9 +296,34 @@ export class PgProcess {
     }
   }
 
+  /**
+   * Runs a client program (psql, pg_restore) of the same major against another server, as
+   * the server's user, with `env` added (PGPASSFILE: never a password on a command line);
+   * its stdout, or a `RunError` with its first lines.
+   */
+  async runClient(
+    program: string,
+    args: readonly string[],
+    env: Record<string, string>,
+  ): Promise<string> {
+    const out = await this.#exec(program, [...args], { env });
+    if (out.code !== 0) {
+      throw new RunError(`${program} failed: ${firstLines(out.stderr || out.stdout)}`);
+    }
+    return out.stdout;
+  }
+
   /** A folder inside the scratch folder that the server's user may write (once started). */
   get outputs(): string {
     return this.#run;
+  }
+
+  /** Writes a file only the server's user may read (a password file for a client). */
+  async writePrivate(name: string, text: string): Promise<string> {
+    const path = `${this.#run}/${name}`;
+    await Deno.writeTextFile(path, text, { mode: 0o600 });
+    if (this.#owner) await Deno.chown(path, this.#owner.uid, this.#owner.gid);
+    return path;
   }
 
   /** Stops the server, if it was started: fast, else at once. Never abandoned. */

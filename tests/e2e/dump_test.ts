@@ -55,10 +55,10 @@ async function employeesCluster(work: string): Promise<Cluster> {
 
 /** Rows of a table as text, ordered: what two copies must share. */
 async function rowsOf(db: Cluster, database: string, sql: string): Promise<string> {
-  return await mustRun(
+  return (await mustRun(
     asPostgres("psql", ...db.socketArgs, "-d", database, "-tA", "-c", sql),
     sql,
-  );
+  )).trim();
 }
 
 /** A fresh database `copy` with what the employees table refers to: its departments, its
@@ -106,7 +106,7 @@ Deno.test("dump of one table from an archive loads into a fresh cluster row for 
   const sha = createHash("sha256").update(bytes).digest("hex");
   strictEqual(report.sha256, sha);
   strictEqual(await Deno.readTextFile(`${file}.sha256`), `${sha}  employees.dump\n`);
-  match(dumped.stderr, /INFO dump written to=\S+employees\.dump bytes=\d+/);
+  match(dumped.stderr, /INFO dump done to=\S+employees\.dump bytes=\d+/);
   strictEqual([...Deno.readDirSync(work.path)].some((e) => e.name.includes("partial")), false);
 
   // A fresh cluster with the departments it refers to takes the table, row for row.
@@ -256,5 +256,128 @@ Deno.test("dump --to-time one second before a bad DELETE holds exactly the rows 
     );
   } finally {
     await fresh.stop();
+  }
+});
+
+Deno.test("dump --to-time before a bad DELETE --into the live server: the table beside the live one, row for row; the live data untouched; README's SQL puts the rows back", async () => {
+  await using work = await tempDir("backupd-dump-into-");
+  const db = await employeesCluster(work.path);
+  const dest = `${work.path}/backup`;
+  const url = db.url.replace(/\/postgres$/, "/employees");
+  await using daemon = await walDaemon(db, dest, { interval: "1s", extra: ["--run-on-start"] });
+  await baseRecorded(dest);
+  try {
+    await new Promise((r) => setTimeout(r, 1100));
+    const moment = new Date().toISOString();
+    const before = await rowsOf(
+      db,
+      "employees",
+      "SELECT id, name, department FROM employees ORDER BY id",
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    // The bad DELETE, and writes that go on after it.
+    await rowsOf(db, "employees", "DELETE FROM employees WHERE department = 3");
+    await rowsOf(
+      db,
+      "employees",
+      "INSERT INTO employees (name, department) VALUES ('hired after', 1)",
+    );
+    await rowsOf(db, "employees", "UPDATE departments SET name = 'renamed after' WHERE id = 2");
+    const liveBefore = await rowsOf(
+      db,
+      "employees",
+      "SELECT id, name, department FROM employees ORDER BY id",
+    );
+    await caughtUpAfter(dest, Date.now());
+    const out = await backupd([
+      "dump",
+      "--dest",
+      dest,
+      "--postgres",
+      url,
+      "--to-time",
+      moment,
+      "--table",
+      "public.employees",
+      "--into",
+      "--json",
+    ], { PGPASSWORD: PASSWORD });
+    strictEqual(out.code, 0, out.stderr);
+    strictEqual(out.stderr.includes(PASSWORD), false, "the password is never logged");
+    const report = JSON.parse(out.stdout);
+    const schema = /^schema (restored_\d{8}_\d{6}) in database employees$/.exec(
+      report.loaded.created,
+    )?.[1];
+    strictEqual(typeof schema, "string", report.loaded.created);
+    deepStrictEqual(report.loaded.leftOut, [`employees.employees_department_fkey -> departments`]);
+    // The copy holds exactly the rows of that moment; the live table kept its later writes.
+    strictEqual(
+      await rowsOf(
+        db,
+        "employees",
+        `SELECT id, name, department FROM ${schema}.employees ORDER BY id`,
+      ),
+      before,
+    );
+    strictEqual(
+      await rowsOf(db, "employees", "SELECT id, name, department FROM employees ORDER BY id"),
+      liveBefore,
+    );
+    strictEqual(
+      await rowsOf(db, "employees", "SELECT name FROM departments WHERE id = 2"),
+      "renamed after",
+    );
+    // Its index and identity came along.
+    match(
+      await rowsOf(
+        db,
+        "employees",
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = '${schema}' ORDER BY 1`,
+      ),
+      /employees_department/,
+    );
+    // README's SQL: the deleted rows back, then what differs both ways is only the later writes.
+    await rowsOf(
+      db,
+      "employees",
+      `INSERT INTO employees OVERRIDING SYSTEM VALUE SELECT r.* FROM ${schema}.employees r WHERE NOT EXISTS (SELECT 1 FROM employees e WHERE e.id = r.id)`,
+    );
+    strictEqual(
+      await rowsOf(
+        db,
+        "employees",
+        `SELECT count(*) FROM (SELECT id, name, department FROM ${schema}.employees EXCEPT SELECT id, name, department FROM employees) missing`,
+      ),
+      "0",
+    );
+    strictEqual(
+      await rowsOf(
+        db,
+        "employees",
+        `SELECT name FROM (SELECT id, name, department FROM employees EXCEPT SELECT id, name, department FROM ${schema}.employees) added`,
+      ),
+      "hired after",
+    );
+    // The same schema again: refused, nothing loaded.
+    const again = await backupd([
+      "dump",
+      "--dest",
+      dest,
+      "--postgres",
+      url,
+      "--to-time",
+      moment,
+      "--table",
+      "public.employees",
+      "--into",
+    ], { PGPASSWORD: PASSWORD });
+    strictEqual(again.code, 2, again.stderr);
+    match(
+      again.stderr,
+      new RegExp(`the schema \\\\"${schema}\\\\" exists there already; nothing was loaded`),
+    );
+  } finally {
+    await daemon.stop();
+    await db.stop();
   }
 });
