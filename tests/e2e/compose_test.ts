@@ -216,6 +216,53 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
         await Deno.remove(into, { recursive: true });
       },
     );
+
+    await t.step(
+      "a bad DELETE on the stack's own database: README's compose recipe puts the rows back with the rest untouched",
+      async () => {
+        const sql = async (text: string) => {
+          const out = await compose("exec", "-T", "employee-db", ...PSQL, "-tA", "-c", text);
+          strictEqual(out.code, 0, out.stderr);
+          return out.stdout.trim();
+        };
+        const wal = async () =>
+          JSON.parse(await Deno.readTextFile(`${project}/backup/.backupd/wal.json`));
+        const moment = Date.now() + 500;
+        await waitFor("the moment to pass", () => Date.now() > moment + 500 || undefined);
+        await sql("DELETE FROM staff WHERE id % 10 = 0; INSERT INTO moments VALUES (999)");
+        const since = Date.now();
+        await waitFor(
+          "the DELETE archived",
+          async () => Date.parse((await wal()).caughtUp ?? 0) > since + 100 || undefined,
+          90,
+        );
+        const out = await compose(
+          "run",
+          "--rm",
+          "dump",
+          "--to-time",
+          new Date(moment).toISOString(),
+          "--table",
+          "public.staff",
+          "--into",
+        );
+        strictEqual(out.code, 0, out.stdout + out.stderr);
+        const schema = /created schema (restored_\d{8}_\d{6}) in database employees/.exec(
+          out.stdout,
+        )?.[1];
+        strictEqual(typeof schema, "string", out.stdout);
+        strictEqual(await sql(`SELECT count(*) FROM ${schema}.staff`), "5000");
+        strictEqual(await sql("SELECT count(*) FROM staff"), "4500");
+        await sql(
+          `INSERT INTO staff SELECT r.* FROM ${schema}.staff r WHERE NOT EXISTS (SELECT 1 FROM staff s WHERE s.id = r.id)`,
+        );
+        strictEqual(
+          await sql("SELECT count(*) || '|' || sum(id) FROM staff"),
+          `5000|${(5000 * 5001) / 2}`,
+        );
+        strictEqual(await sql("SELECT count(*) FROM moments WHERE id = 999"), "1");
+      },
+    );
     await t.step(
       "the restore-drill service drills the stack's newest archive with no network and turns healthy",
       async () => {
