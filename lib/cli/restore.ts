@@ -196,6 +196,8 @@ async function recoverInto(
       ? `after the last whole record at ${formatLsn(placed.stop.lsn)}`
       : "time" in placed.stop
       ? isoInZone(placed.stop.time, settings.tz)
+      : "beforeXid" in placed.stop
+      ? `just before transaction ${placed.stop.beforeXid}`
       : "where the base backup is consistent (no WAL stored after it yet)",
     last_commit: placed.chain.lastTime === undefined
       ? "none"
@@ -224,8 +226,8 @@ async function bucketAt(settings: Settings, url: string): Promise<RemoteStore> {
 }
 
 /**
- * Reads `--to-time`: `latest`, `YYYY-MM-DD HH:MM[:SS[.fff]]` in `timeZone`, or ISO 8601
- * with `Z` or an offset.
+ * Reads `--to-time`: `latest`, `YYYY-MM-DD HH:MM[:SS[.fff]]` in `timeZone`, ISO 8601 with
+ * `Z` or an offset, or `before-xid:N` (just before that transaction's commit).
  *
  * @example
  * ```ts
@@ -233,10 +235,13 @@ async function bucketAt(settings: Settings, url: string): Promise<RemoteStore> {
  * assertEquals(parseTargetTime("2026-12-03 14:05:00", "Europe/Berlin", "--to-time"), { time: Date.UTC(2026, 11, 3, 13, 5) });
  * assertEquals(parseTargetTime("2026-12-03T14:05:00.250Z", "UTC", "--to-time"), { time: Date.UTC(2026, 11, 3, 14, 5, 0, 250) });
  * assertEquals(parseTargetTime("latest", "UTC", "--to-time"), { latest: true });
+ * assertEquals(parseTargetTime("before-xid:812", "UTC", "--to-time"), { beforeXid: 812 });
  * ```
  */
 export function parseTargetTime(value: string, timeZone: string, from: string): RecoveryTarget {
   if (value.trim().toLowerCase() === "latest") return { latest: true };
+  const xid = /^before-xid:(\d+)$/.exec(value.trim());
+  if (xid) return { beforeXid: Number(xid[1]) };
   const local = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?$/.exec(
     value.trim(),
   );
@@ -254,7 +259,7 @@ export function parseTargetTime(value: string, timeZone: string, from: string): 
   throw new ConfigError(
     from,
     value,
-    'expected "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601 with an offset, or latest',
+    'expected "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601 with an offset, latest, or before-xid:N',
   );
 }
 

@@ -6,21 +6,29 @@ import { EXIT, UsageError } from "../base/errors.ts";
 import { openQuerySession } from "../postgres/backup_session.ts";
 import { dropSlot } from "../postgres/wal_slot.ts";
 import type { Command } from "./command.ts";
+import { walCommits } from "./wal_commits.ts";
 
 /** The actions of `backupd wal`. */
-const ACTIONS = ["drop-slot"];
+const ACTIONS = ["drop-slot", "commits"];
 
 /** `backupd wal drop-slot`: one line saying whether the slot was there. */
 export const walCommand: Command = {
   name: "wal",
-  description: "drop-slot: remove the replication slot that holds WAL for backupd on the server",
-  settings: ["postgres", "walSlot", "logFormat"],
-  operands: { spec: "<action>", help: "drop-slot" },
+  description:
+    "drop-slot: remove the replication slot that holds WAL for backupd on the server; commits: the transactions that ended between two times, from the archived WAL",
+  settings: ["postgres", "walSlot", "logFormat", "dest", "tz", "ageIdentity"],
+  operands: { spec: "<action>", help: "drop-slot or commits" },
+  options: {
+    from: { flag: "--from <time>", help: "commits: from this time (as --to-time takes it)" },
+    to: { flag: "--to <time>", help: "commits: to this time" },
+    table: { flag: "--table <[schema.]table>", help: "commits: only those that changed it" },
+  },
   async run(ctx) {
     const action = ctx.operands[0] ?? "";
     if (!ACTIONS.includes(action)) {
-      throw new UsageError(`Cannot run "wal ${action}": expected wal drop-slot`);
+      throw new UsageError(`Cannot run "wal ${action}": expected wal drop-slot or wal commits`);
     }
+    if (action === "commits") return await walCommits(ctx);
     const target = ctx.settings.postgres;
     if (!target) {
       throw new UsageError(

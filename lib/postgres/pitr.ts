@@ -16,13 +16,13 @@ import {
   type TimelineSwitch,
 } from "../store/wal_names.ts";
 import type { WalStore } from "../store/wal_store.ts";
-import type { CatalogBase, CatalogFile, WalCatalog } from "./wal_catalog.ts";
+import { type CatalogBase, type CatalogFile, type WalCatalog, walRanges } from "./wal_catalog.ts";
 import { walTimes } from "./wal_records.ts";
 import { type ChainSegment, readWalChain, type WalChain } from "./wal_chain.ts";
 import { readWalBytes, readWalOrSuccessor, WalDamageError } from "./wal_read.ts";
 
-/** The moment to recover to: a time, or as far as the WAL goes. */
-export type RecoveryTarget = { time: number } | { latest: true };
+/** The moment to recover to: a time, as far as the WAL goes, or just before a transaction. */
+export type RecoveryTarget = { time: number } | { latest: true } | { beforeXid: number };
 
 /** What a recovery restores and replays, checked. */
 export interface RecoveryPlan {
@@ -40,6 +40,8 @@ export interface RecoveryPlan {
   reach: number;
   /** The last transaction end in the WAL replayed, Unix ms, when one was found. */
   lastEnd?: number;
+  /** For `before-xid:N`: recovery stops just before this transaction's commit or abort. */
+  stopXid?: number;
 }
 
 /** What planning needs besides the catalog. */
@@ -139,6 +141,31 @@ async function lastEndIn(
   return undefined;
 }
 
+/** When transaction `xid` committed or aborted, from the archived WAL (Unix ms). */
+async function xidEndTime(catalog: WalCatalog, xid: number, context: PlanContext): Promise<number> {
+  for (const range of walRanges(catalog.segments)) {
+    const files = catalog.segments.filter((f) =>
+      f.timeline === range.timeline && f.segno >= range.first && f.segno <= range.last
+    );
+    const partial = catalog.partials.find((p) =>
+      p.timeline === range.timeline && p.segno === range.last + 1
+    );
+    const chain = await readWalChain(
+      [...files, ...(partial ? [partial] : [])].map((file) => ({
+        name: file.wal.replace(/\.partial$/, ""),
+        segno: file.segno,
+        load: () => readWalBytes(context.store, file, context.identities),
+      })),
+      catalog.segmentBytes,
+      { stopAtXid: xid },
+    );
+    if (chain.passedTarget && chain.lastTime !== undefined) return chain.lastTime;
+  }
+  throw new UsageError(
+    `Cannot recover to before transaction ${xid}: no commit or abort of it is in the archived WAL (backupd wal commits lists them)`,
+  );
+}
+
 /** The newest base backup that ended before `target` and whose archive is still there. */
 function pickBase(catalog: WalCatalog, target: RecoveryTarget, context: PlanContext): CatalogBase {
   const show = (ms: number) => isoInZone(ms, context.timeZone);
@@ -180,6 +207,12 @@ export async function planRecovery(
   target: RecoveryTarget,
   context: PlanContext,
 ): Promise<RecoveryPlan> {
+  if ("beforeXid" in target) {
+    // Planned as the time the transaction ended, stopped by its xid.
+    const time = await xidEndTime(catalog, target.beforeXid, context);
+    const plan = await planRecovery(catalog, { time }, context);
+    return { ...plan, stopAt: time, stopXid: target.beforeXid };
+  }
   const show = (ms: number) => isoInZone(ms, context.timeZone);
   const base = pickBase(catalog, target, context);
   const { chain, switches, histories } = await timelineChain(catalog, base, context);
@@ -233,7 +266,11 @@ async function writeOwned(path: string, bytes: Uint8Array, owner?: { uid: number
  * Where recovery stops: at a time, after the last whole record the WAL holds, or (no WAL
  * stored after the base yet) as soon as the base is consistent.
  */
-export type RecoveryStop = { time: number } | { lsn: bigint } | { immediate: true };
+export type RecoveryStop =
+  | { time: number }
+  | { lsn: bigint }
+  | { immediate: true }
+  | { beforeXid: number };
 
 /** What was put in place for recovery, checked. */
 export interface PlacedRecovery {
@@ -279,7 +316,11 @@ export async function placeRecovery(
   const chain = segments.length === 0
     ? { records: 0, end: plan.base.stop }
     : await readWalChain(segments, context.segmentBytes, {
-      ...(plan.stopAt === undefined ? {} : { stopAfter: plan.stopAt }),
+      ...(plan.stopXid !== undefined
+        ? { stopAtXid: plan.stopXid }
+        : plan.stopAt === undefined
+        ? {}
+        : { stopAfter: plan.stopAt }),
     });
   const stop: RecoveryStop = segments.length === 0
     ? { immediate: true }
@@ -357,17 +398,16 @@ function recoveryStop(plan: RecoveryPlan, chain: WalChain, timeZone: string): Re
       }, before the base backup ${plan.base.archive} is consistent at ${formatLsn(plan.base.stop)}`,
     );
   }
+  if (plan.stopXid !== undefined && chain.passedTarget) return { beforeXid: plan.stopXid };
   if (plan.stopAt !== undefined && chain.passedTarget) return { time: plan.stopAt };
   // Nothing ended after the target: all of the WAL, bound to its last whole record.
   return { lsn: chain.lastStart };
 }
 
 function targetName(stop: RecoveryStop): string {
-  return "lsn" in stop
-    ? "recovery_target_lsn"
-    : "time" in stop
-    ? "recovery_target_time"
-    : "recovery_target";
+  if ("lsn" in stop) return "recovery_target_lsn";
+  if ("time" in stop) return "recovery_target_time";
+  return "beforeXid" in stop ? "recovery_target_xid" : "recovery_target";
 }
 
 const BEGIN = "# backupd restore --to-time: begin";
@@ -406,16 +446,23 @@ export function recoverySettings(autoConf: string, stop: RecoveryStop): string {
     "recovery_target_timeline = 'latest'",
     // Each target's hook refuses a second target set before it: the resets come first.
     "recovery_target_name = ''",
-    "recovery_target_xid = ''",
     ...[
+      "recovery_target_xid = ''",
       "recovery_target = ''",
       "recovery_target_time = ''",
       "recovery_target_lsn = ''",
     ].filter((line) => !line.startsWith(`${targetName(stop)} `)),
     `${targetName(stop)} = '${
-      "lsn" in stop ? formatLsn(stop.lsn) : "time" in stop ? time : "immediate"
+      "lsn" in stop
+        ? formatLsn(stop.lsn)
+        : "time" in stop
+        ? time
+        : "beforeXid" in stop
+        ? stop.beforeXid
+        : "immediate"
     }'`,
-    "recovery_target_inclusive = 'on'",
+    // Just before a transaction: its commit is not replayed.
+    `recovery_target_inclusive = '${"beforeXid" in stop ? "off" : "on"}'`,
     "recovery_target_action = 'promote'",
     END,
     "",

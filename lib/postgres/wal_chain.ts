@@ -307,13 +307,26 @@ function startProblem(start: Stop): string {
   return "invalid" in start ? start.invalid : "no record begins in it";
 }
 
+/** How a chain is read. */
+export interface ChainOptions {
+  /** Stop at the first commit or abort after this time (Unix ms). */
+  stopAfter?: number;
+  /** Stop at the commit or abort of this transaction. */
+  stopAtXid?: number;
+  /** Told of each whole record as it is read (the bytes are reused after the call). */
+  onRecord?: (record: Uint8Array, lsn: bigint) => void;
+  /** The WAL page size. @default {8192} */
+  pageBytes?: number;
+}
+
 /**
  * Reads `segments` (consecutive, the first holding the chain's start) as one chain of WAL
  * records from the first record that begins in the first segment. The chain is whole when
  * it runs to the end of the newest segment's bytes, where a record cut off by the end of
  * the data (a partial copy's torn tail) is where it ends; any other record that is not
  * there, fails its CRC or does not point back at the one before is a break. With
- * `stopAfter` (Unix ms), reading stops at the first commit or abort after it.
+ * `stopAfter` (Unix ms), reading stops at the first commit or abort after it; with
+ * `stopAtXid`, at that transaction's commit or abort.
  *
  * @example
  * ```ts
@@ -326,7 +339,7 @@ function startProblem(start: Stop): string {
 export async function readWalChain(
   segments: readonly ChainSegment[],
   segmentBytes: number,
-  options: { stopAfter?: number; pageBytes?: number } = {},
+  options: ChainOptions = {},
 ): Promise<WalChain> {
   if (segments.length === 0) return { records: 0, end: 0n };
   const window = new SegmentWindow(segments, segmentBytes, options.pageBytes ?? 8192);
@@ -338,7 +351,7 @@ export async function readWalChain(
   const order = await window.open();
   if (order) return brokenAt(0, order);
   try {
-    return await readRecords(window, chain, brokenAt, options.stopAfter);
+    return await readRecords(window, chain, brokenAt, options);
   } catch (err) {
     if (!(err instanceof ShortSegment)) throw err;
     return brokenAt(err.index * segmentBytes, err.message);
@@ -350,7 +363,7 @@ async function readRecords(
   window: SegmentWindow,
   chain: WalChain,
   brokenAt: (at: number, reason: string) => WalChain,
-  stopAfter: number | undefined,
+  options: ChainOptions,
 ): Promise<WalChain> {
   const start = await firstRecord(window);
   if (typeof start !== "number") return brokenAt(0, startProblem(start));
@@ -368,10 +381,15 @@ async function readRecords(
     chain.records++;
     chain.lastStart = window.lsn(begins);
     chain.end = window.lsn(ended);
+    options.onRecord?.(record, chain.lastStart);
     const time = transactionEndTime(record);
     if (time !== undefined) {
       chain.lastTime = time;
-      if (stopAfter !== undefined && time > stopAfter) {
+      const xid = new DataView(record.buffer, record.byteOffset + 4, 4).getUint32(0, true);
+      if (
+        (options.stopAfter !== undefined && time > options.stopAfter) ||
+        options.stopAtXid === xid
+      ) {
         return { ...chain, passedTarget: true };
       }
     }

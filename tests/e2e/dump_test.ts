@@ -276,7 +276,11 @@ Deno.test("dump --to-time before a bad DELETE --into the live server: the table 
     );
     await new Promise((r) => setTimeout(r, 1100));
     // The bad DELETE, and writes that go on after it.
-    await rowsOf(db, "employees", "DELETE FROM employees WHERE department = 3");
+    const xid = (await rowsOf(
+      db,
+      "employees",
+      "BEGIN; DELETE FROM employees WHERE department = 3; SELECT txid_current(); COMMIT;",
+    )).split("\n").find((l) => /^\d+$/.test(l));
     await rowsOf(
       db,
       "employees",
@@ -289,6 +293,50 @@ Deno.test("dump --to-time before a bad DELETE --into the live server: the table 
       "SELECT id, name, department FROM employees ORDER BY id",
     );
     await caughtUpAfter(dest, Date.now());
+    // Found by table and time in the archived WAL: its xid, to the microsecond, 200 rows.
+    const commits = await backupd([
+      "wal",
+      "commits",
+      "--dest",
+      dest,
+      "--postgres",
+      url,
+      "--from",
+      moment,
+      "--to",
+      new Date().toISOString(),
+      "--table",
+      "employees",
+    ], { PGPASSWORD: PASSWORD });
+    strictEqual(commits.code, 0, commits.stderr);
+    match(
+      commits.stdout,
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z  xid ${xid}  COMMIT  public\\.employees: 200 deleted$`,
+        "m",
+      ),
+    );
+    match(commits.stdout, /  COMMIT  public\.employees: 1 inserted$/m);
+    strictEqual(commits.stdout.includes("departments"), false, commits.stdout);
+    // Just before that transaction, without a clock: exactly the rows before it.
+    const byXid = await backupd([
+      "dump",
+      "--dest",
+      dest,
+      "--postgres",
+      url,
+      "--to-time",
+      `before-xid:${xid}`,
+      "--table",
+      "public.employees",
+      "--format",
+      "plain",
+      "--to",
+      "-",
+    ], { PGPASSWORD: PASSWORD });
+    strictEqual(byXid.code, 0, byXid.stderr);
+    const copied = byXid.stdout.split("\n").filter((l) => /^\d+\temployee \d+/.test(l)).length;
+    strictEqual(copied, before.split("\n").length, byXid.stderr);
     const out = await backupd([
       "dump",
       "--dest",
