@@ -316,7 +316,7 @@ Deno.test("dump --to-time before a bad DELETE --into the live server: the table 
         "m",
       ),
     );
-    match(commits.stdout, /  COMMIT  public\.employees: 1 inserted$/m);
+    match(commits.stdout, / {2}COMMIT {2}public\.employees: 1 inserted$/m);
     strictEqual(commits.stdout.includes("departments"), false, commits.stdout);
     // Just before that transaction, without a clock: exactly the rows before it.
     const byXid = await backupd([
