@@ -236,12 +236,32 @@ Deno.test("the compose stack backs up the database, turns healthy, stops cleanly
           async () => Date.parse((await wal()).caughtUp ?? 0) > since + 100 || undefined,
           90,
         );
+        // README's first step: the DELETE found in the archived WAL, with its xid.
+        const commits = await compose(
+          "run",
+          "--rm",
+          "--entrypoint",
+          "/usr/local/bin/backupd",
+          "dump",
+          "wal",
+          "commits",
+          "--from",
+          new Date(moment).toISOString(),
+          "--to",
+          new Date().toISOString(),
+          "--table",
+          "public.staff",
+        );
+        strictEqual(commits.code, 0, commits.stdout + commits.stderr);
+        const xid = / xid (\d+) {2}COMMIT {2}public\.staff: 500 deleted$/m.exec(commits.stdout)
+          ?.[1];
+        strictEqual(typeof xid, "string", commits.stdout);
         const out = await compose(
           "run",
           "--rm",
           "dump",
           "--to-time",
-          new Date(moment).toISOString(),
+          `before-xid:${xid}`,
           "--table",
           "public.staff",
           "--into",
