@@ -5,9 +5,11 @@
 
 /** A relation file as WAL names it. */
 export interface RelFile {
-  /** Tablespace, database and relation file number. */
+  /** Its tablespace. */
   spc: number;
+  /** Its database. */
   db: number;
+  /** Its relation file number (pg_class.relfilenode). */
   rel: number;
 }
 
@@ -85,6 +87,7 @@ function parse(record: Uint8Array): Parsed | undefined {
 
 /** One transaction's end and its row changes. */
 export interface TransactionEnd {
+  /** Its transaction id. */
   xid: number;
   /** COMMIT or ABORT. */
   kind: "commit" | "abort";
@@ -116,6 +119,7 @@ const RM_HEAP = 10;
  */
 export class TransactionFollower {
   readonly #open = new Map<number, TransactionEnd["changes"]>();
+  /** A follower that tells `onEnd` of each transaction's end as it is read. */
   constructor(readonly onEnd: (end: TransactionEnd) => void) {}
 
   /** One whole record, header included, that begins at `lsn`. */

@@ -47,7 +47,17 @@ Deno.test("each command's help lists exactly the options it uses", () => {
     "--to-time",
     "--include",
   ]);
-  deepStrictEqual(helpOptions("wal"), ["--postgres", "--wal-slot", "--log-format"]);
+  deepStrictEqual(helpOptions("wal"), [
+    "--postgres",
+    "--wal-slot",
+    "--log-format",
+    "--dest",
+    "--tz",
+    "--age-identity",
+    "--from",
+    "--to",
+    "--table",
+  ]);
   for (const option of ["--wal", "--wal-interval", "--wal-slot", "--wal-max-retained"]) {
     strictEqual(helpOptions("run").includes(option), true, option);
     strictEqual(helpOptions("now").includes(option), false, option);
