@@ -5,7 +5,15 @@
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { backupd, backupNow, tempDir } from "../helpers.ts";
+import {
+  backupd,
+  backupNow,
+  descendantsOf,
+  run,
+  signalProcess,
+  spawnBackupd,
+  tempDir,
+} from "../helpers.ts";
 import { asPostgres, type Cluster, cluster, mustRun, PASSWORD } from "./local_pg.ts";
 import { baseRecorded, caughtUpAfter, walDaemon } from "./pitr_load.ts";
 
@@ -428,4 +436,91 @@ Deno.test("dump --to-time before a bad DELETE --into the live server: the table 
     await daemon.stop();
     await db.stop();
   }
+});
+
+/** Reads a child's stderr until a line matches; the rest is kept for the end. */
+async function stderrUntil(
+  child: Deno.ChildProcess,
+  marker: RegExp,
+): Promise<{ seen: string; rest: Promise<string> }> {
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!marker.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  const rest = (async () => {
+    let text = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text;
+      text += value;
+    }
+  })();
+  return { seen, rest };
+}
+
+Deno.test("SIGTERM during the restore, the start or the dump: exit 143, the server stopped, the scratch folder gone, no dump under its name; a plain archive of a stopped server dumps", async () => {
+  await using work = await tempDir("backupd-dump-term-");
+  const db = await employeesCluster(work.path);
+  const dest = `${work.path}/backup`;
+  // Enough rows that pg_dump takes seconds: the last SIGTERM lands while it runs.
+  await rowsOf(
+    db,
+    "employees",
+    "CREATE TABLE ballast AS SELECT g, md5(g::text) AS t FROM generate_series(1, 2000000) g",
+  );
+  await db.stop();
+  // A plain archive of the stopped server's folder: no --postgres, no WAL.
+  const made = await backupNow(db.data, dest, []);
+  strictEqual(made.code, 0, made.stderr);
+  const drills = `${work.path}/drills`;
+  await Deno.mkdir(drills);
+  const file = `${work.path}/term.dump`;
+  const markers = [
+    /INFO dump started /,
+    /INFO dump: restored /,
+    /INFO dump: started and recovered /,
+  ];
+  for (const marker of markers) {
+    const child = spawnBackupd([
+      "dump",
+      "--dest",
+      dest,
+      "--database",
+      "employees",
+      "--drill-dir",
+      drills,
+      "--to",
+      file,
+    ]);
+    const { seen, rest } = await stderrUntil(child, marker);
+    match(seen, marker);
+    signalProcess(descendantsOf(child.pid)[0] as number, "SIGTERM");
+    const stderr = seen + await rest;
+    await child.stdout.cancel();
+    const { code } = await child.status;
+    strictEqual(code, 143, stderr);
+    deepStrictEqual([...Deno.readDirSync(drills)].map((e) => e.name), [], stderr);
+    deepStrictEqual(
+      [...Deno.readDirSync(work.path)].filter((e) => e.name.includes("term.dump")),
+      [],
+    );
+    strictEqual((await run("pgrep", ["-f", `${drills}/backupd-drill-scratch-`])).stdout.trim(), "");
+  }
+  const plain = await backupd([
+    "dump",
+    "--dest",
+    dest,
+    "--database",
+    "employees",
+    "--to",
+    file,
+    "--drill-dir",
+    drills,
+  ]);
+  strictEqual(plain.code, 0, plain.stderr);
+  match(plain.stdout, /^ {2}employees\.public\.employees: 1000 rows$/m);
+  match(plain.stdout, /^ {2}employees\.public\.ballast: 2000000 rows$/m);
 });
