@@ -5,19 +5,33 @@
 import { resolve } from "node:path";
 import { EXIT, STOP_CODES, UsageError } from "../base/errors.ts";
 import { stopOnSignals } from "../daemon/stop_signals.ts";
-import { type DumpReport, type DumpRequest, runDump } from "../dump/dump.ts";
-import type { Command, CommandContext } from "./command.ts";
+import { type DumpReport, type DumpRequest, type DumpSource, runDump } from "../dump/dump.ts";
+import { readWalCatalog } from "../postgres/wal_catalog.ts";
+import { planRecovery } from "../postgres/pitr.ts";
+import { BUCKET_SETTINGS, type Command, type CommandContext } from "./command.ts";
 import { archiveSource, recoverySource } from "./drill.ts";
-import { parseTargetTime } from "./restore.ts";
-import { existingDest, identitiesOf, LATEST } from "./find_archive.ts";
+import { bucketAt, parseTargetTime } from "./restore.ts";
+import { downloadArchive, existingDest, identitiesOf, LATEST } from "./find_archive.ts";
 
 /** `backupd dump`. */
 export const dumpCommand: Command = {
   name: "dump",
   description:
     "dump a database, tables or schemas of an archive or a moment (pg_dump from a scratch server)",
-  settings: ["dest", "tz", "logFormat", "drillDir", "pgBin", "postgres", "ageIdentity"],
-  operands: { spec: "[archive]", help: "latest (the default), a path or a name relative to DEST" },
+  settings: [
+    "dest",
+    "tz",
+    "logFormat",
+    "drillDir",
+    "pgBin",
+    "postgres",
+    "ageIdentity",
+    ...BUCKET_SETTINGS,
+  ],
+  operands: {
+    spec: "[archive]",
+    help: "latest (the default), a path or a name relative to DEST, or s3://BUCKET/PREFIX",
+  },
   options: {
     to: { flag: "--to <file>", help: "the dump's file, or - for stdout (plain)" },
     into: {
@@ -54,19 +68,36 @@ export const dumpCommand: Command = {
 async function dump(ctx: CommandContext): Promise<number> {
   const { settings, log, io } = ctx;
   const request = dumpRequest(ctx);
-  const dest = await existingDest(settings, "dump");
   const { identities } = await identitiesOf(settings);
-  const source = ctx.options.toTime === undefined
-    ? await archiveSource(dest, ctx.operands[0] ?? LATEST, identities)
-    : await recoverySource(ctx, dest, String(ctx.options.toTime), identities);
+  const operand = ctx.operands[0] ?? LATEST;
+  const bucket = operand.startsWith("s3://");
+  const download = bucket
+    ? await Deno.makeTempDir({ dir: settings.drillDir, prefix: ".backupd-dump-download-" })
+    : undefined;
   const stop = stopOnSignals(io.onSignal, log, () => true);
-  const report = await runDump(settings, source, request, {
-    log,
-    now: ctx.now,
-    isRoot: ctx.isRoot,
-    signal: stop.signal,
-    stdout: ctx.stdout,
-  }).finally(() => stop.dispose());
+  let report: DumpReport;
+  try {
+    const source = download
+      ? await bucketSource(ctx, operand, identities, download)
+      : ctx.options.toTime === undefined
+      ? await archiveSource(await existingDest(settings, "dump"), operand, identities)
+      : await recoverySource(
+        ctx,
+        await existingDest(settings, "dump"),
+        String(ctx.options.toTime),
+        identities,
+      );
+    report = await runDump(settings, source, request, {
+      log,
+      now: ctx.now,
+      isRoot: ctx.isRoot,
+      signal: stop.signal,
+      stdout: ctx.stdout,
+    });
+  } finally {
+    stop.dispose();
+    if (download) await Deno.remove(download, { recursive: true });
+  }
   if (request.to !== "-") {
     ctx.stdout(ctx.options.json ? `${JSON.stringify(report)}\n` : reportText(report));
   }
@@ -77,6 +108,45 @@ async function dump(ctx: CommandContext): Promise<number> {
     error: report.problem,
   });
   return report.result === "failed" ? 1 : EXIT.failed;
+}
+
+/**
+ * The archive of `s3://BUCKET/PREFIX` to dump, downloaded into `dir`: the base and WAL of a
+ * moment planned from the bucket alone, or its newest archive.
+ */
+async function bucketSource(
+  ctx: CommandContext,
+  url: string,
+  identities: string[] | undefined,
+  dir: string,
+): Promise<DumpSource> {
+  const remote = await bucketAt(ctx.settings, url);
+  const archives = await remote.list();
+  let path = archives.at(-1)?.path;
+  let recovery: DumpSource["recovery"];
+  if (ctx.options.toTime !== undefined) {
+    const target = parseTargetTime(String(ctx.options.toTime), ctx.settings.tz, "--to-time");
+    const catalog = await readWalCatalog(remote.wal());
+    const plan = await planRecovery(catalog, target, {
+      store: remote.wal(),
+      archives: new Set(archives.map((a) => a.path)),
+      identities: identities ?? [],
+      now: ctx.now(),
+      timeZone: ctx.settings.tz,
+    });
+    path = plan.base.archive;
+    recovery = { plan, store: remote.wal(), segmentBytes: catalog.segmentBytes };
+  }
+  if (path === undefined) throw new UsageError(`Cannot dump from ${url}: it holds no archive`);
+  const { file, sha256 } = await downloadArchive(remote, path, dir);
+  ctx.log.info("download done", { archive: remote.url(path) });
+  return {
+    file,
+    shown: remote.url(path),
+    sha256,
+    ...(identities ? { identities } : {}),
+    ...(recovery ? { recovery } : {}),
+  };
 }
 
 /** The options as a request, their combinations checked (exit 2, one line, nothing run). */

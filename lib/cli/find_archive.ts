@@ -1,9 +1,10 @@
 // Where the commands find archives: DEST's list, the bucket of --s3-url, an archive named
 // by path, by name under DEST or by s3:// address; and the age identities to read them.
 
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
+import { writePartial } from "../store/atomic_file.ts";
 import { RunError, UsageError } from "../base/errors.ts";
-import { parseArchivePath } from "../store/names.ts";
+import { parseArchivePath, sidecarName } from "../store/names.ts";
 import { readIdentities } from "../codec/encryption.ts";
 import { statIfPresent } from "../base/files.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
@@ -78,4 +79,37 @@ export async function locate(dest: string, name: string): Promise<string> {
     if ((await statIfPresent(candidate, { follow: true }))?.isFile) return candidate;
   }
   throw new UsageError(`Cannot find the archive "${name}" (as a path, or under "${dest}")`);
+}
+
+/** An archive downloaded from the bucket, its sha256 taken on the way to the disk. */
+export interface Downloaded {
+  /** The file, with its sidecar beside it when the bucket had one. */
+  file: string;
+  /** Its sha256, to be checked against the sidecar before anything is restored. */
+  sha256: string;
+  /** Its bytes. */
+  bytes: number;
+}
+
+/**
+ * Downloads `path` of the bucket (and its sidecar) into the folder `dir`.
+ *
+ * @example
+ * ```ts ignore
+ * const { file, sha256 } = await downloadArchive(store, "2026-12-03/01-00-00.tar.gz", "/tmp/dl");
+ * ```
+ */
+export async function downloadArchive(
+  store: RemoteStore,
+  path: string,
+  dir: string,
+): Promise<Downloaded> {
+  const file = `${dir}/${basename(path)}`;
+  const sidecar = await store.getText(sidecarName(path));
+  if (sidecar !== undefined) await Deno.writeTextFile(sidecarName(file), sidecar);
+  const body = await store.open(path);
+  if (body === undefined) throw new RunError(`Cannot restore "${store.url(path)}": no such object`);
+  const downloaded = await writePartial(dir, basename(path), body);
+  await downloaded.commit();
+  return { file, sha256: downloaded.sha256, bytes: downloaded.bytes };
 }

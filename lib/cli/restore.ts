@@ -3,7 +3,7 @@
 
 import { basename, dirname, resolve } from "node:path";
 import { ConfigError, EXIT, fsReason, RunError, UsageError } from "../base/errors.ts";
-import { instantOf, isoInZone, sidecarName } from "../store/names.ts";
+import { instantOf, isoInZone } from "../store/names.ts";
 import { localStore } from "../store/local_store.ts";
 import type { RemoteStore } from "../offsite/s3_store.ts";
 import { parseS3Url } from "../offsite/s3_url.ts";
@@ -12,12 +12,17 @@ import { readWalCatalog } from "../postgres/wal_catalog.ts";
 import { placeRecovery, planRecovery, type RecoveryTarget } from "../postgres/pitr.ts";
 import { WalDamageError } from "../postgres/wal_read.ts";
 import { formatLsn } from "../store/wal_names.ts";
-import { writePartial } from "../store/atomic_file.ts";
 import { restoreArchive } from "../read/restore.ts";
 import { checkRestoreTarget } from "../read/restore_target.ts";
 import type { Settings } from "../settings/settings.ts";
 import { BUCKET_SETTINGS, type Command, type CommandContext, type CommandIo } from "./command.ts";
-import { existingDest, identitiesOf, locate, remoteArchiveAt } from "./find_archive.ts";
+import {
+  downloadArchive,
+  existingDest,
+  identitiesOf,
+  locate,
+  remoteArchiveAt,
+} from "./find_archive.ts";
 
 /**
  * `backupd restore ARCHIVE --to DIR [--include PATH...]`: exit 2 when an entry was refused,
@@ -91,15 +96,10 @@ async function restoreRemote(
     });
   }
   try {
-    const file = `${download}/${basename(path)}`;
     const started = io.now();
-    const sidecar = await store.getText(sidecarName(path));
-    if (sidecar !== undefined) await Deno.writeTextFile(sidecarName(file), sidecar);
-    const body = await store.open(path);
-    if (body === undefined) throw new RunError(`Cannot restore "${url}": no such object`);
     // Hashed on the way to the disk, so the check before restoring does not read it again.
-    const downloaded = await writePartial(download, basename(path), body);
-    await downloaded.commit();
+    const downloaded = await downloadArchive(store, path, download);
+    const file = downloaded.file;
     io.log.info("download done", {
       archive: url,
       bytes: downloaded.bytes,
@@ -221,7 +221,7 @@ async function emptyFolder(dir: string, existed: boolean): Promise<void> {
 }
 
 /** The bucket at `s3://BUCKET/PREFIX`. */
-async function bucketAt(settings: Settings, url: string): Promise<RemoteStore> {
+export async function bucketAt(settings: Settings, url: string): Promise<RemoteStore> {
   return await openBucket(settings, parseS3Url(url, "the bucket"));
 }
 

@@ -25,6 +25,8 @@ export interface ScratchArchive {
   shown: string;
   /** age identities for an encrypted archive. */
   identities?: readonly string[];
+  /** Its sha256 as taken on a download (checked against the sidecar, not read again). */
+  sha256?: string;
 }
 
 /** What a scratch server needs from its surroundings. */
@@ -75,6 +77,7 @@ export class Scratch {
     await restoreArchive(archive.file, this.data, {
       owners: this.deps.isRoot,
       ...(archive.identities ? { identities: archive.identities } : {}),
+      ...(archive.sha256 ? { sha256: archive.sha256 } : {}),
       label: archive.shown,
     });
   }

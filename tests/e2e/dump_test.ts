@@ -16,6 +16,7 @@ import {
 } from "../helpers.ts";
 import { asPostgres, type Cluster, cluster, mustRun, PASSWORD } from "./local_pg.ts";
 import { baseRecorded, caughtUpAfter, walDaemon } from "./pitr_load.ts";
+import { startCeph } from "./ceph.ts";
 
 /** The employee database: departments and employees with a foreign key, an index, an
  * identity column and a trigger. */
@@ -523,4 +524,52 @@ Deno.test("SIGTERM during the restore, the start or the dump: exit 143, the serv
   strictEqual(plain.code, 0, plain.stderr);
   match(plain.stdout, /^ {2}employees\.public\.employees: 1000 rows$/m);
   match(plain.stdout, /^ {2}employees\.public\.ballast: 2000000 rows$/m);
+});
+
+Deno.test("dump from the bucket alone (DEST deleted): the table of the newest archive, row for row", async () => {
+  await using ceph = await startCeph("backups");
+  await using work = await tempDir("backupd-dump-bucket-");
+  const db = await employeesCluster(work.path);
+  const dest = `${work.path}/backup`;
+  const bucket = "s3://backups/dump";
+  const env = ceph.env(bucket);
+  const url = db.url.replace(/\/postgres$/, "/employees");
+  const made = await backupNow(db.data, dest, ["--postgres", url], {
+    ...env,
+    PGPASSWORD: PASSWORD,
+  });
+  strictEqual(made.code, 0, made.stderr);
+  const want = await rowsOf(
+    db,
+    "employees",
+    "SELECT id, name, department FROM employees ORDER BY id",
+  );
+  await db.stop();
+  await Deno.remove(dest, { recursive: true });
+  const out = await backupd([
+    "dump",
+    bucket,
+    "--dest",
+    dest,
+    "--database",
+    "employees",
+    "--table",
+    "employees",
+    "--format",
+    "plain",
+    "--to",
+    "-",
+  ], env);
+  strictEqual(out.code, 0, out.stderr);
+  match(out.stderr, /INFO download done archive=s3:\/\/backups\/dump\/\d{4}-\d\d-\d\d\//);
+  const rows = out.stdout.split("\n").filter((l) => /^\d+\temployee \d+\t\d\t/.test(l))
+    .map((l) => l.split("\t").slice(0, 3).join("|"));
+  strictEqual(rows.join("\n"), want);
+  // Nothing of the download stays in the scratch's folder.
+  strictEqual(
+    [...Deno.readDirSync(Deno.env.get("TMPDIR") ?? "/tmp")].some((e) =>
+      e.name.startsWith(".backupd-dump-download-")
+    ),
+    false,
+  );
 });
