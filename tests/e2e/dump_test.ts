@@ -159,6 +159,28 @@ Deno.test("dump of one table from an archive loads into a fresh cluster row for 
   strictEqual(all.code, 0, all.stderr);
   match(all.stdout, /^\\connect employees$/m);
   match(all.stdout, /^CREATE TABLE public\.employees \(/m);
+  // Every database and the roles load into another fresh cluster with psql, equal.
+  const other = await cluster(`${work.path}/other`, `${work.path}/other/pgdata`, {});
+  await other.start();
+  try {
+    const script = `${work.path}/other/all.sql`;
+    await Deno.writeTextFile(script, all.stdout);
+    await Deno.chmod(script, 0o644);
+    await mustRun(
+      asPostgres("psql", ...other.socketArgs, "-d", "postgres", "-q", "-f", script),
+      "psql -f all.sql",
+    );
+    strictEqual(
+      await rowsOf(other, "employees", "SELECT id, name, department FROM employees ORDER BY id"),
+      want,
+    );
+    strictEqual(
+      await rowsOf(other, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = 'auditor'"),
+      "1",
+    );
+  } finally {
+    await other.stop();
+  }
 });
 
 Deno.test("dump refuses a table, schema or database the restored cluster does not have, naming the nearest; nothing is written", async () => {
