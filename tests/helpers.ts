@@ -300,3 +300,13 @@ export function noticeReceiver(): { url: string; notices: string[]; close(): Pro
   });
   return { url: `http://127.0.0.1:${port}/`, notices, close: () => server.shutdown() };
 }
+
+/** Resident kilobytes of a process (a field of /proc/PID/status), 0 when it is gone. */
+export function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
+  } catch {
+    return 0; // Gone already.
+  }
+}

@@ -10,7 +10,7 @@
 // Needs PostgreSQL 15's server programs (Debian: postgresql-15) and runs as root.
 
 import { parseArgs } from "node:util";
-import { backupNow, descendantsOf, spawnBackupd, tempDir } from "../helpers.ts";
+import { backupNow, descendantsOf, spawnBackupd, statusKb, tempDir } from "../helpers.ts";
 import { cluster, PASSWORD } from "../e2e/local_pg.ts";
 import { pgbenchInit } from "../e2e/pitr_load.ts";
 
@@ -18,16 +18,6 @@ const { values } = parseArgs({
   args: Deno.args,
   options: { scale: { type: "string", default: "80" } },
 });
-
-/** Resident kilobytes of a process (a field of /proc/PID/status), 0 when it is gone. */
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
 
 /** The pids of the processes whose command line holds `text`. */
 function pidsWith(text: string): number[] {
