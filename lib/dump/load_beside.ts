@@ -9,6 +9,7 @@ import { endpointOf, findPassword } from "../postgres/connection.ts";
 import type { PostgresTarget } from "../settings/postgres_settings.ts";
 import { maskPassword } from "../settings/value_checks.ts";
 import type { PgProcess } from "../scratch/pg_process.ts";
+import { stampOf } from "../store/names.ts";
 
 /** What was made on the live server. */
 export interface Loaded {
@@ -29,21 +30,18 @@ export function quoteName(name: string): string {
 
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
-/** The suffix of what is created: the moment restored, `YYYYMMDD_HHMMSS` in `timeZone`. */
+/**
+ * The suffix of what is created: the moment restored, `YYYYMMDD_HHMMSS` in `timeZone`.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(restoredSuffix(Date.UTC(2026, 11, 3, 13, 4, 59), "Europe/Berlin"), "20261203_140459");
+ * ```
+ */
 export function restoredSuffix(moment: number, timeZone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-GB", {
-      timeZone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-    }).formatToParts(new Date(moment)).map((p) => [p.type, p.value]),
-  );
-  return `${parts.year}${parts.month}${parts.day}_${parts.hour}${parts.minute}${parts.second}`;
+  const { day, time } = stampOf(moment, timeZone);
+  return `${day.replaceAll("-", "")}_${time.replaceAll("-", "")}`;
 }
 
 /** The live server as the client programs reach it, with a password file of mode 0600. */

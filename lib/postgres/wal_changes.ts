@@ -85,6 +85,21 @@ function parse(record: Uint8Array): Parsed | undefined {
   };
 }
 
+/**
+ * A whole record's main data (its tail, after the block references' headers and data);
+ * `undefined` when its headers do not parse.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * const record = new Uint8Array([...new Uint8Array(24), 255, 2, 7, 9]);
+ * assertEquals(mainData(record), new Uint8Array([7, 9]));
+ * ```
+ */
+export function mainData(record: Uint8Array): Uint8Array | undefined {
+  return parse(record)?.main;
+}
+
 /** One transaction's end and its row changes. */
 export interface TransactionEnd {
   /** Its transaction id. */

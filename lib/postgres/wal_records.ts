@@ -4,6 +4,8 @@
 // which are what `recovery_target_time` is compared with. Written from PostgreSQL's
 // documented on-disk format (access/xlog_internal.h, access/xlogrecord.h), little-endian.
 
+import { mainData } from "./wal_changes.ts";
+
 /**
  * The on-disk facts both WAL readers use: the page headers' sizes (the short one, and the
  * long one that opens each segment), a record's fixed header (XLogRecord), and the xlp_info
@@ -28,12 +30,6 @@ const {
 const RM_XACT = 1;
 const XACT_OPMASK = 0x70;
 const XACT_ENDS = new Set([0x00, 0x20, 0x30, 0x40]);
-/** Block ids that are not blocks: main data (short, long), replication origin, top xid. */
-const DATA_SHORT = 255;
-const DATA_LONG = 254;
-const ORIGIN = 253;
-const TOPLEVEL_XID = 252;
-const MAX_BLOCK_ID = 32;
 /** PostgreSQL's epoch (2000-01-01) in Unix milliseconds. */
 const PG_EPOCH_MS = 946_684_800_000;
 
@@ -194,41 +190,11 @@ export function transactionEndTime(record: Uint8Array): number | undefined {
   if (view.getUint8(17) !== RM_XACT || !XACT_ENDS.has(view.getUint8(16) & XACT_OPMASK)) {
     return undefined;
   }
-  // The headers after the fixed one end with the main data's; the data is the record's tail.
-  let pos = RECORD_HEADER;
-  let main = 0;
-  while (pos < record.length) {
-    const id = view.getUint8(pos);
-    if (id === DATA_SHORT) {
-      main = view.getUint8(pos + 1);
-      break;
-    }
-    if (id === DATA_LONG) {
-      main = view.getUint32(pos + 1, true);
-      break;
-    }
-    if (id === ORIGIN) pos += 3;
-    else if (id === TOPLEVEL_XID) pos += 5;
-    else if (id <= MAX_BLOCK_ID) pos += blockHeaderBytes(view, pos);
-    else return undefined;
-  }
-  if (main < 8 || main > record.length) return undefined;
-  const micros = view.getBigInt64(record.length - main, true);
+  // The main data starts with the transaction's end time (TimestampTz, microseconds).
+  const main = mainData(record);
+  if (!main || main.length < 8) return undefined;
+  const micros = new DataView(main.buffer, main.byteOffset, 8).getBigInt64(0, true);
   return PG_EPOCH_MS + Number(micros / 1000n);
-}
-
-/** Bytes of one block reference's header (XLogRecordBlockHeader and what follows it). */
-function blockHeaderBytes(view: DataView, pos: number): number {
-  const forkFlags = view.getUint8(pos + 1);
-  let bytes = 4;
-  if (forkFlags & 0x10) {
-    const info = view.getUint8(pos + 4 + 4);
-    bytes += 5;
-    // A compressed image with a hole says the hole's length too.
-    if ((info & 0x01) && (info & 0x1c)) bytes += 2;
-  }
-  if (!(forkFlags & 0x80)) bytes += 12;
-  return bytes + 4;
 }
 
 /**

@@ -81,6 +81,27 @@ async function beside(fresh: Cluster): Promise<void> {
   );
 }
 
+/**
+ * The employees rows a custom-format dump gives in a fresh cluster (`WORK/fresh`) that has
+ * what the table refers to.
+ */
+async function restoredRows(work: string, file: string): Promise<string> {
+  const fresh = await cluster(`${work}/fresh`, `${work}/fresh/pgdata`, {});
+  await fresh.start();
+  try {
+    await beside(fresh);
+    // The dump is the operator's (mode 0600); the postgres user reads a copy.
+    await Deno.chmod(file, 0o644);
+    await mustRun(
+      asPostgres("pg_restore", ...fresh.socketArgs, "-d", "copy", "--no-owner", file),
+      "pg_restore",
+    );
+    return await rowsOf(fresh, "copy", "SELECT id, name, department FROM employees ORDER BY id");
+  } finally {
+    await fresh.stop();
+  }
+}
+
 Deno.test("dump of one table from an archive loads into a fresh cluster row for row; its sidecar matches; plain to stdout; roles; every database", async () => {
   await using work = await tempDir("backupd-dump-");
   const db = await employeesCluster(work.path);
@@ -119,23 +140,7 @@ Deno.test("dump of one table from an archive loads into a fresh cluster row for 
   strictEqual([...Deno.readDirSync(work.path)].some((e) => e.name.includes("partial")), false);
 
   // A fresh cluster with the departments it refers to takes the table, row for row.
-  const fresh = await cluster(`${work.path}/fresh`, `${work.path}/fresh/pgdata`, {});
-  await fresh.start();
-  try {
-    await beside(fresh);
-    // The dump is the operator's (mode 0600); the postgres user reads a copy.
-    await Deno.chmod(file, 0o644);
-    await mustRun(
-      asPostgres("pg_restore", ...fresh.socketArgs, "-d", "copy", "--no-owner", file),
-      "pg_restore",
-    );
-    strictEqual(
-      await rowsOf(fresh, "copy", "SELECT id, name, department FROM employees ORDER BY id"),
-      want,
-    );
-  } finally {
-    await fresh.stop();
-  }
+  strictEqual(await restoredRows(work.path, file), want);
 
   // Plain to stdout; the roles; every database.
   const plain = await backupd([
@@ -271,23 +276,7 @@ Deno.test("dump --to-time one second before a bad DELETE holds exactly the rows 
     file,
   ]);
   strictEqual(dumped.code, 0, dumped.stderr);
-  const fresh = await cluster(`${work.path}/fresh`, `${work.path}/fresh/pgdata`, {});
-  await fresh.start();
-  try {
-    await beside(fresh);
-    // The dump is the operator's (mode 0600); the postgres user reads a copy.
-    await Deno.chmod(file, 0o644);
-    await mustRun(
-      asPostgres("pg_restore", ...fresh.socketArgs, "-d", "copy", "--no-owner", file),
-      "pg_restore",
-    );
-    strictEqual(
-      await rowsOf(fresh, "copy", "SELECT id, name, department FROM employees ORDER BY id"),
-      before,
-    );
-  } finally {
-    await fresh.stop();
-  }
+  strictEqual(await restoredRows(work.path, file), before);
 });
 
 Deno.test("dump --to-time before a bad DELETE --into the live server: the table beside the live one, row for row; the live data untouched; README's SQL puts the rows back", async () => {
