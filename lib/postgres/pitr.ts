@@ -348,10 +348,7 @@ async function placeWal(
   const placed = (name: string, segno: number, length?: number): ChainSegment => ({
     name,
     segno,
-    load: async () => {
-      const bytes = await Deno.readFile(`${dir}/pg_wal/${name}`);
-      return length === undefined ? bytes : bytes.subarray(0, length);
-    },
+    load: (buffer) => readInto(`${dir}/pg_wal/${name}`, buffer, length),
   });
   for (const file of plan.files) {
     const bytes = await readWalBytes(context.store, file, context.identities);
@@ -372,6 +369,19 @@ async function placeWal(
     segments.push(placed(name, file.segno, Math.min(bytes.length, context.segmentBytes)));
   }
   return segments;
+}
+
+/** The first `length` bytes of a file (all of it, up to the buffer's size) read into `buffer`. */
+async function readInto(path: string, buffer: Uint8Array, length?: number): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const want = Math.min(length ?? buffer.length, buffer.length);
+  let filled = 0;
+  while (filled < want) {
+    const n = await file.read(buffer.subarray(filled, want));
+    if (n === null) break;
+    filled += n;
+  }
+  return buffer.subarray(0, filled);
 }
 
 /**

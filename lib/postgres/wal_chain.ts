@@ -15,8 +15,12 @@ export interface ChainSegment {
   name: string;
   /** Its segment number. */
   segno: number;
-  /** Its bytes: a whole segment or, for the newest, the prefix a partial copy holds. */
-  load(): Promise<Uint8Array>;
+  /**
+   * Its bytes: a whole segment or, for the newest, the prefix a partial copy holds. It may
+   * read them into `buffer` (a segment's size, reused once the reader is past it) and
+   * return a view of it, so that reading a day of WAL makes no garbage.
+   */
+  load(buffer: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Where and why the chain broke. */
@@ -75,6 +79,9 @@ type Stop = { end: true } | { invalid: string; at: number } | { overwritten: num
 /** The segments as one stream of bytes, offsets relative to the first segment's start. */
 class SegmentWindow {
   readonly #loaded = new Map<number, Uint8Array>();
+  /** The reusable buffers segments were read into, and those free again. */
+  readonly #buffers = new Map<number, Uint8Array>();
+  readonly #free: Uint8Array[] = [];
   #magic: number | undefined;
   #timeline = 0;
   constructor(
@@ -115,7 +122,10 @@ class SegmentWindow {
     let bytes = this.#loaded.get(index);
     if (!bytes) {
       const segment = this.segments[index] as ChainSegment;
-      bytes = await segment.load();
+      const buffer = this.#free.pop() ?? new Uint8Array(this.segmentBytes);
+      bytes = await segment.load(buffer);
+      if (bytes.buffer === buffer.buffer) this.#buffers.set(index, buffer);
+      else this.#free.push(buffer);
       if (index < this.segments.length - 1 && bytes.length !== this.segmentBytes) {
         throw new ShortSegment(
           index,
@@ -130,7 +140,13 @@ class SegmentWindow {
   /** Forgets the segments before the one holding `pos`: memory stays at a few segments. */
   release(pos: number): void {
     const keep = Math.floor(pos / this.segmentBytes);
-    for (const index of this.#loaded.keys()) if (index < keep) this.#loaded.delete(index);
+    for (const index of this.#loaded.keys()) {
+      if (index >= keep) continue;
+      this.#loaded.delete(index);
+      const buffer = this.#buffers.get(index);
+      this.#buffers.delete(index);
+      if (buffer) this.#free.push(buffer);
+    }
   }
 
   /** The page header at `page` (a page boundary): its size and flags, or why it cannot be read. */
