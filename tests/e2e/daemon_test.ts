@@ -172,14 +172,16 @@ Deno.test("backupd health answers 1 for a DEST missing or never used, 0 before t
   strictEqual(after.code, 0, after.stdout);
   match(after.stdout, /^healthy: the newest archive is from /);
 
-  const failed = await backupNow(`${dir.path}/missing`, dest, ["--tz", "UTC"]);
-  strictEqual(failed.code, 2);
+  // A now typed with a wrong --source is refused (exit 2) and is no failure of the backups.
+  const typo = await backupNow(`${dir.path}/missing`, dest, ["--tz", "UTC"]);
+  strictEqual(typo.code, 2);
+  strictEqual((await health()).code, 0);
+  // A run that fails (its pre-hook does) is.
+  const failed = await backupNow(data, dest, ["--tz", "UTC", "--pre-hook", "false"]);
+  strictEqual(failed.code, 2, failed.stderr);
   const unhealthy = await health();
   strictEqual(unhealthy.code, 1, unhealthy.stdout);
-  match(
-    unhealthy.stdout,
-    /^unhealthy: the last run failed at \S+: Cannot use --source "[^"]+\/missing": no such file or folder\n$/,
-  );
+  match(unhealthy.stdout, /^unhealthy: the last run failed at \S+: .*--pre-hook/);
 
   // A good run again, then a schedule whose slot passed two hours ago with no archive since.
   strictEqual((await backupNow(data, dest, ["--tz", "UTC"])).code, 0);
@@ -315,7 +317,7 @@ Deno.test("health, list and prune run by hand use the daemon's schedule, zone an
   match(json.archives[0].time, /\+09:00$/);
   match(
     (await backupd(["list", "--dest", dest])).stdout,
-    /2 archives in .* \(as the daemon on DEST runs: zone Asia\/Tokyo\)\n$/,
+    /2 archives in .* \(as the daemon on DEST runs: zone Asia\/Tokyo, retention --keep-last 1\)\n$/,
   );
 
   // prune takes the daemon's retention; a rule given by hand wins.
