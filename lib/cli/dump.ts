@@ -1,6 +1,7 @@
-// `backupd dump [latest|ARCHIVE] [--to-time T] --to FILE|-` (README: Get one table back): a
-// database, tables, schemas, every database or the roles of an archive or a moment, dumped
-// from a scratch PostgreSQL with pg_dump; exit 0 written, 1 a problem in the backup, 2 not.
+// `backupd dump [latest|ARCHIVE|s3://BUCKET/PREFIX] [--to-time T] --to FILE|- | --into`
+// (README: Get one table back): a database, tables, schemas, every database or the roles of
+// an archive or a moment, dumped from a scratch PostgreSQL with pg_dump into a file, stdout,
+// or beside the live data; exit 0 done, 1 a problem in the backup, 2 it could not run.
 
 import { resolve } from "node:path";
 import { EXIT, STOP_CODES, UsageError } from "../base/errors.ts";
@@ -41,7 +42,8 @@ export const dumpCommand: Command = {
     },
     toTime: {
       flag: "--to-time <time>",
-      help: 'the moment: "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601 with an offset, or latest',
+      help:
+        'the moment: "YYYY-MM-DD HH:MM:SS" (in TZ), ISO 8601 with an offset, latest, or before-xid:N',
     },
     database: {
       flag: "--database <name>",
