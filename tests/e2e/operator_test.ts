@@ -58,7 +58,7 @@ Deno.test("a mistyped command or option gets one line naming the nearest, exit 2
   strictEqual(command.code, 2);
   strictEqual(
     command.stderr,
-    "backupd: Cannot parse the command line: unknown command 'nwo' (did you mean now?); the commands are now, run, health, list, verify, restore, prune, config, wal, drill\n",
+    "backupd: Cannot parse the command line: unknown command 'nwo' (did you mean now?); the commands are now, run, health, list, verify, restore, prune, config, wal, drill, dump\n",
   );
   const option = await backupd(["now", "--souce", "/srv"]);
   strictEqual(option.code, 2);
