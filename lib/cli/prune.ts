@@ -14,6 +14,7 @@ import { pruneWal, readWalCatalog } from "../postgres/wal_catalog.ts";
 import { BUCKET_SETTINGS, type Command, type CommandContext, KEEP_SETTINGS } from "./command.ts";
 import { configuredRemote } from "./find_archive.ts";
 import { asTheDaemonRuns } from "./daemon_view.ts";
+import type { Settings } from "../settings/settings.ts";
 
 /** `backupd prune [--dry-run] [--json]`: prints the plan, and carries it out unless a dry run. */
 export const pruneCommand: Command = {
@@ -54,42 +55,11 @@ async function prune(ctx: CommandContext): Promise<number> {
   try {
     const stores: ArchiveStore[] = [localStore(dest)];
     if (settings.s3) stores.push(await configuredRemote(settings, "prune the bucket"));
-    const plans: {
-      location: string;
-      keep: unknown[];
-      remove: unknown[];
-      removeWal: string[];
-      window?: unknown;
-    }[] = [];
+    const plans: StorePlan[] = [];
     for (const store of stores) {
-      const walStore = store.wal();
-      const catalog = await readWalCatalog(walStore);
-      const show = (ms: number) => isoInZone(ms, settings.tz);
-      const plan = await pruneStore(store, settings.keep, {
-        dryRun,
-        window: { bases: catalog.bases, now: ctx.now(), show },
-      });
-      const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun, catalog });
-      if (json) {
-        const entry = (path: string) => ({ path, reasons: plan.reasons.get(path) ?? [] });
-        plans.push({
-          location: store.url(),
-          keep: plan.keep.map(entry),
-          remove: plan.remove.map(entry),
-          removeWal: wal.map((file) => walStore.url(file)),
-          ...(plan.window ? { window: windowJson(plan.window, store) } : {}),
-        });
-        continue;
-      }
-      io.stdout(planText(plan, store, { inDest: store === stores[0], dryRun }));
-      if (plan.window) io.stdout(`${windowLine(plan.window, store, show)}\n`);
-      if (wal.length > 0) {
-        io.stdout(
-          `${dryRun ? "would remove" : "removed"} ${wal.length} WAL files, ${
-            walStore.url(wal[0])
-          } to ${walStore.url(wal.at(-1))}  (they begin before the oldest kept base backup)\n`,
-        );
-      }
+      const done = await pruneOne(store, settings, ctx.now(), dryRun);
+      if (json) plans.push(done.json);
+      else io.stdout(done.text(store === stores[0]));
     }
     if (json) {
       io.stdout(`${JSON.stringify({ dryRun, rules: true, stores: plans, ...fromDaemon })}\n`);
@@ -98,6 +68,52 @@ async function prune(ctx: CommandContext): Promise<number> {
   } finally {
     lock?.release();
   }
+}
+
+/** One store's plan as `--json` shows it. */
+interface StorePlan {
+  location: string;
+  keep: unknown[];
+  remove: unknown[];
+  removeWal: string[];
+  window?: unknown;
+}
+
+/**
+ * Retention on one store (its WAL with it, the recovery window kept); the plan as JSON, and
+ * as lines (`inDest`: DEST's, which needs no location).
+ */
+async function pruneOne(
+  store: ArchiveStore,
+  settings: Settings,
+  now: number,
+  dryRun: boolean,
+): Promise<{ json: StorePlan; text: (inDest: boolean) => string }> {
+  const walStore = store.wal();
+  const catalog = await readWalCatalog(walStore);
+  const show = (ms: number) => isoInZone(ms, settings.tz);
+  const plan = await pruneStore(store, settings.keep, {
+    dryRun,
+    window: { bases: catalog.bases, now, show },
+  });
+  const wal = await pruneWal(walStore, new Set(plan.keep), { dryRun, catalog });
+  const entry = (path: string) => ({ path, reasons: plan.reasons.get(path) ?? [] });
+  const json: StorePlan = {
+    location: store.url(),
+    keep: plan.keep.map(entry),
+    remove: plan.remove.map(entry),
+    removeWal: wal.map((file) => walStore.url(file)),
+    ...(plan.window ? { window: windowJson(plan.window, store) } : {}),
+  };
+  const text = (inDest: boolean) =>
+    planText(plan, store, { inDest, dryRun }) +
+    (plan.window ? `${windowLine(plan.window, store, show)}\n` : "") +
+    (wal.length > 0
+      ? `${dryRun ? "would remove" : "removed"} ${wal.length} WAL files, ${
+        walStore.url(wal[0])
+      } to ${walStore.url(wal.at(-1))}  (they begin before the oldest kept base backup)\n`
+      : "");
+  return { json, text };
 }
 
 /** A store's plan as lines: keep and remove with reasons, then what was (or would be) done. */

@@ -96,6 +96,26 @@ async function namesOf(ctx: CommandContext, files: RelFile[]): Promise<Map<strin
   return names;
 }
 
+/**
+ * One transaction's line: time, xid, COMMIT or ABORT, and the rows per table (names by
+ * `show`); none when `table` is given and it did not change it.
+ */
+function commitLine(
+  end: TransactionEnd,
+  show: (key: string) => string,
+  table: string | undefined,
+): string | undefined {
+  const changes = [...end.changes.entries()].map(([key, c]) => ({ name: show(key), ...c }));
+  if (table && !changes.some((c) => c.name === table)) return undefined;
+  const counts = (c: { inserted: number; updated: number; deleted: number }) =>
+    Object.entries({ inserted: c.inserted, updated: c.updated, deleted: c.deleted })
+      .filter(([, n]) => n > 0).map(([kind, n]) => `${n} ${kind}`).join(", ");
+  const text = changes.map((c) => `${c.name}: ${counts(c)}`).join("; ");
+  return `${microsIso(end.micros)}  xid ${end.xid}  ${end.kind.toUpperCase()}${
+    text ? `  ${text}` : ""
+  }\n`;
+}
+
 /** `wal commits`: the transactions that ended between --from and --to, one line each. */
 export async function walCommits(ctx: CommandContext): Promise<number> {
   const { settings } = ctx;
@@ -135,20 +155,9 @@ export async function walCommits(ctx: CommandContext): Promise<number> {
   const show = (key: string) => names.get(key)?.replace(/^(?![^.]+\.)/, "public.") ?? `file ${key}`;
   let shown = 0;
   for (const end of ends.sort((a, b) => (a.micros < b.micros ? -1 : 1))) {
-    const changes = [...end.changes.entries()].map(([key, c]) => ({ name: show(key), ...c }));
-    if (table && !changes.some((c) => c.name === table)) continue;
-    const text = changes.map((c) =>
-      `${c.name}: ${
-        [["inserted", c.inserted], ["updated", c.updated], ["deleted", c.deleted]].filter(([, n]) =>
-          (n as number) > 0
-        ).map(([k, n]) => `${n} ${k}`).join(", ")
-      }`
-    ).join("; ");
-    ctx.stdout(
-      `${microsIso(end.micros)}  xid ${end.xid}  ${end.kind.toUpperCase()}${
-        text ? `  ${text}` : ""
-      }\n`,
-    );
+    const line = commitLine(end, show, table);
+    if (line === undefined) continue;
+    ctx.stdout(line);
     shown++;
   }
   ctx.stdout(

@@ -8,7 +8,7 @@ import type { Logger } from "../base/log.ts";
 import { endpointOf, findPassword } from "../postgres/connection.ts";
 import type { PostgresTarget } from "../settings/postgres_settings.ts";
 import { maskPassword } from "../settings/value_checks.ts";
-import type { PgProcess } from "../scratch/pg_process.ts";
+import { type PgProcess, psqlArgs } from "../scratch/pg_process.ts";
 import { stampOf } from "../store/names.ts";
 
 /** What was made on the live server. */
@@ -78,18 +78,7 @@ export async function liveServer(
 }
 
 async function liveQuery(server: PgProcess, live: LiveServer, db: string, sql: string) {
-  return (await server.runClient("psql", [
-    ...live.args,
-    "-d",
-    db,
-    "-X",
-    "-A",
-    "-t",
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-c",
-    sql,
-  ], live.env)).trim();
+  return (await server.runClient("psql", [...live.args, ...psqlArgs(db, sql)], live.env)).trim();
 }
 
 /**

@@ -79,45 +79,52 @@ function makeMetrics(settings: Settings): Promise<Metrics> {
         registers: [registry],
       }),
       wal: settings.wal
-        ? {
-          lastArchived: gauge(
-            "backupd_wal_last_archived_timestamp_seconds",
-            "When WAL was last stored under DEST/wal (a segment or the partial copy).",
-          ),
-          lastCycle: gauge(
-            "backupd_wal_last_cycle_timestamp_seconds",
-            "When the last WAL archiving cycle ended (an idle one included).",
-          ),
-          caughtUp: gauge(
-            "backupd_wal_caught_up_timestamp_seconds",
-            "The moment whose flushed WAL a cycle last stored all of.",
-          ),
-          interval: gauge("backupd_wal_interval_seconds", "--wal-interval."),
-          lag: gauge(
-            "backupd_wal_lag_bytes",
-            "Bytes of WAL the server has written that are not stored yet.",
-          ),
-          retained: gauge(
-            "backupd_wal_slot_retained_bytes",
-            "Bytes of WAL the replication slot holds on the server.",
-          ),
-          maxRetained: gauge(
-            "backupd_wal_max_retained_bytes",
-            "--wal-max-retained: more held by the slot is a warning.",
-          ),
-          broken: gauge(
-            "backupd_wal_pitr_broken",
-            "1 while a gap or a lost slot breaks point-in-time recovery and no base backup since makes it whole.",
-          ),
-          segments: new prom.Counter({
-            name: "backupd_wal_segments_archived_total",
-            help: "Whole WAL segments stored by this process.",
-            registers: [registry],
-          }),
-        }
+        ? walGauges(gauge, (name, help) => new prom.Counter({ name, help, registers: [registry] }))
         : undefined,
     };
   })();
+}
+
+/** The WAL archiving gauges (README: Point-in-time recovery), made with `gauge`. */
+function walGauges(
+  gauge: (name: string, help: string) => Gauge,
+  counter: (name: string, help: string) => InstanceType<PromClient["Counter"]>,
+): NonNullable<Metrics["wal"]> {
+  return {
+    lastArchived: gauge(
+      "backupd_wal_last_archived_timestamp_seconds",
+      "When WAL was last stored under DEST/wal (a segment or the partial copy).",
+    ),
+    lastCycle: gauge(
+      "backupd_wal_last_cycle_timestamp_seconds",
+      "When the last WAL archiving cycle ended (an idle one included).",
+    ),
+    caughtUp: gauge(
+      "backupd_wal_caught_up_timestamp_seconds",
+      "The moment whose flushed WAL a cycle last stored all of.",
+    ),
+    interval: gauge("backupd_wal_interval_seconds", "--wal-interval."),
+    lag: gauge(
+      "backupd_wal_lag_bytes",
+      "Bytes of WAL the server has written that are not stored yet.",
+    ),
+    retained: gauge(
+      "backupd_wal_slot_retained_bytes",
+      "Bytes of WAL the replication slot holds on the server.",
+    ),
+    maxRetained: gauge(
+      "backupd_wal_max_retained_bytes",
+      "--wal-max-retained: more held by the slot is a warning.",
+    ),
+    broken: gauge(
+      "backupd_wal_pitr_broken",
+      "1 while a gap or a lost slot breaks point-in-time recovery and no base backup since makes it whole.",
+    ),
+    segments: counter(
+      "backupd_wal_segments_archived_total",
+      "Whole WAL segments stored by this process.",
+    ),
+  };
 }
 
 /** Whether any metrics are asked for. */

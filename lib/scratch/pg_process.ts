@@ -77,6 +77,20 @@ async function chownTree(path: string, owner: Owner): Promise<void> {
   for await (const entry of Deno.readDir(path)) await chownTree(`${path}/${entry.name}`, owner);
 }
 
+/**
+ * psql's arguments for one query in `database`: no psqlrc, unaligned tuples only, stop at
+ * the first error.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * assertEquals(psqlArgs("shop", "SELECT 1").slice(-2), ["-c", "SELECT 1"]);
+ * ```
+ */
+export function psqlArgs(database: string, sql: string): string[] {
+  return ["-d", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql];
+}
+
 /** One command's end. */
 interface Ran {
   code: number;
@@ -235,20 +249,12 @@ export class PgProcess {
 
   /** One check: its one row's first value must be true. */
   async check(user: string, database: string, sql: string): Promise<CheckOutcome> {
+    // NULL printed as a word: an empty answer would read as no row.
     const out = await this.#exec("psql", [
       ...this.#reach(user),
-      "-d",
-      database,
-      "-X",
-      "-A",
-      "-t",
-      "-v",
-      "ON_ERROR_STOP=1",
-      // NULL printed as a word: an empty answer would read as no row.
+      ...psqlArgs(database, sql),
       "-P",
       "null=NULL",
-      "-c",
-      sql,
     ]);
     if (out.code !== 0) {
       const error = firstLines(out.stderr).replace(/^psql:[^:]*: /, "");
@@ -264,18 +270,7 @@ export class PgProcess {
    * `RunError` with psql's first line.
    */
   async query(user: string, database: string, sql: string): Promise<string[][]> {
-    const out = await this.#exec("psql", [
-      ...this.#reach(user),
-      "-d",
-      database,
-      "-X",
-      "-A",
-      "-t",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-c",
-      sql,
-    ]);
+    const out = await this.#exec("psql", [...this.#reach(user), ...psqlArgs(database, sql)]);
     if (out.code !== 0) {
       throw new RunError(
         `Cannot query the restored server: ${firstLines(out.stderr).replace(/^psql:[^:]*: /, "")}`,
