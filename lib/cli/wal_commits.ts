@@ -130,6 +130,7 @@ export async function walCommits(ctx: CommandContext): Promise<number> {
   };
   const from = bound("from");
   const to = bound("to");
+  if (from > to) throw new UsageError("Cannot list commits: --from is after --to");
   const store = localWalStore(await existingDest(settings, "list commits"));
   const catalog = await readWalCatalog(store);
   const { identities = [] } = await identitiesOf(settings);

@@ -5,7 +5,7 @@
 
 import { basename, dirname } from "node:path";
 import { createHash } from "node:crypto";
-import { describeError, UsageError } from "../base/errors.ts";
+import { describeError, fsReason, RunError, UsageError } from "../base/errors.ts";
 import type { Logger } from "../base/log.ts";
 import { nearestNames } from "../base/suggest.ts";
 import { bootstrapSuperuser } from "../postgres/pg_programs.ts";
@@ -121,6 +121,8 @@ export async function runDump(
   };
   let scratch: Scratch | undefined;
   try {
+    // A folder the dump cannot be written to is said before anything is restored.
+    if (request.to !== "" && request.to !== "-") await checkWritable(request.to);
     scratch = await Scratch.open(settings.drillDir, (await Deno.stat(source.file)).size, deps);
     deps.log.info("dump started", { archive: source.shown, scratch: scratch.path });
     const server = await restoreAndStart(settings, source, scratch, report, deps);
@@ -329,6 +331,19 @@ async function dumpInto(server: PgProcess, user: string, request: DumpRequest): 
     await input.readable.pipeTo(out.writable, { preventClose: true });
   }
   return file;
+}
+
+/** Whether FILE's folder takes the hidden partial file the dump is written through. */
+async function checkWritable(to: string): Promise<void> {
+  const probe = `${dirname(to)}/${partialName(basename(to))}`;
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { mode: 0o600 });
+  } catch (err) {
+    throw new RunError(`Cannot write the dump "${to}": ${fsReason(err, dirname(to))}`, {
+      cause: err,
+    });
+  }
+  await removeIfPresent(probe);
 }
 
 /** The dump to stdout, or to FILE through a hidden partial with its sidecar written first. */

@@ -224,6 +224,11 @@ Deno.test("dump refuses a table, schema or database the restored cluster does no
       [],
     );
   }
+  // A folder the dump cannot go to is said before anything is restored.
+  const nowhere = await backupd(["dump", "--dest", dest, "--to", `${work.path}/no/such/x.dump`]);
+  strictEqual(nowhere.code, 2, nowhere.stderr);
+  match(nowhere.stderr, /ERROR dump could not run error="Cannot write the dump \\".*x\.dump\\": /);
+  strictEqual(nowhere.stderr.includes("dump: restored"), false, nowhere.stderr);
   const custom = await backupd(["dump", "--dest", dest, "--all-databases", "--to", "x.dump"]);
   strictEqual(custom.code, 2);
   match(
